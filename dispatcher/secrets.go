@@ -1,0 +1,149 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// defaultSecretHeaders are the headers whose values the HTTP dispatcher never
+// shows; WithSecretHeader adds to them.
+var defaultSecretHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key"}
+
+const redacted = "[REDACTED]"
+
+// minSecretPart is the shortest piece of a secret value (a token after
+// "Bearer ", a cookie value) hidden on its own; the whole value is always
+// hidden whatever its length.
+const minSecretPart = 8
+
+// redactor removes known secret values from text.
+type redactor struct {
+	values []string // longest first, so a value hides before its parts
+}
+
+// newRedactor collects the values of the headers named in secret (canonical
+// names) from h, and the extra values (a URL password).
+func newRedactor(secret map[string]bool, h http.Header, extra ...string) *redactor {
+	r := &redactor{}
+	add := func(v string) {
+		if v != "" {
+			r.values = append(r.values, v)
+		}
+	}
+	for name, vs := range h {
+		if !secret[name] {
+			continue
+		}
+		for _, v := range vs {
+			add(strings.TrimSpace(v))
+			for _, part := range strings.FieldsFunc(v, isSecretSeparator) {
+				if len(part) >= minSecretPart {
+					add(part)
+				}
+			}
+		}
+	}
+	for _, v := range extra {
+		add(v)
+	}
+	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+	return r
+}
+
+func isSecretSeparator(c rune) bool {
+	return c == ' ' || c == '\t' || c == ';' || c == ',' || c == '='
+}
+
+// longest returns the length of the longest secret value (0 when none).
+func (r *redactor) longest() int {
+	if len(r.values) == 0 {
+		return 0
+	}
+	return len(r.values[0])
+}
+
+// String returns s with every secret value replaced by [REDACTED].
+func (r *redactor) String(s string) string {
+	for _, v := range r.values {
+		if strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, redacted)
+		}
+	}
+	return s
+}
+
+// Error returns err itself when its message shows no secret. Otherwise it
+// returns an error with the message redacted that still answers errors.Is for
+// the usual transport sentinels and Timeout(), but does not unwrap to the
+// original (whose message holds the secret). A *url.Error keeps its shape with
+// its URL redacted.
+func (r *redactor) Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	if ue, ok := err.(*url.Error); ok {
+		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: r.Error(ue.Err)}
+	}
+	msg := err.Error()
+	clean := r.String(msg)
+	if clean == msg {
+		return err
+	}
+	re := &redactedError{msg: clean}
+	for _, s := range []error{context.Canceled, context.DeadlineExceeded, io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, ErrBodyTooLarge} {
+		if errors.Is(err, s) {
+			re.is = append(re.is, s)
+		}
+	}
+	var te interface{ Timeout() bool }
+	re.timeout = errors.As(err, &te) && te.Timeout()
+	return re
+}
+
+type redactedError struct {
+	msg     string
+	is      []error
+	timeout bool
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Timeout() bool { return e.timeout }
+
+func (e *redactedError) Is(target error) bool {
+	for _, s := range e.is {
+		if s == target {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURL returns raw with the password of its userinfo replaced, or a
+// placeholder when it does not parse (its text might hold a password).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	return u.Redacted()
+}
+
+// redactKeepingClass redacts err (an event factory's) and keeps it permanent
+// or retryable-after as it was, since redaction may cut the chain.
+func redactKeepingClass(r *redactor, err error) error {
+	safe := r.Error(err)
+	if safe == err {
+		return err
+	}
+	if IsPermanent(err) {
+		return Permanent(safe)
+	}
+	after, _ := RetryAfter(err)
+	return Retryable(safe, after)
+}
