@@ -1,0 +1,80 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// FormatVersion is the on-disk format this build writes and the newest it
+// reads.
+const FormatVersion uint64 = 1
+
+var (
+	metaBucket = []byte("walbatch")
+	keyVersion = []byte("version")
+	keyCreated = []byte("created")
+	keyFileID  = []byte("id")
+)
+
+// Info is what the meta bucket records about a WAL file.
+type Info struct {
+	// Version is the format version the file was created with.
+	Version uint64
+	// Created is when the file was created.
+	Created time.Time
+	// FileID is random, chosen at creation; event and batch IDs embed it so
+	// IDs from different files never collide.
+	FileID [8]byte
+}
+
+// initMeta creates the meta bucket in an empty file.
+func initMeta(tx *bolt.Tx) error {
+	b, err := tx.CreateBucket(metaBucket)
+	if err != nil {
+		return err
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	if err := b.Put(keyVersion, binary.BigEndian.AppendUint64(nil, FormatVersion)); err != nil {
+		return err
+	}
+	if err := b.Put(keyCreated, binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))); err != nil {
+		return err
+	}
+	return b.Put(keyFileID, id[:])
+}
+
+// readMeta reads and checks the meta bucket.
+func readMeta(tx *bolt.Tx) (Info, error) {
+	var info Info
+	b := tx.Bucket(metaBucket)
+	if b == nil {
+		return info, ErrNotWAL
+	}
+	v, c, id := b.Get(keyVersion), b.Get(keyCreated), b.Get(keyFileID)
+	if len(v) != 8 || len(c) != 8 || len(id) != 8 {
+		return info, fmt.Errorf("%w: meta bucket is incomplete", ErrCorrupt)
+	}
+	info.Version = binary.BigEndian.Uint64(v)
+	info.Created = time.Unix(0, int64(binary.BigEndian.Uint64(c)))
+	copy(info.FileID[:], id)
+	if info.Version == 0 {
+		return info, fmt.Errorf("%w: format version 0", ErrCorrupt)
+	}
+	if info.Version > FormatVersion {
+		return info, fmt.Errorf("%w: file has version %d, this build reads up to %d", ErrVersion, info.Version, FormatVersion)
+	}
+	return info, nil
+}
+
+// isEmpty reports whether a freshly opened bbolt file has no buckets at all.
+func isEmpty(tx *bolt.Tx) bool {
+	k, _ := tx.Cursor().First()
+	return k == nil
+}

@@ -1,0 +1,112 @@
+package wal
+
+import (
+	"time"
+)
+
+// Entry is one event to append.
+type Entry struct {
+	Key     string // batch key; "" when unused
+	Payload []byte
+}
+
+// Appended says where an appended event went.
+type Appended struct {
+	Seq uint64
+	ID  EventID
+}
+
+// Append writes one event and returns once it is committed: fsynced under
+// SyncAlways. Concurrent callers share commits (group commit), so many
+// goroutines appending at once cost far fewer fsyncs than events. The
+// payload is copied; the caller may reuse it when Append returns.
+//
+// It returns ErrFull when the stream's pending limits would be passed,
+// store.ErrNoSpace when the disk is full (nothing is written; appends work
+// again once space is freed), ErrClosed after Close. When Append returns an
+// error the event was not committed.
+func (s *Stream) Append(key string, payload []byte) (Appended, error) {
+	now := time.Now().UnixNano()
+	r := reqPool.Get().(*appendReq)
+	body := appendRecordBody(make([]byte, 0, recordSize(len(key), len(payload))), now, key, payload)
+	r.s, r.bytes, r.oldest, r.cb, r.err = s, uint64(len(payload)), now, nil, nil
+	r.one[0] = body
+	r.bodies = r.one[:]
+	s.l.submitReq(r)
+	<-r.done
+	first, err := r.first, r.err
+	r.one[0], r.bodies, r.s = nil, nil, nil
+	reqPool.Put(r)
+	if err != nil {
+		return Appended{}, err
+	}
+	return Appended{Seq: first, ID: s.EventID(first)}, nil
+}
+
+// AppendMany writes entries in one commit, all or none, and returns once it
+// is committed. The events get consecutive sequence numbers starting at the
+// returned one. ErrFull applies to the entries as a whole.
+func (s *Stream) AppendMany(entries []Entry) (first uint64, err error) {
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	done := make(chan struct{})
+	s.AppendAsync(entries, func(f uint64, e error) {
+		first, err = f, e
+		close(done)
+	})
+	<-done
+	return first, err
+}
+
+// AppendAsync queues entries for the next group commit and returns at once;
+// cb is called exactly once, from the committer goroutine, after the commit
+// (first is the sequence number of the first entry) or with the error that
+// kept the entries out of the log. Entries are committed in the order
+// AppendAsync was called. cb must be quick and must not call back into the
+// Log (it delays every other writer); hand off to a channel if there is work
+// to do. The payloads are copied before AppendAsync returns.
+func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) {
+	now := time.Now().UnixNano()
+	size, bytes := 0, uint64(0)
+	for _, e := range entries {
+		size += recordSize(len(e.Key), len(e.Payload))
+		bytes += uint64(len(e.Payload))
+	}
+	slab := make([]byte, 0, size)
+	bodies := make([][]byte, len(entries))
+	for i, e := range entries {
+		start := len(slab)
+		slab = appendRecordBody(slab, now, e.Key, e.Payload)
+		// Room for the checksum that sealRecord appends in place.
+		bodies[i] = slab[start:len(slab):min(len(slab)+crcSize, cap(slab))]
+		slab = slab[:len(slab)+crcSize]
+	}
+	r := &appendReq{s: s, bodies: bodies, bytes: bytes, oldest: now, cb: cb}
+	if len(entries) == 0 {
+		cb(0, nil)
+		return
+	}
+	s.l.submitReq(r)
+}
+
+func (l *Log) submitReq(r *appendReq) {
+	if l.c == nil {
+		l.answerClosed(r)
+		return
+	}
+	l.c.submit(r)
+}
+
+func (l *Log) answerClosed(r *appendReq) {
+	err := ErrClosed
+	if l.db.ReadOnly() {
+		err = errReadOnly(l)
+	}
+	if r.cb != nil {
+		r.cb(0, err)
+		return
+	}
+	r.err = err
+	r.done <- struct{}{}
+}

@@ -1,0 +1,224 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/store"
+)
+
+// Batch is an in-flight batch: a run of consecutive events of one stream,
+// cut from the pending events by Seal. Its ID stays the same until it is
+// completed or dead-lettered, across retries, partial deliveries and
+// restarts.
+type Batch struct {
+	Seq         uint64 `msgpack:"seq"`
+	ID          string `msgpack:"-"`
+	First       uint64 `msgpack:"first"` // first event still in the batch
+	Last        uint64 `msgpack:"last"`
+	Count       int    `msgpack:"count"`
+	Bytes       int64  `msgpack:"bytes"`
+	Key         string `msgpack:"key"`
+	Attempts    int    `msgpack:"attempts"` // failed attempts so far
+	NextAttempt int64  `msgpack:"next"`     // unix ns; 0 = now
+	LastError   string `msgpack:"err"`
+	SealedAt    int64  `msgpack:"sealed"`
+	Delivered   int    `msgpack:"delivered"` // events completed by partial results
+}
+
+// NextAttemptTime returns when the batch may be dispatched again.
+func (b *Batch) NextAttemptTime() time.Time {
+	if b.NextAttempt == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, b.NextAttempt)
+}
+
+// SealOptions bounds the batch Seal cuts.
+type SealOptions struct {
+	// MaxEvents is the most events in a batch (at least 1).
+	MaxEvents int
+	// MaxBytes is the most payload bytes in a batch; 0 = unlimited. A
+	// single event larger than it still forms a batch of its own.
+	MaxBytes int64
+	// Force seals whatever is pending. Without it, Seal only cuts a batch
+	// that can grow no more: MaxEvents reached, the next event would pass
+	// MaxBytes, or the next event has a different key.
+	Force bool
+}
+
+// SealResult is what Seal did.
+type SealResult struct {
+	// Batch is nil when nothing was sealed.
+	Batch *Batch
+	// Records are the batch's events, in order, with copied payloads.
+	Records []Record
+	// Quarantined counts pending records whose checksum failed; they were
+	// moved to dead letters with reason "corrupt: ...", not dropped.
+	Quarantined int
+}
+
+var errNothing = errors.New("nothing to seal")
+
+// Seal cuts the next batch from the pending events: a run of consecutive
+// events with the same key, at most opts.MaxEvents events and
+// opts.MaxBytes payload bytes. The batch and the counters are committed in
+// one transaction before Seal returns, so after a crash the batch is
+// dispatched again with the same ID.
+func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
+	if opts.MaxEvents < 1 {
+		opts.MaxEvents = 1
+	}
+	var res SealResult
+	var st streamState
+	err := s.l.update(func(tx *bolt.Tx) error {
+		st = s.current()
+		if st.PendingCount == 0 {
+			return errNothing
+		}
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		var badKeys [][]byte
+		var badVals [][]byte
+		var recs []Record
+		var bytes int64
+		complete := false
+		c := events.Cursor()
+		for k, v := c.Seek(u64key(st.SealedThrough + 1)); k != nil; k, v = c.Next() {
+			seq, ok := keyU64(k)
+			if !ok {
+				return fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt)
+			}
+			r, derr := DecodeRecord(seq, v)
+			if derr != nil {
+				badKeys = append(badKeys, append([]byte(nil), k...))
+				badVals = append(badVals, append([]byte(nil), v...))
+				continue
+			}
+			if len(recs) > 0 && (r.Key != recs[0].Key || len(recs) >= opts.MaxEvents ||
+				(opts.MaxBytes > 0 && bytes+int64(len(r.Payload)) > opts.MaxBytes)) {
+				complete = true
+				break
+			}
+			recs = append(recs, r)
+			bytes += int64(len(r.Payload))
+		}
+		if len(recs) >= opts.MaxEvents {
+			complete = true
+		}
+		if len(badKeys) > 0 {
+			if err := s.quarantine(tx, &st, events, badKeys, badVals); err != nil {
+				return err
+			}
+		}
+		if len(recs) == 0 || (!complete && !opts.Force) {
+			if len(badKeys) == 0 {
+				return errNothing
+			}
+			if len(recs) > 0 {
+				// Corrupt records were quarantined ahead of an incomplete
+				// batch; keep the batch's events pending.
+				return s.putState(tx, &st)
+			}
+			st.SealedThrough = st.NextSeq - 1
+			return s.putState(tx, &st)
+		}
+		// Copy payloads out of the mmap into one slab.
+		slab := make([]byte, 0, bytes)
+		for i := range recs {
+			start := len(slab)
+			slab = append(slab, recs[i].Payload...)
+			recs[i].Payload = slab[start:len(slab):len(slab)]
+		}
+		b := &Batch{
+			Seq: st.NextBatch, First: recs[0].Seq, Last: recs[len(recs)-1].Seq,
+			Count: len(recs), Bytes: bytes, Key: recs[0].Key, SealedAt: time.Now().UnixNano(),
+		}
+		b.ID = s.BatchID(b.Seq)
+		if err := s.putBatch(tx, b); err != nil {
+			return err
+		}
+		st.NextBatch++
+		st.SealedThrough = b.Last
+		st.PendingCount -= uint64(b.Count)
+		st.PendingBytes -= uint64(b.Bytes)
+		st.InflightBatches++
+		st.InflightCount += uint64(b.Count)
+		st.InflightBytes += uint64(b.Bytes)
+		res.Batch, res.Records = b, recs
+		return s.putState(tx, &st)
+	}, func() { s.setState(st) })
+	if errors.Is(err, errNothing) {
+		return SealResult{}, nil
+	}
+	if err != nil {
+		return SealResult{}, fmt.Errorf("wal: seal %q: %w", s.name, err)
+	}
+	return res, nil
+}
+
+// quarantine moves records that fail their checksum from the events bucket
+// to dead letters with reason "corrupt".
+func (s *Stream) quarantine(tx *bolt.Tx, st *streamState, events *bolt.Bucket, keys, vals [][]byte) error {
+	dead, err := s.sub(tx, bucketDead)
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		seq, _ := keyU64(k)
+		_, derr := DecodeRecord(seq, vals[i])
+		n := uint64(len(vals[i]))
+		d := deadRecord{Record: vals[i], Reason: "corrupt: " + derr.Error(), At: time.Now().UnixNano()}
+		if err := putDead(dead, k, &d); err != nil {
+			return err
+		}
+		if err := events.Delete(k); err != nil {
+			return err
+		}
+		st.PendingCount--
+		st.PendingBytes -= min(n, st.PendingBytes)
+		st.DeadCount++
+		st.DeadBytes += n
+	}
+	st.OldestNanos = oldestIn(events)
+	return nil
+}
+
+func (s *Stream) putBatch(tx *bolt.Tx, b *Batch) error {
+	bb, err := s.sub(tx, bucketBatches)
+	if err != nil {
+		return err
+	}
+	v, err := msgpack.Marshal(b)
+	if err != nil {
+		return err
+	}
+	return bb.Put(u64key(b.Seq), v)
+}
+
+func (s *Stream) getBatch(tx *bolt.Tx, seq uint64) (*Batch, error) {
+	bb, err := s.sub(tx, bucketBatches)
+	if err != nil {
+		return nil, err
+	}
+	v := bb.Get(u64key(seq))
+	if v == nil {
+		return nil, fmt.Errorf("%w: stream %q batch %s", ErrNoBatch, s.name, s.BatchID(seq))
+	}
+	return s.decodeBatch(seq, v)
+}
+
+func (s *Stream) decodeBatch(seq uint64, v []byte) (*Batch, error) {
+	var b Batch
+	if err := msgpack.Unmarshal(v, &b); err != nil || b.Seq != seq {
+		return nil, fmt.Errorf("wal: stream %q batch %d: bad record: %w", s.name, seq, store.ErrCorrupt)
+	}
+	b.ID = s.BatchID(seq)
+	return &b, nil
+}

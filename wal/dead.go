@@ -1,0 +1,194 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/store"
+)
+
+// deadRecord is a dead letter as stored: the event's envelope, unchanged
+// (its checksum still checks it), and why it died.
+type deadRecord struct {
+	Record   []byte `msgpack:"rec"`
+	Reason   string `msgpack:"reason"`
+	BatchID  string `msgpack:"batch"`
+	Attempts int    `msgpack:"attempts"`
+	At       int64  `msgpack:"at"`
+}
+
+func putDead(dead *bolt.Bucket, k []byte, d *deadRecord) error {
+	v, err := msgpack.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return dead.Put(append([]byte(nil), k...), v)
+}
+
+// DeadLetter is an event in the dead-letter store.
+type DeadLetter struct {
+	// Record is the event; Err is set instead when its envelope fails to
+	// decode (a record quarantined as corrupt), and Raw holds its bytes.
+	Record   Record
+	Err      error
+	Raw      []byte
+	Reason   string
+	BatchID  string
+	Attempts int
+	At       time.Time
+}
+
+var errCorruptBatch = errors.New("batch range points at missing events")
+
+func decodeDead(seq uint64, v []byte) (DeadLetter, error) {
+	var d deadRecord
+	if err := msgpack.Unmarshal(v, &d); err != nil {
+		return DeadLetter{}, fmt.Errorf("wal: dead letter %d: %w", seq, store.ErrCorrupt)
+	}
+	dl := DeadLetter{Reason: d.Reason, BatchID: d.BatchID, Attempts: d.Attempts, At: time.Unix(0, d.At)}
+	dl.Record, dl.Err = DecodeRecord(seq, d.Record)
+	dl.Raw = append([]byte(nil), d.Record...)
+	if dl.Err == nil {
+		dl.Record.Payload = append([]byte(nil), dl.Record.Payload...)
+	}
+	return dl, nil
+}
+
+// ForEachDead calls fn for each dead letter in sequence order, on a
+// consistent snapshot, until fn returns an error (which is returned).
+func (s *Stream) ForEachDead(fn func(DeadLetter) error) error {
+	return s.l.db.View(func(tx *bolt.Tx) error {
+		dead, err := s.sub(tx, bucketDead)
+		if err != nil {
+			return err
+		}
+		return dead.ForEach(func(k, v []byte) error {
+			seq, _ := keyU64(k)
+			d, err := decodeDead(seq, v)
+			if err != nil {
+				return err
+			}
+			return fn(d)
+		})
+	})
+}
+
+// RequeueResult says what Requeue did.
+type RequeueResult struct {
+	Requeued int
+	// Skipped are dead letters left in place because their record is
+	// corrupt and cannot be dispatched.
+	Skipped int
+}
+
+// Requeue moves dead letters back to pending, at the end of the stream, in
+// one transaction. ids selects which (nil: all). Each event keeps its ID,
+// enqueue time, key and payload; it gets a new sequence number. Corrupt
+// records stay dead. Pending limits do not apply: these events were
+// acknowledged before.
+func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
+	var res RequeueResult
+	want := map[EventID]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var st streamState
+	err := s.l.update(func(tx *bolt.Tx) error {
+		st = s.current()
+		res = RequeueResult{}
+		dead, err := s.sub(tx, bucketDead)
+		if err != nil {
+			return err
+		}
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		type move struct {
+			key []byte
+			rec []byte
+			n   uint64
+		}
+		var moves []move
+		err = dead.ForEach(func(k, v []byte) error {
+			seq, _ := keyU64(k)
+			d, err := decodeDead(seq, v)
+			if err != nil {
+				return err
+			}
+			if ids != nil && (d.Err != nil || !want[d.Record.ID]) {
+				return nil // not selected (a corrupt record has no ID to select it by)
+			}
+			if d.Err != nil {
+				res.Skipped++
+				return nil
+			}
+			moves = append(moves, move{append([]byte(nil), k...), d.Raw, uint64(len(d.Record.Payload))})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range moves {
+			if err := dead.Delete(m.key); err != nil {
+				return err
+			}
+			if err := events.Put(u64key(st.NextSeq), m.rec); err != nil {
+				return err
+			}
+			st.NextSeq++
+			st.PendingCount++
+			st.PendingBytes += m.n
+			st.DeadCount--
+			st.DeadBytes -= min(m.n, st.DeadBytes)
+			res.Requeued++
+		}
+		st.OldestNanos = oldestIn(events)
+		return s.putState(tx, &st)
+	}, func() { s.setState(st) })
+	if err != nil {
+		return res, fmt.Errorf("wal: requeue %q: %w", s.name, err)
+	}
+	if res.Requeued > 0 {
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+	}
+	return res, nil
+}
+
+// PurgeDead deletes every dead letter of the stream, in one transaction,
+// and returns how many it deleted. There is no undo.
+func (s *Stream) PurgeDead() (int, error) {
+	var st streamState
+	n := 0
+	err := s.l.update(func(tx *bolt.Tx) error {
+		st = s.current()
+		b, err := s.bucket(tx)
+		if err != nil {
+			return err
+		}
+		dead := b.Bucket(bucketDead)
+		if dead == nil {
+			return fmt.Errorf("wal: stream %q has no dead bucket: %w", s.name, store.ErrCorrupt)
+		}
+		n = dead.Stats().KeyN
+		if err := b.DeleteBucket(bucketDead); err != nil {
+			return err
+		}
+		if _, err := b.CreateBucket(bucketDead); err != nil {
+			return err
+		}
+		st.DeadCount, st.DeadBytes = 0, 0
+		return s.putState(tx, &st)
+	}, func() { s.setState(st) })
+	if err != nil {
+		return 0, fmt.Errorf("wal: purge %q: %w", s.name, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,42 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/walbatch/walbatch/store"
+)
+
+// Sentinel errors of the log. Errors from the file itself (locked, not a
+// WAL, newer version, corrupt, disk full) are the store package's sentinels,
+// re-exported here so callers need one import.
+var (
+	// ErrFull is returned by Append when the stream's pending limits
+	// (events or bytes, counting everything acknowledged and not yet
+	// completed) would be passed. Nothing was written.
+	ErrFull = errors.New("wal: stream pending limit reached")
+
+	// ErrClosed is returned by operations on a closed Log.
+	ErrClosed = errors.New("wal: log is closed")
+
+	// ErrNoBatch is returned by batch transitions naming a batch that is not
+	// in flight (already completed, dead-lettered, or never sealed).
+	ErrNoBatch = errors.New("wal: no such in-flight batch")
+
+	// ErrNoStream is returned when a read-only log is asked for a stream it
+	// does not contain.
+	ErrNoStream = errors.New("wal: no such stream")
+
+	// ErrInvalidName is returned for an empty stream name or one longer
+	// than 255 bytes.
+	ErrInvalidName = errors.New("wal: invalid stream name")
+
+	// ErrRecord is returned by DecodeRecord for bytes that are not a valid
+	// record envelope, including a checksum mismatch. It wraps
+	// store.ErrCorrupt.
+	ErrRecord = errors.New("wal: bad record")
+)
+
+func errReadOnly(l *Log) error {
+	return fmt.Errorf("wal: %s: %w", l.db.Path(), store.ErrReadOnly)
+}

@@ -1,0 +1,120 @@
+package wal
+
+import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/store"
+)
+
+// ForEachEvent calls fn for each event with from <= Seq <= to (to 0: no
+// upper bound) in sequence order, pending and in flight alike, on a
+// consistent snapshot. It streams from the file: memory does not grow with
+// the backlog. A record that fails to decode is passed with its error (and
+// Seq set) instead of stopping the walk. The record's Payload is valid only
+// during the call. fn's error stops the walk and is returned.
+func (s *Stream) ForEachEvent(from, to uint64, fn func(r Record, err error) error) error {
+	return s.l.db.View(func(tx *bolt.Tx) error {
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		c := events.Cursor()
+		for k, v := c.Seek(u64key(from)); k != nil; k, v = c.Next() {
+			seq, ok := keyU64(k)
+			if !ok {
+				return fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt)
+			}
+			if to != 0 && seq > to {
+				return nil
+			}
+			r, derr := DecodeRecord(seq, v)
+			if err := fn(r, derr); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Batches returns the in-flight batches in sequence (sealing) order.
+func (s *Stream) Batches() ([]Batch, error) {
+	var out []Batch
+	err := s.l.db.View(func(tx *bolt.Tx) error {
+		bb, err := s.sub(tx, bucketBatches)
+		if err != nil {
+			return err
+		}
+		return bb.ForEach(func(k, v []byte) error {
+			seq, _ := keyU64(k)
+			b, err := s.decodeBatch(seq, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, *b)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// InFlight returns the in-flight batch with sequence number seq, or
+// ErrNoBatch.
+func (s *Stream) InFlight(seq uint64) (*Batch, error) {
+	var b *Batch
+	err := s.l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		b, err = s.getBatch(tx, seq)
+		return err
+	})
+	return b, err
+}
+
+// ReadBatch returns the events of an in-flight batch, with copied payloads:
+// what a processor dispatches again after a restart. Records that fail
+// their checksum are returned in bad (by sequence number) rather than
+// silently skipped; the caller decides (the processor dead-letters them).
+func (s *Stream) ReadBatch(b *Batch) (recs []Record, bad []uint64, err error) {
+	err = s.l.db.View(func(tx *bolt.Tx) error {
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		c := events.Cursor()
+		for k, v := c.Seek(u64key(b.First)); k != nil; k, v = c.Next() {
+			seq, _ := keyU64(k)
+			if seq > b.Last {
+				break
+			}
+			r, derr := DecodeRecord(seq, v)
+			if derr != nil {
+				bad = append(bad, seq)
+				continue
+			}
+			r.Payload = append([]byte(nil), r.Payload...)
+			recs = append(recs, r)
+		}
+		return nil
+	})
+	return recs, bad, err
+}
+
+// ForEachCompletion calls fn for each kept completion record, oldest first.
+func (s *Stream) ForEachCompletion(fn func(Completion) error) error {
+	return s.l.db.View(func(tx *bolt.Tx) error {
+		done, err := s.sub(tx, bucketDone)
+		if err != nil {
+			return err
+		}
+		return done.ForEach(func(k, v []byte) error {
+			var c Completion
+			if err := msgpack.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("wal: completion record %x: %w", k, store.ErrCorrupt)
+			}
+			c.ID = s.BatchID(c.Seq)
+			return fn(c)
+		})
+	})
+}

@@ -1,0 +1,263 @@
+package wal
+
+import (
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/store"
+)
+
+// SyncMode says what a commit survives.
+type SyncMode int
+
+const (
+	// SyncAlways fsyncs every commit before Append returns: an
+	// acknowledged event survives process death, OS crash and power loss.
+	SyncAlways SyncMode = iota
+	// SyncNone leaves commits in the OS page cache: an acknowledged event
+	// survives the death of the process (SIGKILL, OOM, panic) but may be
+	// lost in an OS crash or power loss.
+	SyncNone
+)
+
+func (m SyncMode) String() string {
+	switch m {
+	case SyncAlways:
+		return "always"
+	case SyncNone:
+		return "none"
+	}
+	return fmt.Sprintf("SyncMode(%d)", int(m))
+}
+
+// Options configures Open. A nil *Options means the defaults.
+type Options struct {
+	// Sync is the durability of a commit. Default SyncAlways.
+	Sync SyncMode
+	// ReadOnly opens for inspection: no writes, no stream creation.
+	ReadOnly bool
+	// LockTimeout bounds the wait for the file lock. Default 1s.
+	LockTimeout time.Duration
+	// MaxGroupEvents bounds how many events one group commit writes.
+	// Default 16384.
+	MaxGroupEvents int
+	// CompletedKeep is how many completion records each stream keeps for
+	// audit. Default 1000; negative keeps none.
+	CompletedKeep int
+	// Store passes further options to the file layer (automatic compaction
+	// thresholds, mmap size). Its ReadOnly, NoSync and LockTimeout are
+	// taken from the fields above.
+	Store store.Options
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.MaxGroupEvents <= 0 {
+		r.MaxGroupEvents = 16384
+	}
+	if r.CompletedKeep == 0 {
+		r.CompletedKeep = 1000
+	}
+	if r.CompletedKeep < 0 {
+		r.CompletedKeep = 0
+	}
+	return r
+}
+
+// Log is an open WAL file holding any number of named streams. It is safe
+// for concurrent use. All writes go through one group committer; reads run
+// on consistent snapshots concurrently with writes.
+type Log struct {
+	db   *store.DB
+	opts Options
+
+	// writeMu serializes write transactions together with the update of
+	// the in-memory stream states that follows each commit.
+	writeMu sync.Mutex
+
+	mu      sync.RWMutex // guards streams
+	streams map[string]*Stream
+	closed  bool
+
+	c *committer
+}
+
+// Open opens (or creates) the WAL file at path and loads every stream's
+// counters. It fails with the store sentinels (store.ErrLocked,
+// store.ErrNotWAL, store.ErrVersion, store.ErrCorrupt) as store.Open does.
+// Open does not change anything that was committed: in-flight batches stay
+// in flight, to be dispatched again with the same IDs (see package
+// recovery).
+func Open(path string, opts *Options) (*Log, error) {
+	o := opts.withDefaults()
+	so := o.Store
+	so.ReadOnly = o.ReadOnly
+	so.NoSync = o.Sync == SyncNone
+	so.LockTimeout = o.LockTimeout
+	db, err := store.Open(path, &so)
+	if err != nil {
+		return nil, err
+	}
+	l, err := New(db, &o)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// New builds a Log on a store that is already open. Close closes db.
+func New(db *store.DB, opts *Options) (*Log, error) {
+	o := opts.withDefaults()
+	l := &Log{db: db, opts: o, streams: map[string]*Stream{}}
+	err := db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketStreams)
+		if root == nil {
+			return nil
+		}
+		return root.ForEachBucket(func(name []byte) error {
+			s, err := loadStream(l, string(name), root.Bucket(name))
+			if err != nil {
+				return err
+			}
+			l.streams[s.name] = s
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", db.Path(), err)
+	}
+	if !db.ReadOnly() {
+		l.c = startCommitter(l)
+	}
+	return l, nil
+}
+
+// Store returns the underlying file.
+func (l *Log) Store() *store.DB { return l.db }
+
+// Path returns the file's path.
+func (l *Log) Path() string { return l.db.Path() }
+
+// Streams returns the names of the streams in the file, sorted.
+func (l *Log) Streams() []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	names := make([]string, 0, len(l.streams))
+	for n := range l.streams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Stream returns the named stream, creating it (one committed transaction)
+// if the file does not have it yet. On a read-only log a missing stream is
+// ErrNoStream.
+func (l *Log) Stream(name string) (*Stream, error) {
+	if name == "" || len(name) > 255 {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidName, name)
+	}
+	l.mu.RLock()
+	s, ok := l.streams[name]
+	closed := l.closed
+	l.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if ok {
+		return s, nil
+	}
+	if l.db.ReadOnly() {
+		return nil, fmt.Errorf("%w: %q in %s", ErrNoStream, name, l.db.Path())
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.streams[name]; ok {
+		return s, nil
+	}
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		root, err := tx.CreateBucketIfNotExists(bucketStreams)
+		if err != nil {
+			return err
+		}
+		b, err := root.CreateBucket([]byte(name))
+		if err != nil {
+			return err
+		}
+		for _, sub := range [][]byte{bucketEvents, bucketBatches, bucketDead, bucketDone} {
+			if _, err := b.CreateBucket(sub); err != nil {
+				return err
+			}
+		}
+		var uid [8]byte
+		if _, err := rand.Read(uid[:]); err != nil {
+			return err
+		}
+		st := streamState{NextSeq: 1, NextBatch: 1, Created: time.Now().UnixNano()}
+		if err := b.Put(keyUID, uid[:]); err != nil {
+			return err
+		}
+		if err := b.Put(keyState, st.encode()); err != nil {
+			return err
+		}
+		s = newStream(l, name, uid, st)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wal: create stream %q: %w", name, err)
+	}
+	l.streams[name] = s
+	return s, nil
+}
+
+// Close stops the group committer (appends already queued are committed
+// first and their callers answered) and closes the file. Later calls return
+// ErrClosed. Close is safe to call more than once.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	if l.c != nil {
+		l.c.stop()
+	}
+	return l.db.Close()
+}
+
+// update runs fn in a write transaction while holding writeMu; after a
+// successful commit it runs after (still under writeMu), where in-memory
+// state is brought in line with what was committed.
+func (l *Log) update(fn func(tx *bolt.Tx) error, after func()) error {
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	if l.isClosed() {
+		return ErrClosed
+	}
+	if err := l.db.Update(fn); err != nil {
+		return err
+	}
+	if after != nil {
+		after()
+	}
+	return nil
+}
+
+func (l *Log) isClosed() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.closed
+}

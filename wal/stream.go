@@ -1,0 +1,147 @@
+package wal
+
+import (
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/store"
+)
+
+// Stream is one named log in the file: its pending events, in-flight
+// batches, dead letters and completion records. Its methods are safe for
+// concurrent use.
+type Stream struct {
+	l    *Log
+	name string
+	key  []byte
+	uid  [8]byte
+
+	mu    sync.RWMutex // guards state, limits
+	state streamState  // as last committed
+	maxEv int64        // pending limits; 0 = unlimited
+	maxBy int64
+
+	notify chan struct{} // signalled after each commit that appended events
+}
+
+func newStream(l *Log, name string, uid [8]byte, st streamState) *Stream {
+	return &Stream{l: l, name: name, key: []byte(name), uid: uid, state: st, notify: make(chan struct{}, 1)}
+}
+
+func loadStream(l *Log, name string, b *bolt.Bucket) (*Stream, error) {
+	if b == nil {
+		return nil, fmt.Errorf("wal: stream %q: %w", name, store.ErrCorrupt)
+	}
+	uid := b.Get(keyUID)
+	if len(uid) != 8 {
+		return nil, fmt.Errorf("wal: stream %q has no ID: %w", name, store.ErrCorrupt)
+	}
+	st, err := decodeState(b.Get(keyState))
+	if err != nil {
+		return nil, fmt.Errorf("wal: stream %q: %w", name, err)
+	}
+	for _, sub := range [][]byte{bucketEvents, bucketBatches, bucketDead, bucketDone} {
+		if b.Bucket(sub) == nil {
+			return nil, fmt.Errorf("wal: stream %q lacks bucket %q: %w", name, sub, store.ErrCorrupt)
+		}
+	}
+	var u [8]byte
+	copy(u[:], uid)
+	return newStream(l, name, u, st), nil
+}
+
+// Name returns the stream's name.
+func (s *Stream) Name() string { return s.name }
+
+// Log returns the log the stream belongs to.
+func (s *Stream) Log() *Log { return s.l }
+
+// Stats returns the stream's counters as last committed. O(1).
+func (s *Stream) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.state.stats(s.name)
+}
+
+// SetLimits sets the pending limits: Append fails with ErrFull when the
+// stream's outstanding events (pending and in flight) would pass maxEvents,
+// or their bytes would pass maxBytes. 0 means unlimited. Limits live in
+// memory; each opener sets its own.
+func (s *Stream) SetLimits(maxEvents, maxBytes int64) {
+	s.mu.Lock()
+	s.maxEv, s.maxBy = maxEvents, maxBytes
+	s.mu.Unlock()
+}
+
+// Appended returns a channel that receives a signal (coalesced) after each
+// commit that appended events to the stream. It is how a processor learns
+// of new events without polling.
+func (s *Stream) Appended() <-chan struct{} { return s.notify }
+
+// EventID returns the ID an event appended at seq was given.
+func (s *Stream) EventID(seq uint64) EventID { return eventID(s.uid, seq) }
+
+// BatchID returns the stable ID of the batch with sequence number seq.
+func (s *Stream) BatchID(seq uint64) string { return formatBatchID(s.uid, seq) }
+
+// bucket returns the stream's bucket in tx.
+func (s *Stream) bucket(tx *bolt.Tx) (*bolt.Bucket, error) {
+	root := tx.Bucket(bucketStreams)
+	if root == nil {
+		return nil, fmt.Errorf("wal: streams bucket missing: %w", store.ErrCorrupt)
+	}
+	b := root.Bucket(s.key)
+	if b == nil {
+		return nil, fmt.Errorf("wal: stream %q bucket missing: %w", s.name, store.ErrCorrupt)
+	}
+	return b, nil
+}
+
+func (s *Stream) sub(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+	b, err := s.bucket(tx)
+	if err != nil {
+		return nil, err
+	}
+	sb := b.Bucket(name)
+	if sb == nil {
+		return nil, fmt.Errorf("wal: stream %q bucket %q missing: %w", s.name, name, store.ErrCorrupt)
+	}
+	if name[0] == 'e' || name[0] == 'd' {
+		sb.FillPercent = 1.0 // keys only grow: pack pages full
+	}
+	return sb, nil
+}
+
+func (s *Stream) putState(tx *bolt.Tx, st *streamState) error {
+	b, err := s.bucket(tx)
+	if err != nil {
+		return err
+	}
+	return b.Put(keyState, st.encode())
+}
+
+// current returns a copy of the committed state. Writers call it under
+// l.writeMu, so it cannot change before they commit.
+func (s *Stream) current() streamState {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.state
+}
+
+func (s *Stream) setState(st streamState) {
+	s.mu.Lock()
+	s.state = st
+	s.mu.Unlock()
+}
+
+// oldestIn returns the enqueue time of the first event in the bucket, 0 if
+// it is empty.
+func oldestIn(events *bolt.Bucket) int64 {
+	_, v := events.Cursor().First()
+	if v == nil {
+		return 0
+	}
+	return recordTime(v)
+}

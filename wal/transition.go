@@ -1,0 +1,253 @@
+package wal
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Completion is the audit record kept for a completed batch.
+type Completion struct {
+	Seq         uint64 `msgpack:"seq"`
+	ID          string `msgpack:"-"`
+	Count       int    `msgpack:"count"` // events in the batch when sealed
+	Bytes       int64  `msgpack:"bytes"`
+	Attempts    int    `msgpack:"attempts"` // the successful one included
+	CompletedAt int64  `msgpack:"at"`
+}
+
+// Complete marks an in-flight batch delivered: its remaining events and the
+// batch are removed and a completion record is kept, in one transaction.
+// It returns ErrNoBatch if the batch is not in flight.
+func (s *Stream) Complete(batchSeq uint64) error {
+	var st streamState
+	err := s.l.update(func(tx *bolt.Tx) error {
+		st = s.current()
+		b, err := s.getBatch(tx, batchSeq)
+		if err != nil {
+			return err
+		}
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		if err := deleteRange(events, b.First, b.Last); err != nil {
+			return err
+		}
+		bb, _ := s.sub(tx, bucketBatches)
+		if err := bb.Delete(u64key(batchSeq)); err != nil {
+			return err
+		}
+		st.InflightBatches--
+		st.InflightCount -= uint64(b.Count)
+		st.InflightBytes -= uint64(b.Bytes)
+		st.CompletedBatches++
+		st.CompletedEvents += uint64(b.Count)
+		st.OldestNanos = oldestIn(events)
+		if err := s.recordDone(tx, &st, b); err != nil {
+			return err
+		}
+		return s.putState(tx, &st)
+	}, func() { s.setState(st) })
+	if err != nil {
+		return fmt.Errorf("wal: complete %q batch %d: %w", s.name, batchSeq, err)
+	}
+	return nil
+}
+
+// CompletePartial marks the first n events of an in-flight batch delivered:
+// they are removed and the rest stay in flight under the same batch ID,
+// attempt count and retry schedule. n at or past the batch's count is a full
+// Complete. It returns the batch as it now stands (nil after a full
+// Complete).
+func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
+	if n <= 0 {
+		return s.InFlight(batchSeq)
+	}
+	var st streamState
+	var out *Batch
+	full := false
+	err := s.l.update(func(tx *bolt.Tx) error {
+		st = s.current()
+		b, err := s.getBatch(tx, batchSeq)
+		if err != nil {
+			return err
+		}
+		if n >= b.Count {
+			full = true
+			return errNothing
+		}
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		var keys [][]byte
+		var bytes uint64
+		c := events.Cursor()
+		k, v := c.Seek(u64key(b.First))
+		for ; k != nil && len(keys) < n; k, v = c.Next() {
+			keys = append(keys, append([]byte(nil), k...))
+			bytes += recordBytes(v)
+		}
+		if k == nil {
+			return fmt.Errorf("wal: batch %s lost its tail: %w", b.ID, errCorruptBatch)
+		}
+		next, _ := keyU64(k)
+		for _, k := range keys {
+			if err := events.Delete(k); err != nil {
+				return err
+			}
+		}
+		b.First = next
+		b.Count -= len(keys)
+		b.Bytes -= int64(bytes)
+		b.Delivered += len(keys)
+		st.InflightCount -= uint64(len(keys))
+		st.InflightBytes -= bytes
+		st.CompletedEvents += uint64(len(keys))
+		st.OldestNanos = oldestIn(events)
+		if err := s.putBatch(tx, b); err != nil {
+			return err
+		}
+		out = b
+		return s.putState(tx, &st)
+	}, func() { s.setState(st) })
+	if full {
+		return nil, s.Complete(batchSeq)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wal: partial complete %q batch %d: %w", s.name, batchSeq, err)
+	}
+	return out, nil
+}
+
+// Retry records a failed attempt of an in-flight batch: attempts counts it,
+// next is when the batch may be dispatched again, lastErr says why it
+// failed. All three survive a restart.
+func (s *Stream) Retry(batchSeq uint64, next time.Time, lastErr string) (*Batch, error) {
+	var out *Batch
+	err := s.l.update(func(tx *bolt.Tx) error {
+		b, err := s.getBatch(tx, batchSeq)
+		if err != nil {
+			return err
+		}
+		b.Attempts++
+		b.NextAttempt = next.UnixNano()
+		b.LastError = lastErr
+		out = b
+		return s.putBatch(tx, b)
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("wal: retry %q batch %d: %w", s.name, batchSeq, err)
+	}
+	return out, nil
+}
+
+// DeadLetter moves the remaining events of an in-flight batch to the dead
+// letter store with reason, and removes the batch, in one transaction.
+// countAttempt adds the failed attempt that led here to the batch's count.
+func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) error {
+	var st streamState
+	err := s.l.update(func(tx *bolt.Tx) error {
+		st = s.current()
+		b, err := s.getBatch(tx, batchSeq)
+		if err != nil {
+			return err
+		}
+		if countAttempt {
+			b.Attempts++
+		}
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		dead, err := s.sub(tx, bucketDead)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UnixNano()
+		var keys [][]byte
+		c := events.Cursor()
+		for k, v := c.Seek(u64key(b.First)); k != nil; k, v = c.Next() {
+			if seq, _ := keyU64(k); seq > b.Last {
+				break
+			}
+			d := deadRecord{Record: v, Reason: reason, BatchID: b.ID, Attempts: b.Attempts, At: now}
+			if err := putDead(dead, k, &d); err != nil {
+				return err
+			}
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		for _, k := range keys {
+			if err := events.Delete(k); err != nil {
+				return err
+			}
+		}
+		bb, _ := s.sub(tx, bucketBatches)
+		if err := bb.Delete(u64key(batchSeq)); err != nil {
+			return err
+		}
+		st.InflightBatches--
+		st.InflightCount -= uint64(b.Count)
+		st.InflightBytes -= uint64(b.Bytes)
+		st.DeadCount += uint64(len(keys))
+		st.DeadBytes += uint64(b.Bytes)
+		st.OldestNanos = oldestIn(events)
+		return s.putState(tx, &st)
+	}, func() { s.setState(st) })
+	if err != nil {
+		return fmt.Errorf("wal: dead-letter %q batch %d: %w", s.name, batchSeq, err)
+	}
+	return nil
+}
+
+// deleteRange deletes the events with keys in [first, last].
+func deleteRange(events *bolt.Bucket, first, last uint64) error {
+	var keys [][]byte
+	c := events.Cursor()
+	for k, _ := c.Seek(u64key(first)); k != nil; k, _ = c.Next() {
+		if seq, _ := keyU64(k); seq > last {
+			break
+		}
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	for _, k := range keys {
+		if err := events.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stream) recordDone(tx *bolt.Tx, st *streamState, b *Batch) error {
+	keep := uint64(s.l.opts.CompletedKeep)
+	if keep == 0 {
+		return nil
+	}
+	done, err := s.sub(tx, bucketDone)
+	if err != nil {
+		return err
+	}
+	v, err := msgpack.Marshal(&Completion{Seq: b.Seq, Count: b.Count + b.Delivered, Bytes: b.Bytes,
+		Attempts: b.Attempts + 1, CompletedAt: time.Now().UnixNano()})
+	if err != nil {
+		return err
+	}
+	if err := done.Put(u64key(b.Seq), v); err != nil {
+		return err
+	}
+	st.DoneRecords++
+	for st.DoneRecords > keep {
+		k, _ := done.Cursor().First()
+		if k == nil {
+			break
+		}
+		if err := done.Delete(k); err != nil {
+			return err
+		}
+		st.DoneRecords--
+	}
+	return nil
+}
