@@ -87,15 +87,19 @@ func (c *committer) run() {
 		for {
 			c.mu.Lock()
 			reqs := c.queue
-			c.queue = spare[:0]
 			stopped := c.stopped
-			c.mu.Unlock()
 			if len(reqs) == 0 {
+				// Keep the (empty) queue: swapping in spare here would
+				// leave queue and spare sharing one array, and the next
+				// swap would hand submitters the array being committed.
+				c.mu.Unlock()
 				if stopped {
 					return
 				}
 				break
 			}
+			c.queue = spare[:0]
+			c.mu.Unlock()
 			c.commitAll(reqs)
 			clear(reqs)
 			spare = reqs
