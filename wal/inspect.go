@@ -1,0 +1,249 @@
+package wal
+
+import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/store"
+)
+
+// This file gives package recovery (and walctl) read and repair access to
+// the layout below the Stream API: the raw buckets of a stream, the
+// persisted counters, and the encoders of batch, dead-letter and completion
+// records. Ordinary users of the log do not need any of it.
+
+// State is a stream's persisted counters, exactly as kept under the
+// stream's "state" key. See Stats for what each counts; OldestNanos is the
+// enqueue time of the first event (lowest key) in the events bucket.
+type State struct {
+	NextSeq          uint64
+	SealedThrough    uint64
+	NextBatch        uint64
+	PendingCount     uint64
+	PendingBytes     uint64
+	InflightBatches  uint64
+	InflightCount    uint64
+	InflightBytes    uint64
+	DeadCount        uint64
+	DeadBytes        uint64
+	CompletedBatches uint64
+	CompletedEvents  uint64
+	OldestNanos      int64
+	DoneRecords      uint64
+	Created          int64
+}
+
+// DecodeState decodes a stored state record. A record of the wrong size is
+// an error wrapping store.ErrCorrupt.
+func DecodeState(b []byte) (State, error) {
+	st, err := decodeState(b)
+	return State(st), err
+}
+
+// Encode returns the stored form of s.
+func (s State) Encode() []byte {
+	st := streamState(s)
+	return st.encode()
+}
+
+// State returns the stream's counters as last committed.
+func (s *Stream) State() State { return State(s.current()) }
+
+// UID returns the stream's random ID, the first half of every event ID and
+// the prefix of every batch ID.
+func (s *Stream) UID() [8]byte { return s.uid }
+
+// Rewrite runs fn in a write transaction with a copy of the stream's
+// committed counters. If fn returns nil, the counters fn leaves in st are
+// stored in the same transaction and, once it commits, become the stream's
+// in-memory state. fn may change anything in the stream's buckets (reach
+// them with RawStreamOf); it must leave st describing what it leaves.
+// Recovery uses it to repair what it finds at open.
+func (s *Stream) Rewrite(fn func(tx *bolt.Tx, st *State) error) error {
+	var st streamState
+	err := s.l.update(func(tx *bolt.Tx) error {
+		cur := State(s.current())
+		if err := fn(tx, &cur); err != nil {
+			return err
+		}
+		st = streamState(cur)
+		return s.putState(tx, &st)
+	}, func() { s.setState(st) })
+	if err != nil {
+		return fmt.Errorf("wal: rewrite %q: %w", s.name, err)
+	}
+	return nil
+}
+
+// RawStream is one stream's bucket in a transaction, with its parts looked
+// up but not checked: a missing part is nil.
+type RawStream struct {
+	Name   string
+	Bucket *bolt.Bucket
+	UID    []byte // the "uid" value; valid when 8 bytes long
+	State  []byte // the "state" value; decode with DecodeState
+	// The sub-buckets; nil when missing.
+	Events, Batches, Dead, Done *bolt.Bucket
+}
+
+// SubBuckets are the names of the buckets every stream has.
+var SubBuckets = []string{string(bucketEvents), string(bucketBatches), string(bucketDead), string(bucketDone)}
+
+// RawStreams returns every stream in tx, in name order. A file without the
+// streams bucket has none.
+func RawStreams(tx *bolt.Tx) ([]RawStream, error) {
+	root := tx.Bucket(bucketStreams)
+	if root == nil {
+		return nil, nil
+	}
+	var out []RawStream
+	err := root.ForEachBucket(func(name []byte) error {
+		out = append(out, rawStream(string(name), root.Bucket(name)))
+		return nil
+	})
+	return out, err
+}
+
+// RawStreamOf returns the named stream in tx, or false if it has no bucket.
+func RawStreamOf(tx *bolt.Tx, name string) (RawStream, bool) {
+	root := tx.Bucket(bucketStreams)
+	if root == nil {
+		return RawStream{}, false
+	}
+	b := root.Bucket([]byte(name))
+	if b == nil {
+		return RawStream{}, false
+	}
+	return rawStream(name, b), true
+}
+
+// CreateRawStream creates an empty stream bucket holding only its
+// sub-buckets (no uid, no state): the caller writes those.
+func CreateRawStream(tx *bolt.Tx, name string) (RawStream, error) {
+	root, err := tx.CreateBucketIfNotExists(bucketStreams)
+	if err != nil {
+		return RawStream{}, err
+	}
+	b, err := root.CreateBucketIfNotExists([]byte(name))
+	if err != nil {
+		return RawStream{}, err
+	}
+	if _, err := EnsureSubBuckets(b); err != nil {
+		return RawStream{}, err
+	}
+	return rawStream(name, b), nil
+}
+
+func rawStream(name string, b *bolt.Bucket) RawStream {
+	rs := RawStream{Name: name, Bucket: b}
+	if b == nil {
+		return rs
+	}
+	rs.UID, rs.State = b.Get(keyUID), b.Get(keyState)
+	rs.Events, rs.Batches = b.Bucket(bucketEvents), b.Bucket(bucketBatches)
+	rs.Dead, rs.Done = b.Bucket(bucketDead), b.Bucket(bucketDone)
+	for _, sb := range []*bolt.Bucket{rs.Events, rs.Dead} {
+		if sb != nil {
+			sb.FillPercent = 1.0
+		}
+	}
+	return rs
+}
+
+// EnsureSubBuckets creates whichever of a stream's sub-buckets b lacks and
+// returns their names.
+func EnsureSubBuckets(b *bolt.Bucket) ([]string, error) {
+	var created []string
+	for _, sub := range SubBuckets {
+		if b.Bucket([]byte(sub)) != nil {
+			continue
+		}
+		if _, err := b.CreateBucket([]byte(sub)); err != nil {
+			return created, err
+		}
+		created = append(created, sub)
+	}
+	return created, nil
+}
+
+// PutUID stores a stream's random ID.
+func (rs RawStream) PutUID(uid [8]byte) error { return rs.Bucket.Put(keyUID, append([]byte(nil), uid[:]...)) }
+
+// PutState stores a stream's counters.
+func (rs RawStream) PutState(st State) error { return rs.Bucket.Put(keyState, st.Encode()) }
+
+// SeqKey returns the big-endian key of a sequence number.
+func SeqKey(seq uint64) []byte { return u64key(seq) }
+
+// ParseSeqKey reads a sequence key; false if it is not 8 bytes.
+func ParseSeqKey(k []byte) (uint64, bool) { return keyU64(k) }
+
+// RecordBytes is what a stored event envelope counts toward byte counters:
+// its payload length if it decodes, else its stored length.
+func RecordBytes(v []byte) uint64 { return recordBytes(v) }
+
+// RecordTime reads an envelope's enqueue time (unix ns) without checking
+// it: the value the OldestNanos counter takes from the first event.
+func RecordTime(v []byte) int64 { return recordTime(v) }
+
+// FormatBatchID returns the stable ID of batch seq of the stream with uid.
+func FormatBatchID(uid [8]byte, seq uint64) string { return formatBatchID(uid, seq) }
+
+// DecodeBatch decodes a stored batch record kept under key seq. A record
+// that does not decode, or names another sequence number, is an error
+// wrapping store.ErrCorrupt.
+func DecodeBatch(uid [8]byte, seq uint64, v []byte) (*Batch, error) {
+	var b Batch
+	if err := msgpack.Unmarshal(v, &b); err != nil {
+		return nil, fmt.Errorf("wal: batch %d does not decode: %v: %w", seq, err, store.ErrCorrupt)
+	}
+	if b.Seq != seq {
+		return nil, fmt.Errorf("wal: batch record under key %d names batch %d: %w", seq, b.Seq, store.ErrCorrupt)
+	}
+	b.ID = formatBatchID(uid, seq)
+	return &b, nil
+}
+
+// EncodeBatch returns the stored form of b (stored under SeqKey(b.Seq)).
+func EncodeBatch(b *Batch) ([]byte, error) { return msgpack.Marshal(b) }
+
+// DeadRecord is a dead letter as stored: the event's envelope, unchanged,
+// and why it died.
+type DeadRecord struct {
+	Record   []byte `msgpack:"rec"`
+	Reason   string `msgpack:"reason"`
+	BatchID  string `msgpack:"batch"`
+	Attempts int    `msgpack:"attempts"`
+	At       int64  `msgpack:"at"` // unix ns
+}
+
+// DecodeDeadRecord decodes a stored dead letter; its envelope is not
+// checked (decode it with DecodeRecord).
+func DecodeDeadRecord(v []byte) (DeadRecord, error) {
+	var d deadRecord
+	if err := msgpack.Unmarshal(v, &d); err != nil {
+		return DeadRecord{}, fmt.Errorf("wal: dead letter does not decode: %v: %w", err, store.ErrCorrupt)
+	}
+	return DeadRecord(d), nil
+}
+
+// EncodeDeadRecord returns the stored form of d.
+func EncodeDeadRecord(d DeadRecord) ([]byte, error) {
+	dr := deadRecord(d)
+	return msgpack.Marshal(&dr)
+}
+
+// DecodeCompletion decodes a stored completion record kept under key seq.
+func DecodeCompletion(uid [8]byte, seq uint64, v []byte) (Completion, error) {
+	var c Completion
+	if err := msgpack.Unmarshal(v, &c); err != nil {
+		return c, fmt.Errorf("wal: completion record %d does not decode: %v: %w", seq, err, store.ErrCorrupt)
+	}
+	if c.Seq != seq {
+		return c, fmt.Errorf("wal: completion record under key %d names batch %d: %w", seq, c.Seq, store.ErrCorrupt)
+	}
+	c.ID = formatBatchID(uid, seq)
+	return c, nil
+}
