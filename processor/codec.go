@@ -1,0 +1,42 @@
+package processor
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Events are stored as their msgpack encoding. Encoders are pooled: the
+// encoding runs on the caller's goroutine, outside the group commit.
+var encPool = sync.Pool{New: func() any {
+	buf := new(bytes.Buffer)
+	enc := msgpack.NewEncoder(buf)
+	enc.UseCompactInts(true)
+	return &encoder{buf: buf, enc: enc}
+}}
+
+type encoder struct {
+	buf *bytes.Buffer
+	enc *msgpack.Encoder
+}
+
+// encode returns the msgpack encoding of v in a new slice.
+func encode[T any](v T) ([]byte, error) {
+	e := encPool.Get().(*encoder)
+	e.buf.Reset()
+	err := e.enc.Encode(v)
+	out := append([]byte(nil), e.buf.Bytes()...)
+	if e.buf.Cap() > 1<<20 {
+		e.buf = new(bytes.Buffer)
+		e.enc.Reset(e.buf)
+	}
+	encPool.Put(e)
+	return out, err
+}
+
+func decode[T any](b []byte) (T, error) {
+	var v T
+	err := msgpack.Unmarshal(b, &v)
+	return v, err
+}

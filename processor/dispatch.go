@@ -1,0 +1,194 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/wal"
+)
+
+// errDecode marks an event that cannot be decoded into T: retrying cannot
+// help, so the batch is dead-lettered.
+var errDecode = errors.New("processor: cannot decode event")
+
+// dispatch runs one attempt of a batch on its own goroutine and reports the
+// outcome to the loop.
+func (l *loop[T]) dispatch(b *wal.Batch, recs []wal.Record) {
+	defer l.wg.Done()
+	r := result{seq: b.Seq, b: b, recs: recs}
+	r.err = l.attempt(&r)
+	r.canceled = r.err != nil && l.ctx.Err() != nil
+	l.results <- r
+}
+
+func (l *loop[T]) attempt(r *result) (err error) {
+	p := l.p
+	if r.recs == nil {
+		recs, bad, err := p.s.ReadBatch(r.b)
+		if err != nil {
+			return fmt.Errorf("processor: read batch %s: %w", r.b.ID, err)
+		}
+		if len(bad) > 0 {
+			nb, err := p.s.QuarantineInFlight(r.b.Seq, bad)
+			if err != nil {
+				return err
+			}
+			p.cfg.logger.Warn("walbatch: corrupt records of an in-flight batch moved to dead letters", "batch", r.b.ID, "count", len(bad))
+			if nb == nil {
+				r.b = nil // nothing left to send
+				return nil
+			}
+			r.b = nb
+		}
+		r.recs = recs
+	}
+	batch := &dispatcher.Batch[T]{ID: r.b.ID, Stream: p.cfg.stream, Attempt: r.b.Attempts + 1, Events: make([]dispatcher.Event[T], len(r.recs))}
+	for i, rec := range r.recs {
+		v, err := decode[T](rec.Payload)
+		if err != nil {
+			return dispatcher.Permanent(fmt.Errorf("%w %s: %v", errDecode, rec.ID, err))
+		}
+		batch.Events[i] = dispatcher.Event[T]{ID: rec.ID.String(), Seq: rec.Seq, EnqueuedAt: rec.Time, Key: rec.Key, Value: v, Payload: rec.Payload}
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, p.cfg.dispatchTimeout)
+	defer cancel()
+	defer func() {
+		if rec := recover(); rec != nil {
+			err = fmt.Errorf("processor: dispatcher panicked: %v", rec)
+		}
+	}()
+	start := time.Now()
+	err = p.d.Dispatch(ctx, batch)
+	r.latency = time.Since(start)
+	return err
+}
+
+// apply records an attempt's outcome in the WAL: complete, partial, retry
+// or dead letter. It runs on the loop goroutine.
+func (l *loop[T]) apply(r result) {
+	p := l.p
+	l.running--
+	ib := l.batches[r.seq]
+	ib.running = false
+	if r.b == nil { // every record was corrupt and is in dead letters now
+		delete(l.batches, r.seq)
+		p.freed()
+		return
+	}
+	ib.b, ib.recs = r.b, r.recs
+	if r.canceled {
+		return // Stop cut it short; it stays in flight for the next open
+	}
+	note := Notification{Kind: BatchDispatched, Stream: p.cfg.stream, BatchID: r.b.ID, Count: r.b.Count,
+		Bytes: r.b.Bytes, Attempt: r.b.Attempts + 1, Latency: r.latency, Err: r.err}
+	n := len(r.recs)
+	if r.err == nil {
+		note.Delivered = n
+	} else if d, ok := dispatcher.Delivered(r.err, n); ok {
+		note.Delivered = d
+		if d == n {
+			r.err = nil // a partial result covering everything is full delivery
+			note.Err = nil
+		}
+	}
+	p.notes.emit(note)
+	if r.err == nil {
+		l.complete(ib)
+		return
+	}
+	if note.Delivered > 0 {
+		nb, err := p.s.CompletePartial(r.seq, note.Delivered)
+		if err != nil {
+			p.cfg.logger.Error("walbatch: recording a partial delivery failed; the batch will be sent again", "batch", r.b.ID, "err", err)
+			ib.b.NextAttempt = time.Now().Add(p.cfg.retryDelay).UnixNano()
+			return
+		}
+		p.delivered.Add(int64(note.Delivered))
+		ib.b, ib.recs = nb, ib.recs[note.Delivered:]
+		p.freed()
+	}
+	l.fail(ib, r.err)
+}
+
+// complete marks a delivered batch complete, retrying later if the WAL
+// write fails (the batch is not sent again meanwhile).
+func (l *loop[T]) complete(ib *inflight) {
+	p := l.p
+	if err := p.s.Complete(ib.b.Seq); err != nil && !errors.Is(err, wal.ErrNoBatch) {
+		p.cfg.logger.Error("walbatch: marking a delivered batch complete failed; will retry", "batch", ib.b.ID, "err", err)
+		ib.delivered = true
+		return
+	}
+	p.delivered.Add(int64(ib.b.Count))
+	delete(l.batches, ib.b.Seq)
+	p.freed()
+}
+
+// retryCompletions retries marking delivered batches complete.
+func (l *loop[T]) retryCompletions() {
+	for _, ib := range l.batches {
+		if ib.delivered {
+			l.complete(ib)
+		}
+	}
+}
+
+// fail schedules a retry, or dead-letters the batch when the error is
+// permanent or the retry budget is spent.
+func (l *loop[T]) fail(ib *inflight, cause error) {
+	p := l.p
+	attempts := ib.b.Attempts + 1
+	reason := cause.Error()
+	if dispatcher.IsPermanent(cause) || attempts > p.cfg.maxRetries {
+		if !dispatcher.IsPermanent(cause) {
+			reason = fmt.Sprintf("gave up after %d attempts: %s", attempts, reason)
+		}
+		if err := p.s.DeadLetter(ib.b.Seq, reason, true); err != nil {
+			p.cfg.logger.Error("walbatch: dead-lettering failed; will retry", "batch", ib.b.ID, "err", err)
+			ib.b.NextAttempt = time.Now().Add(p.cfg.retryDelay).UnixNano()
+			return
+		}
+		p.deadLettered.Add(int64(ib.b.Count))
+		p.notes.emit(Notification{Kind: DeadLettered, Stream: p.cfg.stream, BatchID: ib.b.ID, Count: ib.b.Count,
+			Bytes: ib.b.Bytes, Attempt: attempts, Err: errors.New(reason)})
+		p.cfg.logger.Warn("walbatch: batch dead-lettered", "stream", p.cfg.stream, "batch", ib.b.ID, "events", ib.b.Count, "reason", reason)
+		delete(l.batches, ib.b.Seq)
+		p.freed()
+		return
+	}
+	delay := l.backoff(attempts)
+	if after, ok := dispatcher.RetryAfter(cause); ok {
+		delay = after
+	}
+	next := time.Now().Add(delay)
+	nb, err := p.s.Retry(ib.b.Seq, next, reason)
+	if err != nil {
+		p.cfg.logger.Error("walbatch: recording a retry failed", "batch", ib.b.ID, "err", err)
+		ib.b.NextAttempt = next.UnixNano()
+		return
+	}
+	ib.b = nb
+	p.retried.Add(1)
+	p.notes.emit(Notification{Kind: RetryScheduled, Stream: p.cfg.stream, BatchID: nb.ID, Count: nb.Count,
+		Bytes: nb.Bytes, Attempt: attempts, Err: cause, NextAttempt: next})
+}
+
+// backoff is the delay after the given failed attempt: the retry delay
+// doubled per attempt, capped, spread by jitter.
+func (l *loop[T]) backoff(attempts int) time.Duration {
+	c := l.p.cfg
+	d := c.retryDelay
+	for i := 1; i < attempts && d < c.maxRetryDelay; i++ {
+		d *= 2
+	}
+	d = min(d, c.maxRetryDelay)
+	if c.jitter > 0 && d > 0 {
+		f := 1 + c.jitter*(2*rand.Float64()-1)
+		d = time.Duration(float64(d) * f)
+	}
+	return d
+}

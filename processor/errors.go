@@ -1,0 +1,26 @@
+package processor
+
+import "errors"
+
+// Sentinel errors. Test with errors.Is.
+var (
+	// ErrStopped is returned by Enqueue, TryEnqueue and Flush once Stop has
+	// begun, and by Start after Stop.
+	ErrStopped = errors.New("processor: stopped")
+
+	// ErrNotStarted is returned by Flush on a processor opened with start
+	// on open off, before Start.
+	ErrNotStarted = errors.New("processor: not started")
+
+	// ErrFull is returned when the pending limits are reached and the full
+	// policy is FailFast (always, for TryEnqueue). Nothing was written.
+	ErrFull = errors.New("processor: pending limit reached")
+
+	// ErrEventTooLarge is returned by Enqueue for an event whose encoding
+	// is larger than the batch byte limit: it could never be dispatched.
+	ErrEventTooLarge = errors.New("processor: event larger than the batch byte limit")
+
+	// ErrInvalidOption is returned by Open and New for an option value
+	// out of range or options that conflict.
+	ErrInvalidOption = errors.New("processor: invalid option")
+)

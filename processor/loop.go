@@ -1,0 +1,277 @@
+package processor
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/walbatch/walbatch/wal"
+)
+
+// flushReq is a Flush waiting for every event enqueued before it to be
+// completed or dead-lettered.
+type flushReq struct {
+	target uint64 // last sequence number at the time of the call
+	done   chan struct{}
+}
+
+// inflight is a sealed batch the loop tracks until it completes or dies.
+type inflight struct {
+	b         *wal.Batch
+	recs      []wal.Record // nil: load from the WAL before dispatching
+	running   bool
+	delivered bool // sink accepted it; marking it complete failed and is retried
+}
+
+// result is the outcome of one dispatch attempt.
+type result struct {
+	seq      uint64
+	recs     []wal.Record // the records sent (cached for a retry)
+	b        *wal.Batch   // the batch as sent (after quarantine)
+	err      error
+	latency  time.Duration
+	canceled bool // cut short by Stop's deadline: not counted as an attempt
+}
+
+// loop owns sealing, scheduling and applying outcomes: one goroutine, so
+// the batch state needs no locks. Dispatches run on goroutines of their
+// own and report back on results.
+type loop[T any] struct {
+	p       *Processor[T]
+	batches map[uint64]*inflight
+	results chan result
+	running int
+	wg      sync.WaitGroup
+
+	ctx    context.Context // parent of dispatch contexts; canceled at Stop's deadline
+	cancel context.CancelFunc
+
+	flushes      []*flushReq
+	flushTarget  uint64
+	stopping     bool
+	stopDeadline time.Time
+	timer        *time.Timer
+}
+
+func newLoop[T any](p *Processor[T]) *loop[T] {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &loop[T]{p: p, batches: map[uint64]*inflight{}, results: make(chan result), ctx: ctx, cancel: cancel}
+}
+
+func (l *loop[T]) run() {
+	p := l.p
+	defer close(p.loopDone)
+	defer l.wg.Wait()
+	defer l.cancel()
+	l.timer = time.NewTimer(time.Hour)
+	defer l.timer.Stop()
+	if err := l.loadInFlight(); err != nil {
+		p.cfg.logger.Error("walbatch: cannot read in-flight batches; stopping dispatch", "stream", p.cfg.stream, "err", err)
+		l.drainAndExit()
+		return
+	}
+	for {
+		if l.step() {
+			return
+		}
+		select {
+		case <-p.s.Appended():
+		case <-p.wakeCh:
+		case <-l.timer.C:
+		case r := <-l.results:
+			l.apply(r)
+		case f := <-p.flushCh:
+			l.flushes = append(l.flushes, f)
+			l.flushTarget = max(l.flushTarget, f.target)
+		case d := <-p.stopCh:
+			l.stopping, l.stopDeadline = true, d
+			l.flushTarget = max(l.flushTarget, p.s.Stats().LastSeq)
+		}
+	}
+}
+
+// loadInFlight picks up the batches a previous process sealed and did not
+// finish, with their attempt counts and retry times.
+func (l *loop[T]) loadInFlight() error {
+	bs, err := l.p.s.Batches()
+	if err != nil {
+		return err
+	}
+	for i := range bs {
+		b := bs[i]
+		l.batches[b.Seq] = &inflight{b: &b}
+	}
+	return nil
+}
+
+// step does all that can be done now and arms the timer for the next
+// thing. It reports whether the loop should exit.
+func (l *loop[T]) step() bool {
+	now := time.Now()
+	if l.stopping && !now.Before(l.stopDeadline) {
+		l.cancel() // Stop's time is up: cut running dispatches short
+		if l.running == 0 {
+			l.finishFlushes(true)
+			return true
+		}
+	}
+	l.retryCompletions()
+	l.seal(now)
+	l.launch(now)
+	l.finishFlushes(false)
+	if l.stopping && l.running == 0 && len(l.batches) == 0 && l.p.s.Stats().PendingEvents == 0 {
+		l.finishFlushes(true)
+		return true
+	}
+	l.arm(now)
+	return false
+}
+
+// seal cuts batches while fewer than maxInFlight are in flight and a flush
+// trigger holds: a full batch (count, bytes, or a closed key run), max age,
+// inactivity, Flush or Stop.
+func (l *loop[T]) seal(now time.Time) {
+	p := l.p
+	for len(l.batches) < p.cfg.maxInFlight {
+		st := p.s.Stats()
+		if st.PendingEvents == 0 {
+			p.keyChanged.Store(false)
+			return
+		}
+		full := st.PendingEvents >= int64(p.cfg.batchSize) || st.PendingBytes >= p.cfg.batchBytes || p.keyChanged.Load()
+		force := l.stopping || st.SealedThrough < l.flushTarget || l.inactive(now)
+		if !force && !full {
+			oldest, err := p.s.OldestPendingTime()
+			if err != nil || oldest.IsZero() || now.Sub(oldest) < p.cfg.maxAge {
+				return
+			}
+			force = true
+		}
+		res, err := p.s.Seal(wal.SealOptions{MaxEvents: p.cfg.batchSize, MaxBytes: p.cfg.batchBytes, Force: force})
+		if err != nil {
+			p.cfg.logger.Error("walbatch: seal failed", "stream", p.cfg.stream, "err", err)
+			return
+		}
+		if res.Quarantined > 0 {
+			p.cfg.logger.Warn("walbatch: corrupt records moved to dead letters", "stream", p.cfg.stream, "count", res.Quarantined)
+		}
+		if res.Batch == nil {
+			if !force {
+				p.keyChanged.Store(false) // the run is still open
+			}
+			if res.Quarantined == 0 {
+				return
+			}
+			continue
+		}
+		l.batches[res.Batch.Seq] = &inflight{b: res.Batch, recs: res.Records}
+	}
+}
+
+func (l *loop[T]) inactive(now time.Time) bool {
+	last := l.p.lastEnqueue.Load()
+	return last != 0 && now.Sub(time.Unix(0, last)) >= l.p.cfg.inactive
+}
+
+// launch starts a dispatch for every batch that is due, oldest first.
+func (l *loop[T]) launch(now time.Time) {
+	if l.stopping && !now.Before(l.stopDeadline) {
+		return
+	}
+	for _, seq := range l.order() {
+		ib := l.batches[seq]
+		if ib.running || ib.delivered || ib.b.NextAttempt > now.UnixNano() {
+			continue
+		}
+		ib.running = true
+		l.running++
+		l.wg.Add(1)
+		go l.dispatch(ib.b, ib.recs)
+	}
+}
+
+func (l *loop[T]) order() []uint64 {
+	seqs := make([]uint64, 0, len(l.batches))
+	for seq := range l.batches {
+		seqs = append(seqs, seq)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	return seqs
+}
+
+// arm sets the timer to the earliest moment something becomes due.
+func (l *loop[T]) arm(now time.Time) {
+	p := l.p
+	next := now.Add(time.Hour)
+	at := func(t time.Time) {
+		if t.Before(next) {
+			next = t
+		}
+	}
+	if l.stopping {
+		at(l.stopDeadline)
+	}
+	for _, ib := range l.batches {
+		if !ib.running && ib.b.NextAttempt > 0 {
+			at(time.Unix(0, ib.b.NextAttempt))
+		}
+		if ib.delivered {
+			at(now.Add(p.cfg.retryDelay))
+		}
+	}
+	if len(l.batches) < p.cfg.maxInFlight && p.s.Stats().PendingEvents > 0 {
+		if last := p.lastEnqueue.Load(); last != 0 {
+			at(time.Unix(0, last).Add(p.cfg.inactive))
+		}
+		if oldest, err := p.s.OldestPendingTime(); err == nil && !oldest.IsZero() {
+			at(oldest.Add(p.cfg.maxAge))
+		}
+	}
+	d := next.Sub(now)
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	l.timer.Reset(d)
+}
+
+// finishFlushes answers the Flush calls whose events are all done (or all
+// of them when the loop exits).
+func (l *loop[T]) finishFlushes(all bool) {
+	if len(l.flushes) == 0 {
+		return
+	}
+	st := l.p.s.Stats()
+	keep := l.flushes[:0]
+	for _, f := range l.flushes {
+		if all || l.flushDone(f.target, st) {
+			close(f.done)
+			l.p.notes.emit(Notification{Kind: Flushed, Stream: l.p.cfg.stream})
+			continue
+		}
+		keep = append(keep, f)
+	}
+	l.flushes = keep
+}
+
+func (l *loop[T]) flushDone(target uint64, st wal.Stats) bool {
+	if st.SealedThrough < target && st.PendingEvents > 0 {
+		return false
+	}
+	for _, ib := range l.batches {
+		if ib.b.First <= target {
+			return false
+		}
+	}
+	return true
+}
+
+// drainAndExit waits for running dispatches after a fatal error.
+func (l *loop[T]) drainAndExit() {
+	l.cancel()
+	for l.running > 0 {
+		<-l.results
+		l.running--
+	}
+	l.finishFlushes(true)
+}

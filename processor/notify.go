@@ -1,0 +1,162 @@
+package processor
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Kind is a kind of notification.
+type Kind int
+
+const (
+	// BatchDispatched fires after each dispatch attempt, once its outcome
+	// is known (Err nil: delivered; Delivered counts a partial result).
+	BatchDispatched Kind = iota
+	// RetryScheduled fires when a failed batch is scheduled to retry.
+	RetryScheduled
+	// DeadLettered fires when a batch's events go to dead letters.
+	DeadLettered
+	// Recovered fires once at open with what recovery found.
+	Recovered
+	// Flushed fires when a Flush (or the flush of Stop) finished.
+	Flushed
+)
+
+func (k Kind) String() string {
+	switch k {
+	case BatchDispatched:
+		return "batch_dispatched"
+	case RetryScheduled:
+		return "retry_scheduled"
+	case DeadLettered:
+		return "dead_lettered"
+	case Recovered:
+		return "recovered"
+	case Flushed:
+		return "flushed"
+	}
+	return "unknown"
+}
+
+// Notification describes one event of the processor's life. Fields that do
+// not apply to a kind are zero.
+type Notification struct {
+	Kind    Kind
+	Stream  string
+	BatchID string
+	Count   int   // events in the attempt
+	Bytes   int64 // their payload bytes
+	Attempt int
+	Latency time.Duration // of the dispatch call
+	// Delivered is how many events the attempt delivered (all of them on
+	// success, the partial count on a partial result).
+	Delivered int
+	// Err is the attempt's error, or the reason of a dead letter.
+	Err error
+	// NextAttempt is when a scheduled retry will run.
+	NextAttempt time.Time
+	// Recovery is set for Recovered.
+	Recovery *RecoveryReport
+}
+
+// Listener receives notifications. Listeners run on one notification
+// goroutine, in order, never on the processor's own path: a slow listener
+// delays only other listeners, and when it falls more than 1024
+// notifications behind, newer ones are dropped (counted in Stats). A panic
+// in a listener is recovered and logged.
+type Listener func(Notification)
+
+type listenerReg struct {
+	kind Kind
+	fn   Listener
+}
+
+// notifier delivers notifications to listeners off the processor's path.
+type notifier struct {
+	log *slog.Logger
+
+	mu     sync.RWMutex // guards subs, nextID
+	subs   map[int]listenerReg
+	nextID int
+
+	ch      chan Notification
+	done    chan struct{}
+	dropped atomic.Int64
+}
+
+func newNotifier(log *slog.Logger) *notifier {
+	n := &notifier{log: log, subs: map[int]listenerReg{}, ch: make(chan Notification, 1024), done: make(chan struct{})}
+	go n.run()
+	return n
+}
+
+func (n *notifier) add(kind Kind, fn Listener) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.nextID++
+	n.subs[n.nextID] = listenerReg{kind, fn}
+	return n.nextID
+}
+
+func (n *notifier) remove(id int) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.subs[id]
+	delete(n.subs, id)
+	return ok
+}
+
+// emit queues a notification without ever blocking.
+func (n *notifier) emit(note Notification) {
+	n.mu.RLock()
+	any := false
+	for _, s := range n.subs {
+		if s.kind == note.Kind {
+			any = true
+			break
+		}
+	}
+	n.mu.RUnlock()
+	if !any {
+		return
+	}
+	select {
+	case n.ch <- note:
+	default:
+		n.dropped.Add(1)
+	}
+}
+
+func (n *notifier) run() {
+	defer close(n.done)
+	for note := range n.ch {
+		n.mu.RLock()
+		var fns []Listener
+		for id := 1; id <= n.nextID; id++ {
+			if s, ok := n.subs[id]; ok && s.kind == note.Kind {
+				fns = append(fns, s.fn)
+			}
+		}
+		n.mu.RUnlock()
+		for _, fn := range fns {
+			n.call(fn, note)
+		}
+	}
+}
+
+func (n *notifier) call(fn Listener, note Notification) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.log.Error("walbatch: notification listener panicked", "kind", note.Kind.String(), "panic", r)
+		}
+	}()
+	fn(note)
+}
+
+// close delivers what is queued and ends the goroutine.
+func (n *notifier) close() {
+	close(n.ch)
+	<-n.done
+}

@@ -1,0 +1,322 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/wal"
+)
+
+// Processor batches events of type T through a durable stream of a WAL
+// file and dispatches them. Its methods are safe for concurrent use.
+type Processor[T any] struct {
+	cfg     config
+	log     *wal.Log
+	ownsLog bool
+	s       *wal.Stream
+	d       dispatcher.Dispatcher[T]
+	keyFn   func(T) string
+	notes   *notifier
+
+	lastEnqueue atomic.Int64 // unix ns of the last acknowledged enqueue
+	lastKey     atomic.Pointer[string]
+	keyChanged  atomic.Bool
+
+	mu       sync.Mutex // guards the lifecycle fields below
+	started  bool
+	stopping bool
+	stopped  chan struct{} // closed when Stop has finished
+	stopErr  error
+	loopDone chan struct{} // closed when the loop exits (nil before Start)
+
+	stopCh   chan time.Time // Stop asks the loop to drain until the deadline
+	flushCh  chan *flushReq
+	wakeCh   chan struct{}
+	spaceMu  sync.Mutex
+	spaceCh  chan struct{} // closed and replaced when a batch completes
+	recovery RecoveryReport
+
+	delivered    atomic.Int64
+	retried      atomic.Int64
+	deadLettered atomic.Int64
+}
+
+// Open opens (or creates) the WAL file at path, runs recovery, and starts
+// dispatching unless WithStartOnOpen(false). The processor owns the file:
+// Stop closes it. d receives the batches.
+func Open[T any](path string, d dispatcher.Dispatcher[T], opts ...Option) (*Processor[T], error) {
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	wo := wal.Options{}
+	if cfg.walOpts != nil {
+		wo = *cfg.walOpts
+	}
+	wo.Sync = cfg.sync
+	l, err := wal.Open(path, &wo)
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	p, err := newProcessor[T](l, d, cfg)
+	if err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	p.ownsLog = true
+	p.begin()
+	return p, nil
+}
+
+// New builds a processor for one named stream (WithStream) of a WAL that is
+// already open, so several streams share one file. Stop does not close l.
+func New[T any](l *wal.Log, d dispatcher.Dispatcher[T], opts ...Option) (*Processor[T], error) {
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := newProcessor[T](l, d, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.begin()
+	return p, nil
+}
+
+func buildConfig(opts []Option) (config, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	return cfg, cfg.validate()
+}
+
+func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*Processor[T], error) {
+	if d == nil {
+		return nil, fmt.Errorf("%w: dispatcher is required", ErrInvalidOption)
+	}
+	var keyFn func(T) string
+	if cfg.keyFn != nil {
+		fn, ok := cfg.keyFn.(func(T) string)
+		if !ok {
+			return nil, fmt.Errorf("%w: batch key function is %T, want func(%T) string", ErrInvalidOption, cfg.keyFn, *new(T))
+		}
+		keyFn = fn
+	}
+	s, err := l.Stream(cfg.stream)
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	s.SetLimits(cfg.maxPendingEv, cfg.maxPendingBy)
+	p := &Processor[T]{
+		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn,
+		notes:   newNotifier(cfg.logger),
+		stopped: make(chan struct{}),
+		stopCh:  make(chan time.Time, 1),
+		flushCh: make(chan *flushReq),
+		wakeCh:  make(chan struct{}, 1),
+		spaceCh: make(chan struct{}),
+	}
+	for _, r := range cfg.listeners {
+		p.notes.add(r.kind, r.fn)
+	}
+	p.recovery, err = recoverStream(s)
+	if err != nil {
+		p.notes.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// begin reports recovery and starts the loop when start on open is on.
+func (p *Processor[T]) begin() {
+	rep := p.recovery
+	p.notes.emit(Notification{Kind: Recovered, Stream: p.cfg.stream, Recovery: &rep})
+	if rep.InFlightBatches > 0 || rep.PendingEvents > 0 {
+		p.cfg.logger.Info("walbatch: recovered", "stream", p.cfg.stream, "report", rep.String())
+	}
+	if p.cfg.startOnOpen {
+		_ = p.Start()
+	}
+}
+
+// Start begins dispatching on a processor opened with start on open off.
+// Events enqueued before it were persisted and are dispatched now. Start on
+// a started processor does nothing; after Stop it returns ErrStopped.
+func (p *Processor[T]) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopping {
+		return ErrStopped
+	}
+	if p.started {
+		return nil
+	}
+	p.started = true
+	p.loopDone = make(chan struct{})
+	l := newLoop(p)
+	go l.run()
+	return nil
+}
+
+// Enqueue appends ev to the WAL and returns once it is committed (fsynced
+// under SyncAlways): from then on it will be dispatched or dead-lettered,
+// whatever happens to the process. At the pending limits it waits until
+// space frees up or ctx ends (ctx's error is returned), or under FailFast
+// returns ErrFull. An event whose encoding is larger than the batch byte
+// limit gets ErrEventTooLarge; after Stop began, ErrStopped. On any error
+// the event was not acknowledged.
+func (p *Processor[T]) Enqueue(ctx context.Context, ev T) error {
+	return p.enqueue(ctx, ev, p.cfg.fullPolicy)
+}
+
+// TryEnqueue is Enqueue that never waits for space: at the pending limits it
+// returns ErrFull whatever the policy. It still waits for the commit.
+func (p *Processor[T]) TryEnqueue(ev T) error {
+	return p.enqueue(context.Background(), ev, FailFast)
+}
+
+func (p *Processor[T]) enqueue(ctx context.Context, ev T, policy FullPolicy) error {
+	if p.isStopping() {
+		return ErrStopped
+	}
+	payload, err := encode(ev)
+	if err != nil {
+		return fmt.Errorf("processor: encode event: %w", err)
+	}
+	if int64(len(payload)) > p.cfg.batchBytes {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrEventTooLarge, len(payload), p.cfg.batchBytes)
+	}
+	key := ""
+	if p.keyFn != nil {
+		key = p.keyFn(ev)
+	}
+	for {
+		space := p.spaceSignal()
+		_, err := p.s.Append(key, payload)
+		if err == nil {
+			p.acknowledged(key)
+			return nil
+		}
+		if !errors.Is(err, wal.ErrFull) {
+			return p.mapErr(err)
+		}
+		if policy == FailFast {
+			return fmt.Errorf("%w: stream %q", ErrFull, p.cfg.stream)
+		}
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.stopped:
+			return ErrStopped
+		}
+		if p.isStopping() {
+			return ErrStopped
+		}
+	}
+}
+
+// EnqueueMany appends evs in one commit, all or none, and returns once they
+// are committed: the fast path for a producer with many events at hand.
+// Limits and errors are those of Enqueue, applied to evs as a whole.
+func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
+	if p.isStopping() {
+		return ErrStopped
+	}
+	entries := make([]wal.Entry, len(evs))
+	for i, ev := range evs {
+		payload, err := encode(ev)
+		if err != nil {
+			return fmt.Errorf("processor: encode event %d: %w", i, err)
+		}
+		if int64(len(payload)) > p.cfg.batchBytes {
+			return fmt.Errorf("%w: event %d: %d bytes, limit %d", ErrEventTooLarge, i, len(payload), p.cfg.batchBytes)
+		}
+		entries[i].Payload = payload
+		if p.keyFn != nil {
+			entries[i].Key = p.keyFn(ev)
+		}
+	}
+	for {
+		space := p.spaceSignal()
+		_, err := p.s.AppendMany(entries)
+		if err == nil {
+			if len(entries) > 0 {
+				p.acknowledged(entries[len(entries)-1].Key)
+			}
+			return nil
+		}
+		if !errors.Is(err, wal.ErrFull) {
+			return p.mapErr(err)
+		}
+		if p.cfg.fullPolicy == FailFast {
+			return fmt.Errorf("%w: stream %q", ErrFull, p.cfg.stream)
+		}
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.stopped:
+			return ErrStopped
+		}
+	}
+}
+
+func (p *Processor[T]) mapErr(err error) error {
+	if errors.Is(err, wal.ErrClosed) {
+		return ErrStopped
+	}
+	return fmt.Errorf("processor: %w", err)
+}
+
+// acknowledged re-arms the inactivity timer and notes a key change, which
+// closes a batch-key run.
+func (p *Processor[T]) acknowledged(key string) {
+	p.lastEnqueue.Store(time.Now().UnixNano())
+	if p.keyFn != nil {
+		if old := p.lastKey.Swap(&key); old != nil && *old != key {
+			p.keyChanged.Store(true)
+		}
+	}
+}
+
+func (p *Processor[T]) isStopping() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopping
+}
+
+func (p *Processor[T]) spaceSignal() <-chan struct{} {
+	p.spaceMu.Lock()
+	defer p.spaceMu.Unlock()
+	return p.spaceCh
+}
+
+// freed wakes every Enqueue waiting for space.
+func (p *Processor[T]) freed() {
+	p.spaceMu.Lock()
+	close(p.spaceCh)
+	p.spaceCh = make(chan struct{})
+	p.spaceMu.Unlock()
+}
+
+// Subscribe adds a listener for one kind of notification and returns an ID
+// for Unsubscribe.
+func (p *Processor[T]) Subscribe(kind Kind, fn Listener) int { return p.notes.add(kind, fn) }
+
+// Unsubscribe removes a listener; it reports whether the ID was known.
+func (p *Processor[T]) Unsubscribe(id int) bool { return p.notes.remove(id) }
+
+// Stream returns the WAL stream the processor works on.
+func (p *Processor[T]) Stream() *wal.Stream { return p.s }
+
+// Recovery returns what recovery found at open.
+func (p *Processor[T]) Recovery() RecoveryReport { return p.recovery }

@@ -1,0 +1,87 @@
+package processor
+
+import (
+	"context"
+	"time"
+)
+
+// Flush dispatches every event enqueued before the call, whatever the batch
+// size and timers, and returns when each is delivered or dead-lettered, or
+// when ctx ends (its error is returned; the events stay queued). Failed
+// batches follow their retry schedule: Flush waits for it rather than
+// retrying early. Before Start it returns ErrNotStarted; after Stop began,
+// ErrStopped.
+func (p *Processor[T]) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	started, stopping, loopDone := p.started, p.stopping, p.loopDone
+	p.mu.Unlock()
+	switch {
+	case stopping:
+		return ErrStopped
+	case !started:
+		return ErrNotStarted
+	}
+	f := &flushReq{target: p.s.Stats().LastSeq, done: make(chan struct{})}
+	select {
+	case p.flushCh <- f:
+	case <-loopDone:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stop stops accepting events (Enqueue returns ErrStopped from now on),
+// dispatches what is pending, and waits for in-flight dispatches until the
+// stop timeout (WithStopTimeout) or ctx ends, whichever is first. Then it
+// cancels dispatches still running, waits for their goroutines to return,
+// stops the notification goroutine and, if Open opened the WAL, closes it.
+// Whatever was not delivered stays in the WAL, never marked done and never
+// dropped, and is dispatched after the next open. Stop is idempotent: later
+// calls wait for the first to finish and return its result. No goroutine of
+// the processor runs after Stop returns (a dispatcher that ignores its
+// context delays Stop until it returns).
+func (p *Processor[T]) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	if p.stopping {
+		p.mu.Unlock()
+		<-p.stopped
+		return p.stopErr
+	}
+	p.stopping = true
+	loopDone := p.loopDone
+	p.mu.Unlock()
+
+	deadline := time.Now().Add(p.cfg.stopTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if loopDone != nil {
+		p.stopCh <- deadline
+		select {
+		case <-loopDone:
+		case <-ctx.Done():
+			// Cut the drain short: the loop sees a deadline in the past.
+			select {
+			case p.stopCh <- time.Now():
+			default:
+			}
+			<-loopDone
+		}
+	}
+	p.notes.close()
+	var err error
+	if p.ownsLog {
+		err = p.log.Close()
+	}
+	p.stopErr = err
+	p.freed()
+	close(p.stopped)
+	return err
+}

@@ -1,0 +1,113 @@
+package wal
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// OldestPendingTime returns the enqueue time of the first event not yet
+// sealed into a batch (zero when none): what a max-age flush is measured
+// from. One cursor seek: O(log n).
+func (s *Stream) OldestPendingTime() (time.Time, error) {
+	var t int64
+	err := s.l.db.View(func(tx *bolt.Tx) error {
+		st := s.current()
+		if st.PendingCount == 0 {
+			return nil
+		}
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		k, v := events.Cursor().Seek(u64key(st.SealedThrough + 1))
+		if k != nil {
+			t = recordTime(v)
+		}
+		return nil
+	})
+	if err != nil || t == 0 {
+		return time.Time{}, err
+	}
+	return time.Unix(0, t), nil
+}
+
+// QuarantineInFlight moves events of an in-flight batch whose records fail
+// their checksum (as ReadBatch reported them) to dead letters with reason
+// "corrupt: ...", and shrinks the batch to the rest, in one transaction.
+// It returns the batch as it now stands, or nil when nothing was left in it
+// (the batch is then removed).
+func (s *Stream) QuarantineInFlight(batchSeq uint64, seqs []uint64) (*Batch, error) {
+	var st streamState
+	var out *Batch
+	err := s.l.update(func(tx *bolt.Tx) error {
+		st = s.current()
+		b, err := s.getBatch(tx, batchSeq)
+		if err != nil {
+			return err
+		}
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		dead, err := s.sub(tx, bucketDead)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UnixNano()
+		for _, seq := range seqs {
+			if seq < b.First || seq > b.Last {
+				continue
+			}
+			k := u64key(seq)
+			v := events.Get(k)
+			if v == nil {
+				continue
+			}
+			_, derr := DecodeRecord(seq, v)
+			if derr == nil {
+				continue
+			}
+			n := uint64(len(v))
+			d := deadRecord{Record: append([]byte(nil), v...), Reason: "corrupt: " + derr.Error(), BatchID: b.ID, Attempts: b.Attempts, At: now}
+			if err := putDead(dead, k, &d); err != nil {
+				return err
+			}
+			if err := events.Delete(k); err != nil {
+				return err
+			}
+			b.Count--
+			b.Bytes -= min(int64(n), b.Bytes)
+			st.InflightCount--
+			st.InflightBytes -= min(n, st.InflightBytes)
+			st.DeadCount++
+			st.DeadBytes += n
+		}
+		bb, _ := s.sub(tx, bucketBatches)
+		if b.Count <= 0 {
+			if err := bb.Delete(u64key(batchSeq)); err != nil {
+				return err
+			}
+			st.InflightBatches--
+		} else {
+			// Tighten the range to the events left.
+			c := events.Cursor()
+			k, _ := c.Seek(u64key(b.First))
+			if k == nil {
+				return fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
+			}
+			b.First, _ = keyU64(k)
+			if err := s.putBatch(tx, b); err != nil {
+				return err
+			}
+			out = b
+		}
+		st.OldestNanos = oldestIn(events)
+		return s.putState(tx, &st)
+	}, func() { s.setState(st) })
+	if err != nil {
+		return nil, fmt.Errorf("wal: quarantine %q batch %d: %w", s.name, batchSeq, err)
+	}
+	return out, nil
+}
