@@ -106,7 +106,9 @@ func Open(path string, opts *Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := New(db, &o)
+	// New applies the defaults itself: applying them twice would turn a
+	// CompletedKeep < 0 (normalized to 0, "keep none") into the default.
+	l, err := New(db, opts)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
