@@ -1,0 +1,81 @@
+// Package wal is walbatch's write-ahead log: named streams of events in one
+// bbolt file (see package store), appended with group commit, cut into
+// batches, and completed or dead-lettered only after the sink answered.
+//
+// # Layout
+//
+// Every key below is a big-endian uint64 unless said otherwise, so cursor
+// order is sequence order.
+//
+//	walbatch/                 meta bucket (package store)
+//	  version                 format version (1)
+//	  created                 unix ns
+//	  id                      8 random bytes
+//	streams/
+//	  <name>/                 one bucket per stream
+//	    uid                   8 random bytes; prefix of event and batch IDs
+//	    state                 15 big-endian uint64 counters (see streamState)
+//	    events/  seq -> record envelope    pending and in-flight events
+//	    batches/ batch seq -> msgpack Batch (range, attempts, next, last error)
+//	    dead/    seq -> msgpack {record envelope, reason, batch, attempts, at}
+//	    done/    batch seq -> msgpack Completion (bounded: CompletedKeep)
+//
+// The events bucket is written with FillPercent 1.0: its keys only grow, so
+// pages are packed full instead of split in half.
+//
+// # Record envelope
+//
+// A record is a msgpack array of five elements:
+//
+//	[ id bin(16), time int64 (unix ns), key str, payload bin, crc uint32 ]
+//
+// id is the stream's uid followed by the sequence number of the event's
+// first append; it never changes, not even when a dead letter is requeued
+// under a new sequence number. crc is the CRC32C of every byte before it:
+// bbolt checksums only its meta pages, so a flipped bit in a record is
+// caught here, and the record is quarantined to dead letters with reason
+// "corrupt", never silently dropped.
+//
+// # Counters
+//
+// The state record counts pending events and bytes (not yet sealed),
+// in-flight batches, events and bytes, dead events and bytes, completed
+// totals, and the enqueue time of the oldest event not completed. Every
+// transaction that changes what they count updates them, so Stats and open
+// are O(1) in the backlog; recovery.Verify recounts them by a scan.
+//
+// # Batch state machine
+//
+// A batch is a contiguous key range [First, Last] of the events bucket;
+// state.SealedThrough separates sealed events from pending ones. Each arrow
+// is one transaction:
+//
+//	pending --Seal--> in flight --Complete--> (removed; completion record)
+//	                  in flight --CompletePartial(n)--> in flight (first n removed)
+//	                  in flight --Retry--> in flight (attempts+1, next, last error)
+//	                  in flight --DeadLetter--> dead (events moved with the reason)
+//	dead --Requeue--> pending (same ID, new seq)   dead --PurgeDead--> (removed)
+//
+// A crash at any point leaves the state of the last committed transaction:
+// an in-flight batch is dispatched again after restart, with the same ID and
+// attempt count. Delivery is therefore at least once; sinks drop duplicates
+// by batch ID or event ID.
+//
+// # Group commit and what each fsync protects
+//
+// Append queues the encoded record for the committer goroutine, which takes
+// everything queued (up to MaxGroupEvents events), writes it in one bbolt
+// transaction and commits. Under SyncAlways bbolt's commit fsyncs twice:
+// first the data pages, then the meta page that makes them reachable; only
+// after the second does any caller of the group return. So an acknowledged
+// event survives power loss, and a torn commit leaves the previous meta page
+// in force: the group is either all there or not there at all. Under
+// SyncNone both fsyncs are skipped: a commit survives the process (the page
+// cache has it) but not an OS crash. Seal, Complete, Retry and the other
+// transitions are separate transactions with the same fsyncs; losing one to
+// a crash only means a batch is dispatched again.
+//
+// Callers may assume: Append returns nil only after its event is committed;
+// an error means it was not; events appended by one goroutine keep their
+// order; AppendMany is all or nothing.
+package wal
