@@ -132,6 +132,11 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 		p.notes.close()
 		return nil, err
 	}
+	if p.recovery.PendingEvents > 0 {
+		// Events left by an earlier run: the inactivity timer counts from
+		// the open, as if they had just been enqueued.
+		p.lastEnqueue.Store(time.Now().UnixNano())
+	}
 	return p, nil
 }
 

@@ -1,0 +1,273 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/wal"
+)
+
+// Factory makes the dispatcher and options of a stream when the manager
+// first needs it (the gateway's "one batch processor per configuration").
+// WithStream is set by the manager and need not be passed.
+type Factory[T any] func(stream string) (dispatcher.Dispatcher[T], []Option, error)
+
+// Manager holds many named streams of one WAL file, each with its own
+// processor, options and dispatcher. A stream's processor is created on
+// first use and released after an idle period once it has nothing pending
+// or in flight; using the name again creates it afresh at once. One Stop
+// stops them all. Its methods are safe for concurrent use.
+type Manager[T any] struct {
+	log     *wal.Log
+	ownsLog bool
+	factory Factory[T]
+	idle    time.Duration
+
+	mu      sync.Mutex // guards procs, stopped
+	procs   map[string]*managed[T]
+	stopped bool
+
+	quit chan struct{}
+	done chan struct{}
+}
+
+type managed[T any] struct {
+	p        *Processor[T]
+	users    int
+	lastUsed time.Time
+	released chan struct{} // non-nil while being released; closed when done
+}
+
+// DefaultIdle is how long a stream's processor stays after its last use.
+const DefaultIdle = 5 * time.Minute
+
+// OpenManager opens (or creates) the WAL file at path and starts a
+// processor for every stream that has work left from an earlier run. idle
+// 0 means DefaultIdle. Stop closes the file.
+func OpenManager[T any](path string, factory Factory[T], idle time.Duration, walOpts *wal.Options) (*Manager[T], error) {
+	l, err := wal.Open(path, walOpts)
+	if err != nil {
+		return nil, fmt.Errorf("processor: %w", err)
+	}
+	m, err := NewManager(l, factory, idle)
+	if err != nil {
+		_ = l.Close()
+		return nil, err
+	}
+	m.ownsLog = true
+	return m, nil
+}
+
+// NewManager builds a manager on an open WAL; Stop does not close it.
+func NewManager[T any](l *wal.Log, factory Factory[T], idle time.Duration) (*Manager[T], error) {
+	if factory == nil {
+		return nil, fmt.Errorf("%w: factory is required", ErrInvalidOption)
+	}
+	if idle < 0 {
+		return nil, fmt.Errorf("%w: idle period %s must not be negative", ErrInvalidOption, idle)
+	}
+	if idle == 0 {
+		idle = DefaultIdle
+	}
+	m := &Manager[T]{log: l, factory: factory, idle: idle, procs: map[string]*managed[T]{},
+		quit: make(chan struct{}), done: make(chan struct{})}
+	for _, name := range l.Streams() {
+		s, err := l.Stream(name)
+		if err != nil {
+			return nil, err
+		}
+		if ev, _ := s.Stats().Outstanding(); ev > 0 {
+			if _, err := m.acquire(name); err != nil {
+				_ = m.stopAll(context.Background())
+				return nil, err
+			}
+			m.release(name)
+		}
+	}
+	go m.janitor()
+	return m, nil
+}
+
+// Enqueue enqueues ev on the named stream, creating its processor if
+// needed. See Processor.Enqueue.
+func (m *Manager[T]) Enqueue(ctx context.Context, stream string, ev T) error {
+	p, err := m.acquire(stream)
+	if err != nil {
+		return err
+	}
+	defer m.release(stream)
+	return p.Enqueue(ctx, ev)
+}
+
+// Flush flushes every active stream.
+func (m *Manager[T]) Flush(ctx context.Context) error {
+	var errs []error
+	for _, name := range m.Streams() {
+		p, err := m.acquire(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := p.Flush(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stream %q: %w", name, err))
+		}
+		m.release(name)
+	}
+	return errors.Join(errs...)
+}
+
+// Streams returns the names of the streams with an active processor.
+func (m *Manager[T]) Streams() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.procs))
+	for n, e := range m.procs {
+		if e.released == nil {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Stats returns the stats of each active stream.
+func (m *Manager[T]) Stats() map[string]Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]Stats, len(m.procs))
+	for n, e := range m.procs {
+		out[n] = e.p.Stats()
+	}
+	return out
+}
+
+// acquire returns the stream's processor, creating it if needed, and marks
+// it in use so the janitor leaves it alone until release.
+func (m *Manager[T]) acquire(name string) (*Processor[T], error) {
+	for {
+		m.mu.Lock()
+		if m.stopped {
+			m.mu.Unlock()
+			return nil, ErrStopped
+		}
+		e, ok := m.procs[name]
+		if ok && e.released != nil {
+			wait := e.released
+			m.mu.Unlock()
+			<-wait // the old processor is being released; then start anew
+			continue
+		}
+		if ok {
+			e.users++
+			m.mu.Unlock()
+			return e.p, nil
+		}
+		d, opts, err := m.factory(name)
+		if err != nil {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("processor: factory for stream %q: %w", name, err)
+		}
+		p, err := New(m.log, d, append(opts, WithStream(name))...)
+		if err != nil {
+			m.mu.Unlock()
+			return nil, err
+		}
+		m.procs[name] = &managed[T]{p: p, users: 1, lastUsed: time.Now()}
+		m.mu.Unlock()
+		return p, nil
+	}
+}
+
+func (m *Manager[T]) release(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.procs[name]; ok {
+		e.users--
+		e.lastUsed = time.Now()
+	}
+}
+
+// janitor releases idle streams that have nothing left to do.
+func (m *Manager[T]) janitor() {
+	defer close(m.done)
+	t := time.NewTicker(max(m.idle/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-m.quit:
+			return
+		case <-t.C:
+			m.releaseIdle()
+		}
+	}
+}
+
+func (m *Manager[T]) releaseIdle() {
+	now := time.Now()
+	m.mu.Lock()
+	var victims []string
+	for name, e := range m.procs {
+		st := e.p.Stats()
+		if e.users == 0 && e.released == nil && now.Sub(e.lastUsed) >= m.idle &&
+			st.PendingEvents == 0 && st.InFlightEvents == 0 {
+			e.released = make(chan struct{})
+			victims = append(victims, name)
+		}
+	}
+	m.mu.Unlock()
+	for _, name := range victims {
+		m.mu.Lock()
+		e := m.procs[name]
+		m.mu.Unlock()
+		_ = e.p.Stop(context.Background()) // nothing pending: returns at once
+		m.mu.Lock()
+		delete(m.procs, name)
+		close(e.released)
+		m.mu.Unlock()
+	}
+}
+
+// Stop stops every stream's processor (see Processor.Stop; they stop in
+// parallel and share ctx) and, if OpenManager opened the file, closes it.
+// Idempotent.
+func (m *Manager[T]) Stop(ctx context.Context) error {
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		return nil
+	}
+	m.stopped = true
+	m.mu.Unlock()
+	close(m.quit)
+	<-m.done
+	err := m.stopAll(ctx)
+	if m.ownsLog {
+		err = errors.Join(err, m.log.Close())
+	}
+	return err
+}
+
+func (m *Manager[T]) stopAll(ctx context.Context) error {
+	m.mu.Lock()
+	procs := make([]*managed[T], 0, len(m.procs))
+	for _, e := range m.procs {
+		procs = append(procs, e)
+	}
+	m.mu.Unlock()
+	errs := make([]error, len(procs))
+	var wg sync.WaitGroup
+	for i, e := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.p.Stop(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
