@@ -93,7 +93,8 @@ func (h *HTTP[T]) Dispatch(ctx context.Context, b *Batch[T]) error {
 }
 
 // CloseIdleConnections closes the idle keep-alive connections of the
-// dispatcher's client. Dispatch stays usable.
+// dispatcher's client (with WithClient, the caller's client: its transport is
+// shared). Dispatch stays usable.
 func (h *HTTP[T]) CloseIdleConnections() { h.client.CloseIdleConnections() }
 
 // deliver sends events (all of b's when whole) and returns how many leading
