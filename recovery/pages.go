@@ -1,0 +1,341 @@
+package recovery
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+)
+
+// This file reads a bbolt file's pages with plain reads, never through a
+// memory mapping, so that no damage can fault or hang it: every page
+// reference is bounds-checked and every page is visited at most once (a
+// reference cycle is reported, not followed). Verify runs it before letting
+// bbolt walk the file; Repair uses it to salvage every readable key.
+//
+// The layout read here is bbolt's (little-endian on the platforms Go's
+// bbolt supports): a 16-byte page header (id u64, flags u16, count u16,
+// overflow u32), 16-byte branch elements (pos u32, ksize u32, pgid u64),
+// 16-byte leaf elements (flags u32, pos u32, ksize u32, vsize u32), meta
+// pages 0 and 1, and a bucket value that starts with its root page id and
+// holds an inline page when that id is 0.
+
+const (
+	boltMagic      = 0xED0CDAED
+	boltVersion    = 2
+	pageHeaderSize = 16
+	elemSize       = 16
+	flagBranch     = 0x01
+	flagLeaf       = 0x02
+	flagFreelist   = 0x10
+	leafBucketFlag = 0x01
+	noFreelist     = ^uint64(0)
+	maxPageBytes   = 1 << 30 // a larger page run is taken as damage
+)
+
+// pageFile is a bbolt file opened for plain reads.
+type pageFile struct {
+	f        *os.File
+	size     int64
+	ps       int64  // page size
+	hwm      uint64 // high-water mark: pages [0, hwm) are in use or free
+	root     uint64 // root bucket's page
+	freelist uint64
+}
+
+type boltMeta struct {
+	pageSize uint32
+	root     uint64
+	freelist uint64
+	pgid     uint64
+	txid     uint64
+}
+
+func readMeta(f *os.File, off int64) (boltMeta, bool) {
+	var b [64]byte
+	if _, err := f.ReadAt(b[:], off+pageHeaderSize); err != nil {
+		return boltMeta{}, false
+	}
+	le := binary.LittleEndian
+	if le.Uint32(b[0:]) != boltMagic || le.Uint32(b[4:]) != boltVersion {
+		return boltMeta{}, false
+	}
+	h := fnv.New64a()
+	h.Write(b[:56])
+	if h.Sum64() != le.Uint64(b[56:]) {
+		return boltMeta{}, false
+	}
+	return boltMeta{pageSize: le.Uint32(b[8:]), root: le.Uint64(b[16:]), freelist: le.Uint64(b[32:]),
+		pgid: le.Uint64(b[40:]), txid: le.Uint64(b[48:])}, true
+}
+
+// openPages reads the meta pages and chooses the valid one with the
+// highest transaction id, as bbolt does.
+func openPages(path string) (*pageFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	m0, ok0 := readMeta(f, 0)
+	var best boltMeta
+	found := false
+	sizes := []int64{int64(os.Getpagesize()), 4096, 8192, 16384, 65536}
+	if ok0 {
+		best, found = m0, true
+		sizes = []int64{int64(m0.pageSize)}
+	}
+	for _, ps := range sizes {
+		if m1, ok := readMeta(f, ps); ok && int64(m1.pageSize) == ps && (!found || m1.txid > best.txid) {
+			best, found = m1, true
+			break
+		}
+	}
+	if !found || best.pageSize < 512 || best.pageSize > 1<<20 {
+		f.Close()
+		return nil, fmt.Errorf("no valid meta page")
+	}
+	return &pageFile{f: f, size: fi.Size(), ps: int64(best.pageSize), hwm: best.pgid,
+		root: best.root, freelist: best.freelist}, nil
+}
+
+func (pf *pageFile) Close() error { return pf.f.Close() }
+
+// page reads page id with its overflow pages.
+func (pf *pageFile) page(id uint64) ([]byte, error) {
+	if id < 2 || id >= pf.hwm {
+		return nil, fmt.Errorf("page %d: out of range [2, %d)", id, pf.hwm)
+	}
+	off := int64(id) * pf.ps
+	var h [pageHeaderSize]byte
+	if _, err := pf.f.ReadAt(h[:], off); err != nil {
+		return nil, fmt.Errorf("page %d: beyond the end of the file (%d bytes)", id, pf.size)
+	}
+	if got := binary.LittleEndian.Uint64(h[:]); got != id {
+		return nil, fmt.Errorf("page %d: header names page %d", id, got)
+	}
+	overflow := uint64(binary.LittleEndian.Uint32(h[12:]))
+	if id+overflow >= pf.hwm || int64(overflow+1)*pf.ps > maxPageBytes {
+		return nil, fmt.Errorf("page %d: overflow %d runs past the last page %d", id, overflow, pf.hwm-1)
+	}
+	buf := make([]byte, int64(overflow+1)*pf.ps)
+	if _, err := pf.f.ReadAt(buf, off); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("page %d: %v", id, err)
+	} else if err == io.EOF {
+		return nil, fmt.Errorf("page %d: beyond the end of the file (%d bytes)", id, pf.size)
+	}
+	return buf, nil
+}
+
+// pageWalk visits every reachable page once. tree reports damage to the
+// B+trees (a walk through bbolt would fault or loop); other problems are
+// in the freelist or unreachable pages.
+type pageWalk struct {
+	pf    *pageFile
+	reach map[uint64]bool
+	freed map[uint64]bool
+	tree  []string
+	other []string
+	// onBucket is called for each bucket found, with its path; onKV for
+	// each key/value pair (not a bucket) with its bucket's path. The
+	// slices are valid only during the call.
+	onBucket func(path [][]byte)
+	onKV     func(path [][]byte, k, v []byte)
+}
+
+// checkPages walks the file at path; see pageWalk.
+func checkPages(path string, onBucket func([][]byte), onKV func([][]byte, []byte, []byte)) (*pageWalk, error) {
+	pf, err := openPages(path)
+	if err != nil {
+		return nil, err
+	}
+	defer pf.Close()
+	w := &pageWalk{pf: pf, reach: map[uint64]bool{0: true, 1: true}, freed: map[uint64]bool{},
+		onBucket: onBucket, onKV: onKV}
+	if int64(pf.hwm)*pf.ps > pf.size {
+		w.tree = append(w.tree, fmt.Sprintf("file is truncated: %d bytes, its pages need %d", pf.size, int64(pf.hwm)*pf.ps))
+	}
+	w.readFreelist()
+	w.bucket(nil, pf.root)
+	var runStart uint64
+	inRun := false
+	for id := uint64(2); id <= pf.hwm; id++ {
+		lost := id < pf.hwm && !w.reach[id] && !w.freed[id]
+		switch {
+		case lost && !inRun:
+			runStart, inRun = id, true
+		case !lost && inRun:
+			w.other = append(w.other, fmt.Sprintf("pages %d-%d: unreachable and not free", runStart, id-1))
+			inRun = false
+		}
+		if id < pf.hwm && w.reach[id] && w.freed[id] {
+			w.other = append(w.other, fmt.Sprintf("page %d: in use and free", id))
+		}
+	}
+	return w, nil
+}
+
+func (w *pageWalk) readFreelist() {
+	id := w.pf.freelist
+	if id == noFreelist {
+		return
+	}
+	buf, err := w.pf.page(id)
+	if err != nil {
+		w.other = append(w.other, "freelist "+err.Error())
+		return
+	}
+	if flags := binary.LittleEndian.Uint16(buf[8:]); flags != flagFreelist {
+		w.other = append(w.other, fmt.Sprintf("freelist page %d: type %#x", id, flags))
+		return
+	}
+	w.mark(id, buf)
+	count, start := uint64(binary.LittleEndian.Uint16(buf[10:])), uint64(pageHeaderSize)
+	if count == 0xFFFF {
+		count, start = binary.LittleEndian.Uint64(buf[pageHeaderSize:]), pageHeaderSize+8
+	}
+	if count > (uint64(len(buf))-start)/8 {
+		w.other = append(w.other, fmt.Sprintf("freelist page %d: %d ids do not fit", id, count))
+		return
+	}
+	for i := uint64(0); i < count; i++ {
+		f := binary.LittleEndian.Uint64(buf[start+8*i:])
+		switch {
+		case f < 2 || f >= w.pf.hwm:
+			w.other = append(w.other, fmt.Sprintf("freelist: page %d out of range", f))
+		case w.freed[f]:
+			w.other = append(w.other, fmt.Sprintf("freelist: page %d freed twice", f))
+		}
+		w.freed[f] = true
+	}
+}
+
+// mark records the pages of buf (id and its overflow) as reachable.
+func (w *pageWalk) mark(id uint64, buf []byte) {
+	for i := uint64(0); i < uint64(len(buf))/uint64(w.pf.ps); i++ {
+		w.reach[id+i] = true
+	}
+}
+
+// bucket walks the B+tree of a bucket rooted at page root.
+func (w *pageWalk) bucket(path [][]byte, root uint64) {
+	stack := []uint64{root}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if w.reach[id] {
+			w.tree = append(w.tree, fmt.Sprintf("page %d: referenced more than once", id))
+			continue
+		}
+		buf, err := w.pf.page(id)
+		if err != nil {
+			w.tree = append(w.tree, err.Error())
+			continue
+		}
+		w.mark(id, buf)
+		switch flags := binary.LittleEndian.Uint16(buf[8:]); flags {
+		case flagBranch:
+			kids, err := branchChildren(buf)
+			if err != nil {
+				w.tree = append(w.tree, fmt.Sprintf("page %d: %v", id, err))
+			}
+			for i := len(kids) - 1; i >= 0; i-- {
+				stack = append(stack, kids[i])
+			}
+		case flagLeaf:
+			if err := w.leaf(path, buf); err != nil {
+				w.tree = append(w.tree, fmt.Sprintf("page %d: %v", id, err))
+			}
+		default:
+			w.tree = append(w.tree, fmt.Sprintf("page %d: type %#x where a branch or leaf belongs", id, flags))
+		}
+	}
+}
+
+// element returns the key (and for a leaf the value) of element i of page
+// buf, bounds-checked.
+func element(buf []byte, i int, leaf bool) (flags uint32, k, v []byte, child uint64, err error) {
+	eoff := pageHeaderSize + i*elemSize
+	if eoff+elemSize > len(buf) {
+		return 0, nil, nil, 0, fmt.Errorf("element %d beyond the page", i)
+	}
+	e := buf[eoff : eoff+elemSize]
+	le := binary.LittleEndian
+	var pos, ksize, vsize uint64
+	if leaf {
+		flags, pos, ksize, vsize = le.Uint32(e), uint64(le.Uint32(e[4:])), uint64(le.Uint32(e[8:])), uint64(le.Uint32(e[12:]))
+	} else {
+		pos, ksize, child = uint64(le.Uint32(e)), uint64(le.Uint32(e[4:])), le.Uint64(e[8:])
+	}
+	start := uint64(eoff) + pos
+	if start+ksize+vsize > uint64(len(buf)) {
+		return 0, nil, nil, 0, fmt.Errorf("element %d points beyond the page", i)
+	}
+	return flags, buf[start : start+ksize], buf[start+ksize : start+ksize+vsize], child, nil
+}
+
+func branchChildren(buf []byte) ([]uint64, error) {
+	n := int(binary.LittleEndian.Uint16(buf[10:]))
+	var kids []uint64
+	var prev []byte
+	for i := 0; i < n; i++ {
+		_, k, _, child, err := element(buf, i, false)
+		if err != nil {
+			return kids, err
+		}
+		if i > 0 && bytes.Compare(prev, k) >= 0 {
+			return kids, fmt.Errorf("branch keys out of order at element %d", i)
+		}
+		prev = k
+		kids = append(kids, child)
+	}
+	return kids, nil
+}
+
+// leaf visits the elements of a leaf page (or an inline bucket's page).
+func (w *pageWalk) leaf(path [][]byte, buf []byte) error {
+	n := int(binary.LittleEndian.Uint16(buf[10:]))
+	var prev []byte
+	for i := 0; i < n; i++ {
+		flags, k, v, _, err := element(buf, i, true)
+		if err != nil {
+			return err
+		}
+		if i > 0 && bytes.Compare(prev, k) >= 0 {
+			return fmt.Errorf("leaf keys out of order at element %d", i)
+		}
+		prev = k
+		if flags&leafBucketFlag == 0 {
+			if w.onKV != nil {
+				w.onKV(path, k, v)
+			}
+			continue
+		}
+		if len(v) < 16 {
+			return fmt.Errorf("bucket %q: value too short", k)
+		}
+		sub := append(append([][]byte(nil), path...), k)
+		if w.onBucket != nil {
+			w.onBucket(sub)
+		}
+		root := binary.LittleEndian.Uint64(v)
+		if root != 0 {
+			w.bucket(sub, root)
+			continue
+		}
+		inline := v[16:]
+		if len(inline) < pageHeaderSize || binary.LittleEndian.Uint16(inline[8:]) != flagLeaf {
+			return fmt.Errorf("bucket %q: bad inline page", k)
+		}
+		if err := w.leaf(sub, inline); err != nil {
+			return fmt.Errorf("bucket %q: %v", k, err)
+		}
+	}
+	return nil
+}
