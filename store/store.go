@@ -104,14 +104,17 @@ func openOnce(path string, o Options) (db *DB, err error) {
 		return nil, err
 	}
 	if !o.ReadOnly {
-		err = db.Update(func(tx *bolt.Tx) error {
-			if isEmpty(tx) {
-				return initMeta(tx)
-			}
-			return nil
-		})
-		if err != nil {
+		// Look before writing: an Update, even an empty one, commits a new
+		// meta page, and a file that turns out not to be ours (or the
+		// source of a compaction to another path) must be left unchanged.
+		empty := false
+		if err := db.View(func(tx *bolt.Tx) error { empty = isEmpty(tx); return nil }); err != nil {
 			return nil, err
+		}
+		if empty {
+			if err := db.Update(initMeta); err != nil {
+				return nil, err
+			}
 		}
 	}
 	err = db.View(func(tx *bolt.Tx) error {
@@ -143,8 +146,10 @@ func classifyOpenError(path string, err error) error {
 	return fmt.Errorf("store: open %s: %w", path, err)
 }
 
-// hasBoltMagic reports whether either of the first two pages carries bbolt's
-// meta magic, i.e. the file was a bbolt file before it was damaged.
+// hasBoltMagic reports whether the file was a bbolt file before it was
+// damaged: either of the first two pages carries bbolt's meta magic, or,
+// with both meta pages destroyed, the pages after them still carry bbolt
+// page headers (their own page number and a known page type).
 func hasBoltMagic(path string) bool {
 	f, err := os.Open(path)
 	if err != nil {
@@ -155,6 +160,22 @@ func hasBoltMagic(path string) bool {
 	buf := make([]byte, 4)
 	for _, off := range []int64{16, 4096 + 16, 8192 + 16, 16384 + 16} {
 		if _, err := f.ReadAt(buf, off); err == nil && binary.LittleEndian.Uint32(buf) == magic {
+			return true
+		}
+	}
+	hdr := make([]byte, 10)
+	for _, pageSize := range []int64{4096, 8192, 16384, 65536} {
+		ok := true
+		for id := int64(2); id < 4 && ok; id++ {
+			if _, err := f.ReadAt(hdr, id*pageSize); err != nil {
+				ok = false
+				break
+			}
+			flags := binary.LittleEndian.Uint16(hdr[8:])
+			ok = binary.LittleEndian.Uint64(hdr) == uint64(id) &&
+				(flags == 0x01 || flags == 0x02 || flags == 0x10) // branch, leaf, freelist
+		}
+		if ok {
 			return true
 		}
 	}
