@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type snapshotOptions struct {
+	url     string
+	output  string
+	force   bool
+	timeout time.Duration
+}
+
+func newSnapshotCommand(e *env) *cobra.Command {
+	var o snapshotOptions
+	cmd := &cobra.Command{
+		Use:   "snapshot URL -o FILE",
+		Short: "Download a consistent copy of a running process's WAL",
+		Long: `snapshot downloads a consistent copy of a WAL from a running process that
+serves store.Handler (GET <URL>/snapshot), while that process goes on
+writing. URL is where the handler is mounted; a URL that already ends in
+/snapshot is used as it is. The copy is checked to open as a WAL and only
+then renamed to FILE, so FILE is whole or absent.
+Every read-only command (stats, ls, dump, batches, dead, verify) accepts
+the copy exactly like a WAL: it is the way to inspect a file in use.`,
+		Example: `  walctl snapshot http://127.0.0.1:8080/debug/wal -o copy.wal
+  walctl stats copy.wal`,
+		Args: exactArgs(1, "URL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.url = args[0]
+			if o.output == "" {
+				return usageErrorf("snapshot needs -o FILE: where to write the copy")
+			}
+			u, err := url.Parse(o.url)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return usageErrorf("%q is not an http(s) URL", o.url)
+			}
+			if !strings.HasSuffix(u.Path, "/snapshot") {
+				u.Path = strings.TrimSuffix(u.Path, "/") + "/snapshot"
+			}
+			o.url = u.String()
+			return o.run(cmd.Context(), e, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "file to write the snapshot to (required)")
+	cmd.Flags().BoolVar(&o.force, "force", false, "replace FILE if it exists")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
+	return cmd
+}
+
+func (o *snapshotOptions) run(ctx context.Context, e *env, w io.Writer) error {
+	if _, err := os.Stat(o.output); err == nil && !o.force {
+		return fmt.Errorf("%s already exists (use --force to replace it)", o.output)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return fmt.Errorf("snapshot: GET %s: %s: %s", o.url, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(o.output), filepath.Base(o.output)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	p := startProgress(e, "downloading", "bytes")
+	n, err := io.Copy(tmp, &countingReader{r: resp.Body, p: p})
+	p.end()
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		err = fmt.Errorf("got %d bytes, expected %d", n, resp.ContentLength)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("snapshot: download from %s: %w", o.url, err)
+	}
+	l, err := openReadOnly(tmp.Name())
+	if err != nil {
+		return fmt.Errorf("snapshot: the downloaded copy does not open as a WAL: %w", err)
+	}
+	streams := len(l.Streams())
+	version := l.Store().Info().Version
+	if err := l.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), o.output); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "wrote %s: %d bytes, format version %d, %d streams\n", o.output, n, version, streams)
+	return err
+}
+
+type countingReader struct {
+	r io.Reader
+	p *progress
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.p.add(int64(n))
+	return n, err
+}

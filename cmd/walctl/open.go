@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/walbatch/walbatch/store"
+	"github.com/walbatch/walbatch/wal"
+)
+
+// lockTimeout is how long a command waits for a file held by another
+// process before it gives up with exit code 8.
+const lockTimeout = time.Second
+
+// checkFile refuses, before anything opens path, a file that does not
+// exist, a directory and an empty file, so that no command ever creates or
+// initialises a WAL by accident.
+func checkFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return explained{fmt.Sprintf("%s: no such file", path), err}
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return explained{fmt.Sprintf("%s: is a directory, not a WAL file", path), store.ErrNotWAL}
+	case fi.Size() == 0:
+		return explained{fmt.Sprintf("%s: empty file, not a WAL", path), store.ErrNotWAL}
+	}
+	return nil
+}
+
+// openReadOnly opens path for reading: a shared lock, no writes, no
+// compaction, no stream creation. The file is left byte-for-byte unchanged.
+func openReadOnly(path string) (*wal.Log, error) {
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	l, err := wal.Open(path, &wal.Options{ReadOnly: true, LockTimeout: lockTimeout})
+	if err != nil {
+		return nil, explainOpen(path, err)
+	}
+	return l, nil
+}
+
+// openReadWrite opens path for a command whose purpose is to change it.
+// Automatic compaction is off: a command changes only what it says.
+func openReadWrite(path string) (*wal.Log, error) {
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	l, err := wal.Open(path, &wal.Options{
+		LockTimeout: lockTimeout,
+		Store:       store.Options{AutoCompactRatio: -1},
+	})
+	if err != nil {
+		return nil, explainOpen(path, err)
+	}
+	return l, nil
+}
+
+// explainOpen rewrites the store's sentinels into a message that says what
+// to do; the sentinel stays in the chain for the exit code.
+func explainOpen(path string, err error) error {
+	var msg string
+	switch {
+	case errors.Is(err, store.ErrLocked):
+		msg = fmt.Sprintf("%s: the WAL is in use by a running process (lock not acquired within %s); "+
+			"read it through a snapshot instead: walctl snapshot URL -o copy.wal, then run this command on copy.wal", path, lockTimeout)
+	case errors.Is(err, store.ErrVersion):
+		msg = fmt.Sprintf("%s: written by a newer walbatch format than this walctl reads (%s); use a newer walctl", path, causeAfter(err, store.ErrVersion))
+	case errors.Is(err, store.ErrNotWAL):
+		msg = fmt.Sprintf("%s: not a walbatch WAL file", path)
+	case errors.Is(err, store.ErrCorrupt):
+		msg = fmt.Sprintf("%s: the WAL is damaged (%s); run walctl verify, then walctl repair", path, oneLine(err))
+	default:
+		return err
+	}
+	return explained{msg, err}
+}
+
+// causeAfter returns the text of err after the sentinel's own message, for
+// details such as version numbers.
+func causeAfter(err, sentinel error) string {
+	s, p := err.Error(), sentinel.Error()+": "
+	if i := strings.Index(s, p); i >= 0 {
+		return s[i+len(p):]
+	}
+	return s
+}
+
+// streamsOf returns the streams a command works on: the one named, or all.
+func streamsOf(l *wal.Log, name string) ([]*wal.Stream, error) {
+	names := l.Streams()
+	if name != "" {
+		found := false
+		for _, n := range names {
+			found = found || n == name
+		}
+		if !found {
+			return nil, fmt.Errorf("%s: no stream %q (streams: %v)", l.Path(), name, names)
+		}
+		names = []string{name}
+	}
+	out := make([]*wal.Stream, 0, len(names))
+	for _, n := range names {
+		s, err := l.Stream(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
