@@ -32,6 +32,8 @@ var commands = []func(*env) *cobra.Command{
 	newVerifyCommand,
 	newRepairCommand,
 	newSnapshotCommand,
+	newDemoCommand,
+	newDemoChildCommand,
 }
 
 // env is what commands take from the process beyond their flags: the clock
