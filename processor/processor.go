@@ -205,6 +205,7 @@ func (p *Processor[T]) enqueue(ctx context.Context, ev T, policy FullPolicy) err
 	}
 	for {
 		space := p.spaceSignal()
+		p.armInactivity()
 		_, err := p.s.Append(key, payload)
 		if err == nil {
 			p.acknowledged(key)
@@ -252,6 +253,7 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 	}
 	for {
 		space := p.spaceSignal()
+		p.armInactivity()
 		_, err := p.s.AppendMany(entries)
 		if err == nil {
 			if len(entries) > 0 {
@@ -292,6 +294,11 @@ func (p *Processor[T]) acknowledged(key string) {
 		}
 	}
 }
+
+// armInactivity re-arms the inactivity timer before an append: the loop
+// can see the new event as soon as it is committed, before acknowledged
+// runs, and must not take the previous enqueue's time for this one's.
+func (p *Processor[T]) armInactivity() { p.lastEnqueue.Store(time.Now().UnixNano()) }
 
 func (p *Processor[T]) isStopping() bool {
 	p.mu.Lock()
