@@ -110,9 +110,12 @@ func (a *analysis) scanBatches(ps *problems) {
 			drop("range [%d, %d] is empty or reversed", b.First, b.Last)
 		case b.First <= prevLast:
 			drop("range [%d, %d] overlaps an earlier batch ending at %d", b.First, b.Last, prevLast)
-		case a.rs.Events == nil || a.rs.Events.Get(wal.SeqKey(b.First)) == nil || a.rs.Events.Get(wal.SeqKey(b.Last)) == nil:
-			drop("range [%d, %d] points at missing events", b.First, b.Last)
+		case a.rs.Events == nil || !holdsEvents(a.rs.Events, b.First, b.Last):
+			drop("range [%d, %d] points at missing events (it holds none)", b.First, b.Last)
 		default:
+			if a.rs.Events.Get(wal.SeqKey(b.First)) == nil || a.rs.Events.Get(wal.SeqKey(b.Last)) == nil {
+				ps.add(KindBatch, a.name, seq, "batch %d: range [%d, %d] points at missing events", seq, b.First, b.Last)
+			}
 			a.batches = append(a.batches, b)
 			prevLast = b.Last
 		}
@@ -300,4 +303,11 @@ func (a *analysis) recoverUID() (uid [8]byte, found bool) {
 	}
 	_, _ = rand.Read(uid[:])
 	return uid, false
+}
+
+// holdsEvents reports whether events has a key in [first, last].
+func holdsEvents(events *bolt.Bucket, first, last uint64) bool {
+	k, _ := events.Cursor().Seek(wal.SeqKey(first))
+	seq, ok := wal.ParseSeqKey(k)
+	return ok && seq <= last
 }

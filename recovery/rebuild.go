@@ -1,0 +1,114 @@
+package recovery
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/store"
+)
+
+// rebuildTxKeys bounds the keys copied per transaction of a rebuild.
+const rebuildTxKeys = 50000
+
+// rebuildFile copies every bucket and key that the page reader can reach
+// in path into a fresh bbolt file and, if that file is a WAL (its meta
+// bucket survived), replaces path with it atomically. Keys on damaged
+// pages are not in the new file; they stay in the backup.
+func rebuildFile(path string, rep *RepairReport) error {
+	tmp := path + ".rebuild.tmp"
+	_ = os.Remove(tmp) // left by an interrupted repair
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return fmt.Errorf("recovery: rebuild %s: %w", path, err)
+	}
+	fail := func(err error) error {
+		_ = dst.Close()
+		_ = os.Remove(tmp)
+		return err
+	}
+	tx, err := dst.Begin(true)
+	if err != nil {
+		return fail(err)
+	}
+	var werr error
+	keys := 0
+	bucket := func(path [][]byte) *bolt.Bucket {
+		b, err := tx.CreateBucketIfNotExists(path[0])
+		for _, name := range path[1:] {
+			if err != nil {
+				break
+			}
+			b, err = b.CreateBucketIfNotExists(name)
+		}
+		if err != nil && werr == nil {
+			werr = err
+		}
+		return b
+	}
+	onBucket := func(path [][]byte) {
+		if werr == nil {
+			bucket(path)
+		}
+	}
+	onKV := func(path [][]byte, k, v []byte) {
+		if werr != nil || len(path) == 0 {
+			return
+		}
+		b := bucket(path)
+		if b == nil {
+			return
+		}
+		if err := b.Put(append([]byte(nil), k...), append([]byte(nil), v...)); err != nil {
+			werr = err
+			return
+		}
+		if keys++; keys%rebuildTxKeys == 0 {
+			if werr = tx.Commit(); werr == nil {
+				tx, werr = dst.Begin(true)
+			}
+		}
+	}
+	w, err := checkPages(path, onBucket, onKV)
+	if err != nil {
+		_ = tx.Rollback()
+		return fail(fmt.Errorf("%w: %s: %v", ErrUnrepairable, path, err))
+	}
+	if werr != nil {
+		_ = tx.Rollback()
+		return fail(fmt.Errorf("recovery: rebuild %s: %w", path, werr))
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(fmt.Errorf("recovery: rebuild %s: %w", path, err))
+	}
+	if err := dst.Close(); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("recovery: rebuild %s: %w", path, err)
+	}
+	// The copy must be a WAL: its meta bucket must have survived.
+	check, err := store.Open(tmp, &store.Options{ReadOnly: true, AutoCompactRatio: -1})
+	if err != nil {
+		_ = os.Remove(tmp)
+		if errors.Is(err, store.ErrNotWAL) || errors.Is(err, store.ErrCorrupt) {
+			return fmt.Errorf("%w: %s: the meta bucket is unreadable: %v", ErrUnrepairable, path, err)
+		}
+		return err
+	}
+	_ = check.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("recovery: rebuild %s: replace: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("recovery: rebuild %s: %w", path, err)
+	}
+	rep.Rebuilt = true
+	for _, p := range append(w.tree, w.other...) {
+		rep.Actions = append(rep.Actions, "rebuilt the file around: "+p)
+	}
+	rep.Actions = append(rep.Actions, fmt.Sprintf("rebuilt the file from %d readable key(s)", keys))
+	return nil
+}
