@@ -13,8 +13,8 @@ type repairOptions struct {
 func newRepairCommand(e *env) *cobra.Command {
 	var o repairOptions
 	cmd := &cobra.Command{
-		Use:   "repair FILE",
-		Short: "Make a damaged file consistent, keeping a copy of the original (changes the file)",
+		Use:     "repair FILE",
+		Short:   "Make a damaged file consistent, keeping a copy of the original (changes the file)",
 		Example: `  walctl repair events.wal`,
 		Args:    exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
