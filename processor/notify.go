@@ -64,8 +64,9 @@ type Notification struct {
 // Listener receives notifications. Listeners run on one notification
 // goroutine, in order, never on the processor's own path: a slow listener
 // delays only other listeners, and when it falls more than 1024
-// notifications behind, newer ones are dropped (counted in Stats). A panic
-// in a listener is recovered and logged.
+// notifications behind, newer ones are dropped (counted in Stats); at Stop,
+// those still queued when its time is up are dropped too. A panic in a
+// listener is recovered and logged.
 type Listener func(Notification)
 
 type listenerReg struct {
@@ -84,6 +85,7 @@ type notifier struct {
 	ch      chan Notification
 	done    chan struct{}
 	dropped atomic.Int64
+	cutoff  atomic.Int64 // unix ns after which queued notifications are dropped; 0 = none
 }
 
 func newNotifier(log *slog.Logger) *notifier {
@@ -132,6 +134,10 @@ func (n *notifier) emit(note Notification) {
 func (n *notifier) run() {
 	defer close(n.done)
 	for note := range n.ch {
+		if c := n.cutoff.Load(); c != 0 && time.Now().UnixNano() >= c {
+			n.dropped.Add(1) // closing, and out of time: do not hold Stop
+			continue
+		}
 		n.mu.RLock()
 		var fns []Listener
 		for id := 1; id <= n.nextID; id++ {
@@ -160,3 +166,16 @@ func (n *notifier) close() {
 	close(n.ch)
 	<-n.done
 }
+
+// closeBy is close that delivers queued notifications only until deadline
+// (or for notifyGrace, if that is later) and drops the rest, counted, so a
+// slow listener cannot hold Stop past its timeout. It still waits for the
+// listener call in progress to return.
+func (n *notifier) closeBy(deadline time.Time) {
+	n.cutoff.Store(max(deadline.UnixNano(), time.Now().Add(notifyGrace).UnixNano()))
+	n.close()
+}
+
+// notifyGrace is how long Stop lets listeners catch up when its own
+// deadline has already passed.
+const notifyGrace = 100 * time.Millisecond

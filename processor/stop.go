@@ -41,7 +41,9 @@ func (p *Processor[T]) Flush(ctx context.Context) error {
 // dispatches what is pending, and waits for in-flight dispatches until the
 // stop timeout (WithStopTimeout) or ctx ends, whichever is first. Then it
 // cancels dispatches still running, waits for their goroutines to return,
-// stops the notification goroutine and, if Open opened the WAL, closes it.
+// stops the notification goroutine (notifications still queued at the
+// deadline, or 100ms after it when it has passed, are dropped and counted
+// in Stats) and, if Open opened the WAL, closes it.
 // Whatever was not delivered stays in the WAL, never marked done and never
 // dropped, and is dispatched after the next open. Stop is idempotent: later
 // calls wait for the first to finish and return its result. No goroutine of
@@ -75,7 +77,7 @@ func (p *Processor[T]) Stop(ctx context.Context) error {
 			<-loopDone
 		}
 	}
-	p.notes.close()
+	p.notes.closeBy(deadline)
 	var err error
 	if p.ownsLog {
 		err = p.log.Close()
