@@ -169,16 +169,20 @@ func DecodeRecord(seq uint64, data []byte) (Record, error) {
 	}
 	r.Time = time.Unix(0, int64(binary.BigEndian.Uint64(data[p+1:p+9])))
 	p += 9
-	kl, p, ok := readLen(body, p, true)
-	if !ok || p+kl > len(body) {
+	kl, next, ok := readLen(body, p, true)
+	if !ok || next-p != strHeaderSize(kl) || next+kl > len(body) {
+		// The header must be the shortest form, as appendRecordBody
+		// writes it: a record has exactly one encoding.
 		return bad("bad key")
 	}
+	p = next
 	r.Key = string(body[p : p+kl])
 	p += kl
-	pl, p, ok := readLen(body, p, false)
-	if !ok || p+pl != len(body) {
+	pl, next, ok := readLen(body, p, false)
+	if !ok || next-p != binHeaderSize(pl) || next+pl != len(body) {
 		return bad("bad payload")
 	}
+	p = next
 	r.Payload = body[p : p+pl : p+pl]
 	return r, nil
 }
