@@ -75,11 +75,12 @@ func (r *streamRepair) run() error {
 		return err
 	}
 	a = r.analyze()
-	sealed, err := r.fitBatches(a)
+	lastBatch, err := r.fitBatches(a)
 	if err != nil {
 		return err
 	}
-	if err := r.unseal(r.analyze(), sealed); err != nil {
+	sealed, err := r.unseal(r.analyze(), lastBatch)
+	if err != nil {
 		return err
 	}
 	if err := r.fixDead(r.analyze()); err != nil {
@@ -162,10 +163,17 @@ func (r *streamRepair) dropBatches(a *analysis) error {
 
 // fitBatches narrows each remaining batch to the events its range holds
 // and sets its count and bytes from them (a batch left with no event is
-// dropped). It returns the end of the last batch: the new SealedThrough.
+// dropped; a range reaching past SealedThrough is cut back to it). It
+// returns the end of the last batch: the new SealedThrough.
 func (r *streamRepair) fitBatches(a *analysis) (uint64, error) {
 	var sealed uint64
 	for _, b := range a.batches {
+		origFirst, origLast := b.First, b.Last
+		if a.stateOK && b.Last > a.stored.SealedThrough && b.First <= a.stored.SealedThrough {
+			// Events above SealedThrough are pending by the counters: keep
+			// them out of a batch whose end was damaged.
+			b.Last = a.stored.SealedThrough
+		}
 		var count int
 		var bytes int64
 		var first, last uint64
@@ -187,9 +195,9 @@ func (r *streamRepair) fitBatches(a *analysis) (uint64, error) {
 			r.act("dropped batch %s: none of its events is readable (they are dead letters now)", b.ID)
 			continue
 		}
-		if first != b.First || last != b.Last || count != b.Count || bytes != b.Bytes {
+		if first != origFirst || last != origLast || count != b.Count || bytes != b.Bytes {
 			r.act("batch %s: range [%d, %d] %d events %d bytes -> [%d, %d] %d events %d bytes",
-				b.ID, b.First, b.Last, b.Count, b.Bytes, first, last, count, bytes)
+				b.ID, origFirst, origLast, b.Count, b.Bytes, first, last, count, bytes)
 			b.First, b.Last, b.Count, b.Bytes = first, last, count, bytes
 			v, err := wal.EncodeBatch(b)
 			if err != nil {
@@ -204,30 +212,33 @@ func (r *streamRepair) fitBatches(a *analysis) (uint64, error) {
 	return sealed, nil
 }
 
-// unseal makes pending the events that are sealed but in no batch: those
-// above the new SealedThrough become pending where they are; those below
-// it (between batches) move to the end of the stream, as Requeue does,
-// keeping their envelope (ID, time, key, payload).
-func (r *streamRepair) unseal(a *analysis, sealed uint64) error {
+// unseal makes pending the events that are sealed but in no batch, and
+// returns the new SealedThrough. Those after the last batch become pending
+// where they are, by lowering SealedThrough to just before the first of
+// them; those before it (between batches) move to the end of the stream,
+// as Requeue does, keeping their envelope (ID, time, key, payload).
+func (r *streamRepair) unseal(a *analysis, lastBatch uint64) (uint64, error) {
+	sealed := max(a.sealed(), lastBatch)
 	for _, seq := range a.strays {
-		if seq > sealed {
+		if seq > lastBatch {
+			sealed = min(sealed, seq-1)
 			continue
 		}
 		k := wal.SeqKey(seq)
 		v := append([]byte(nil), a.rs.Events.Get(k)...)
 		to := r.take()
 		if err := a.rs.Events.Put(wal.SeqKey(to), v); err != nil {
-			return err
+			return 0, err
 		}
 		if err := a.rs.Events.Delete(k); err != nil {
-			return err
+			return 0, err
 		}
 		r.act("event %d was sealed but in no batch: pending again as %d", seq, to)
 	}
 	if a.sealed() > sealed {
-		r.act("SealedThrough %d -> %d: events after the last batch are pending again", a.sealed(), sealed)
+		r.act("events %d..%d were sealed after the last batch: pending again", sealed+1, a.sealed())
 	}
-	return nil
+	return sealed, nil
 }
 
 // fixDead wraps dead letters that do not decode in a readable one, marks
@@ -288,8 +299,8 @@ func (r *streamRepair) fixDead(a *analysis) error {
 // recount stores counters from a scan of the repaired stream.
 func (r *streamRepair) recount(sealed uint64) error {
 	a := r.analyze()
-	orig, st := a.stored, a.stored
-	if !a.stateOK {
+	orig, st, hadState := a.stored, a.stored, a.stateOK
+	if !hadState {
 		st = wal.State{Created: r.now}
 		r.act("state record rebuilt from a scan")
 	}
@@ -301,7 +312,7 @@ func (r *streamRepair) recount(sealed uint64) error {
 	a = r.analyze()
 	st = a.counted
 	st.NextSeq = max(st.NextSeq, r.next)
-	if a.stateOK && orig != st {
+	if hadState && orig != st {
 		for _, d := range diffState(orig, st) {
 			r.act("%s", d)
 		}
