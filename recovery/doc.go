@@ -1,0 +1,95 @@
+// Package recovery is what happens when a WAL is opened again: the replay
+// plan, the full consistency check, and the repair of a damaged file.
+//
+// # At open: Plan
+//
+// Nothing committed is changed by opening a log. A processor that opens one
+// calls Plan, which reports per stream the in-flight batches to dispatch
+// again (same batch IDs, attempt counts and retry times, in seal order),
+// then the pending backlog (count, bytes, age of the oldest event) and the
+// dead letters. Its cost does not grow with the backlog: it reads the
+// stream counters, the batch records and the events inside in-flight
+// batches (checking their checksums), and the first and last keys of each
+// bucket. What those reads prove wrong it fixes in one transaction per
+// stream, unless DryRun is set or the log is read-only:
+//
+//   - NextSeq or NextBatch not above every key (new events or batches
+//     would overwrite old ones);
+//   - a batch record whose range, count or bytes disagree with the events
+//     its range holds (the range is narrowed to them; the ID stays);
+//   - a batch whose range holds no event (dropped: nothing is lost);
+//   - in-flight counters that disagree with the batches, OldestNanos not
+//     the first event's time, pending or dead counters that are non-zero
+//     with nothing there.
+//
+// Everything else (a batch record that does not decode, overlapping
+// ranges, counters a scan is needed to know) is listed in the plan's
+// Problems for Verify and Repair, and such batches are not dispatched.
+//
+// # Verify
+//
+// Verify opens the file read-only (a shared lock) and checks, collecting
+// every problem (one line each, with stream and sequence number) rather
+// than stopping at the first:
+//
+//   - the file's pages, read with plain reads rather than through bbolt's
+//     memory map, so that damage cannot fault or loop: both meta pages,
+//     every page reference in range and used once, page types, key order,
+//     the freelist, no page both used and free, none lost; then, when the
+//     page tree is sound, bbolt's own tx.Check;
+//   - the meta bucket and format version (store.ErrNotWAL, store.ErrVersion);
+//   - every stream has its events, batches, dead and done buckets, its ID
+//     and a state record that decodes;
+//   - every event's envelope decodes and its CRC32C holds;
+//   - every batch record decodes, names its own key, has a range that is
+//     not empty or reversed, does not overlap another, points at existing
+//     events, and its count and bytes are what its range holds;
+//   - every event at or below SealedThrough lies in exactly one batch, and
+//     no batch reaches above it;
+//   - the counters match a scan: pending and in-flight counts and bytes,
+//     in-flight batches, dead count and bytes, completion records, the
+//     oldest time (the first event's), NextSeq above every event and dead
+//     letter key, NextBatch above every batch and completion key;
+//   - every dead letter and completion record decodes, and a dead letter
+//     whose event fails its checksum says "corrupt" in its reason.
+//
+// Byte counters count the payload of a record that decodes and the stored
+// length of one that does not. VerifyLog runs the stream checks on a log
+// this process has open, on one consistent snapshot. Package recoverytest
+// wraps both for tests.
+//
+// # Repair
+//
+// Repair works on a closed file. When Verify finds nothing it changes
+// nothing. Otherwise, holding the file's lock, it first copies the file to
+// "<path>.broken-<UTC time>" and fsyncs the copy. If bbolt's structure is
+// damaged it writes a fresh file holding every bucket and key the page
+// reader can reach, and renames it over the original. Then, for each
+// stream, in one transaction:
+//
+//   - missing buckets are created; a lost stream ID is taken back from the
+//     event IDs (or, with no readable event, made anew);
+//   - events whose envelope fails to decode move to the dead letters, whole,
+//     with reason "corrupt: ..." (and their batch ID when in flight);
+//   - batch records that do not decode, overlap an earlier batch, or point
+//     at no event are dropped, and their events become pending; the other
+//     batches keep their IDs and attempts and are narrowed to the events
+//     they hold (and to SealedThrough);
+//   - events sealed but in no batch become pending: after the last batch by
+//     lowering SealedThrough, between batches by moving them to the end of
+//     the stream as Requeue does (same ID, time, key and payload);
+//   - dead letters that do not decode are kept whole inside a new one
+//     marked corrupt; those whose event fails its checksum get a reason
+//     starting with "corrupt";
+//   - the counters are recounted from a scan; NextSeq and NextBatch only
+//     ever grow.
+//
+// The report lists every change. Repair never deletes a record it cannot
+// read: it moves it to the dead letters, or leaves it (an unreadable
+// completion record, which is audit only, is listed as left as is), and
+// what sat on pages it could not read is still in the .broken copy. It
+// refuses, without touching the file, a file in use (store.ErrLocked), one
+// that is not a WAL (store.ErrNotWAL), one of a newer format
+// (store.ErrVersion), and one from which no WAL can be rebuilt
+// (ErrUnrepairable).
+package recovery
