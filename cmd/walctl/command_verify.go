@@ -7,12 +7,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/walbatch/walbatch/recovery"
 	"github.com/walbatch/walbatch/store"
-	"github.com/walbatch/walbatch/wal"
 )
 
 type verifyOptions struct {
 	path   string
+	max    int
 	format format
 }
 
@@ -21,8 +22,9 @@ func newVerifyCommand(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Check the file's consistency (read-only)",
-		Long: `verify reads the whole file read-only and checks it: every record's
-checksum, batch ranges, and the kept counters against what is stored.
+		Long: `verify reads the whole file read-only and checks it with recovery.Verify:
+bbolt's pages, every record's checksum, batch records and ranges, and the
+kept counters against what is stored.
 It prints OK and exits 0, or prints one line per problem and exits 3.
 A file too damaged to open is a problem too (exit 3). It never changes the
 file; to fix what it finds, copy the file and run walctl repair.`,
@@ -34,15 +36,27 @@ file; to fix what it finds, copy the file and run walctl repair.`,
 			return o.run(e, cmd.OutOrStdout())
 		},
 	}
+	cmd.Flags().IntVar(&o.max, "max-problems", 1000, "list at most this many problems, count the rest (negative: list all)")
 	addFormatFlag(cmd, &o.format, formatTable)
 	return cmd
 }
 
 // verifyReport is verify's JSON output.
 type verifyReport struct {
-	Path     string   `json:"path"`
-	OK       bool     `json:"ok"`
-	Problems []string `json:"problems"`
+	Path         string          `json:"path"`
+	OK           bool            `json:"ok"`
+	Streams      int             `json:"streams"`
+	PagesChecked bool            `json:"pages_checked"`
+	Problems     []verifyProblem `json:"problems"`
+	Omitted      int             `json:"omitted,omitempty"`
+}
+
+type verifyProblem struct {
+	Kind    string `json:"kind"`
+	Stream  string `json:"stream,omitempty"`
+	Seq     uint64 `json:"seq,omitempty"`
+	Message string `json:"message"`
+	line    string
 }
 
 func (o *verifyOptions) run(e *env, w io.Writer) error {
@@ -50,138 +64,40 @@ func (o *verifyOptions) run(e *env, w io.Writer) error {
 		return err
 	}
 	p := startProgress(e, "verifying "+o.path, "")
-	problems, err := verifyFile(o.path)
+	rep, err := recovery.Verify(o.path, &recovery.VerifyOptions{LockTimeout: lockTimeout, MaxProblems: o.max})
 	p.end()
-	if err != nil {
-		// Damage found while opening is a finding, not a failure to verify.
-		if !errors.Is(err, store.ErrCorrupt) {
-			return explainOpen(o.path, err)
+	out := verifyReport{Path: o.path, Problems: []verifyProblem{}}
+	switch {
+	case err == nil:
+		out.Streams, out.PagesChecked, out.Omitted = len(rep.Streams), rep.PagesChecked, rep.Omitted
+		for _, pr := range rep.Problems {
+			out.Problems = append(out.Problems, verifyProblem{
+				Kind: string(pr.Kind), Stream: pr.Stream, Seq: pr.Seq, Message: pr.Msg, line: pr.String()})
 		}
-		problems = append(problems, oneLine(err))
+	case errors.Is(err, store.ErrCorrupt) && !errors.Is(err, store.ErrLocked):
+		// Damage found while opening is a finding, not a failure to verify.
+		out.Problems = append(out.Problems, verifyProblem{Kind: "file", Message: oneLine(err), line: "file: " + oneLine(err)})
+	default:
+		return explainOpen(o.path, err)
 	}
-	rep := verifyReport{Path: o.path, OK: len(problems) == 0, Problems: problems}
-	if rep.Problems == nil {
-		rep.Problems = []string{}
-	}
+	out.OK = len(out.Problems) == 0 && out.Omitted == 0
 	if o.format == formatJSON {
-		if err := writeJSON(w, rep); err != nil {
+		if err := writeJSON(w, out); err != nil {
 			return err
 		}
-	} else if rep.OK {
+	} else if out.OK {
 		fmt.Fprintln(w, "OK")
 	} else {
-		for _, pr := range problems {
-			fmt.Fprintln(w, oneLine(fmt.Errorf("%s", pr)))
+		for _, pr := range out.Problems {
+			fmt.Fprintln(w, cell(pr.line))
+		}
+		if out.Omitted > 0 {
+			fmt.Fprintf(w, "... and %d more problems (raise --max-problems to list them)\n", out.Omitted)
 		}
 	}
-	if !rep.OK {
-		return explained{fmt.Sprintf("%s: verify found %d problems", o.path, len(problems)), errProblems}
+	if !out.OK {
+		n := len(out.Problems) + out.Omitted
+		return explained{fmt.Sprintf("%s: verify found %d problems; see docs/operations.md (damaged file)", o.path, n), errProblems}
 	}
 	return nil
-}
-
-// verifyFile checks the WAL at path read-only and returns one line per
-// problem. An error is returned when the file cannot be checked at all.
-func verifyFile(path string) ([]string, error) {
-	l, err := openReadOnly(path)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	var problems []string
-	for _, name := range l.Streams() {
-		s, err := l.Stream(name)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("stream %q: %v", name, err))
-			continue
-		}
-		problems = append(problems, verifyStream(s)...)
-	}
-	return problems, nil
-}
-
-// verifyStream checks one stream's records and counters.
-func verifyStream(s *wal.Stream) []string {
-	var problems []string
-	add := func(format string, args ...any) {
-		problems = append(problems, fmt.Sprintf("stream %q: ", s.Name())+fmt.Sprintf(format, args...))
-	}
-	st := s.State()
-	batches, err := s.Batches()
-	if err != nil {
-		add("in-flight batches: %v", err)
-	}
-	inBatch := func(seq uint64) int {
-		for i, b := range batches {
-			if seq >= b.First && seq <= b.Last {
-				return i
-			}
-		}
-		return -1
-	}
-	var pending, pendingBytes, inflight, inflightBytes uint64
-	var oldest int64
-	perBatch := make([]int, len(batches))
-	err = s.ForEachEvent(0, 0, func(r wal.Record, derr error) error {
-		if derr != nil {
-			add("event %d: %v", r.Seq, derr)
-			return nil
-		}
-		if oldest == 0 {
-			oldest = r.Time.UnixNano()
-		}
-		if r.Seq >= st.NextSeq {
-			add("event %d is past the next sequence number %d", r.Seq, st.NextSeq)
-		}
-		if i := inBatch(r.Seq); i >= 0 {
-			perBatch[i]++
-			inflight++
-			inflightBytes += uint64(len(r.Payload))
-		} else if r.Seq <= st.SealedThrough {
-			add("event %d is sealed (through %d) but in no in-flight batch", r.Seq, st.SealedThrough)
-		} else {
-			pending++
-			pendingBytes += uint64(len(r.Payload))
-		}
-		return nil
-	})
-	if err != nil {
-		add("events: %v", err)
-	}
-	for i, b := range batches {
-		if perBatch[i] != b.Count {
-			add("batch %s holds %d events, its record says %d", b.ID, perBatch[i], b.Count)
-		}
-		if i > 0 && b.First <= batches[i-1].Last {
-			add("batch %s overlaps batch %s", b.ID, batches[i-1].ID)
-		}
-	}
-	var dead uint64
-	err = s.ForEachDead(func(d wal.DeadLetter) error {
-		dead++
-		return nil
-	})
-	if err != nil {
-		add("dead letters: %v", err)
-	}
-	var done uint64
-	if err := s.ForEachCompletion(func(wal.Completion) error { done++; return nil }); err != nil {
-		add("completion records: %v", err)
-	}
-	check := func(what string, have, want uint64) {
-		if have != want {
-			add("%s counter is %d, the file holds %d", what, have, want)
-		}
-	}
-	check("pending events", st.PendingCount, pending)
-	check("pending bytes", st.PendingBytes, pendingBytes)
-	check("in-flight batches", st.InflightBatches, uint64(len(batches)))
-	check("in-flight events", st.InflightCount, inflight)
-	check("in-flight bytes", st.InflightBytes, inflightBytes)
-	check("dead events", st.DeadCount, dead)
-	check("completion records", st.DoneRecords, done)
-	if st.OldestNanos != oldest {
-		add("oldest-event time is %d, the first event was enqueued at %d", st.OldestNanos, oldest)
-	}
-	return problems
 }
