@@ -54,6 +54,7 @@ type attempt struct {
 	BatchID  string
 	Attempt  int
 	Ns       []int
+	Gs       []int
 	Keys     []string
 	IDs      []string
 	Seqs     []uint64
@@ -76,6 +77,7 @@ func (s *recSink) Dispatch(ctx context.Context, b *dispatcher.Batch[tev]) error 
 	a := attempt{BatchID: b.ID, Attempt: b.Attempt, At: time.Now()}
 	for _, e := range b.Events {
 		a.Ns = append(a.Ns, e.Value.N)
+		a.Gs = append(a.Gs, e.Value.G)
 		a.Keys = append(a.Keys, e.Key)
 		a.IDs = append(a.IDs, e.ID)
 		a.Seqs = append(a.Seqs, e.Seq)

@@ -291,6 +291,12 @@ func (p *Processor[T]) acknowledged(key string) {
 	if p.keyFn != nil {
 		if old := p.lastKey.Swap(&key); old != nil && *old != key {
 			p.keyChanged.Store(true)
+			// The loop may have looked at the new event before this
+			// store: wake it, or the closed run waits for a timer.
+			select {
+			case p.wakeCh <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
