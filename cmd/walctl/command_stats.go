@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -44,7 +46,7 @@ was created. It reads kept counters, so it is fast whatever the backlog.`,
 type fileReport struct {
 	Path          string    `json:"path"`
 	SizeBytes     int64     `json:"size_bytes"`
-	FreeBytes     int64     `json:"free_bytes"`
+	FreeBytes     int64     `json:"free_bytes"` // not holding live data: what compaction gives back
 	PageSize      int       `json:"page_size"`
 	FormatVersion uint64    `json:"format_version"`
 	Created       time.Time `json:"created,omitzero"`
@@ -106,8 +108,12 @@ func collectStats(l *wal.Log, stream string, now time.Time) (statsReport, error)
 		return rep, err
 	}
 	info := l.Store().Info()
+	used, err := usedBytes(l.Store())
+	if err != nil {
+		return rep, err
+	}
 	rep.File = fileReport{
-		Path: l.Path(), SizeBytes: fs.FileSize, FreeBytes: fs.FreeBytes, PageSize: fs.PageSize,
+		Path: l.Path(), SizeBytes: fs.FileSize, FreeBytes: max(fs.FreeBytes, fs.FileSize-used), PageSize: fs.PageSize,
 		FormatVersion: info.Version, Created: utc(info.Created), FileID: hex.EncodeToString(info.FileID[:]),
 	}
 	streams, err := streamsOf(l, stream)
@@ -181,6 +187,25 @@ func writeStatsTable(w io.Writer, rep statsReport) error {
 		}
 	}
 	return t.close()
+}
+
+// usedBytes is the size of the pages that hold live data: the two meta
+// pages, the freelist (counted as one page) and every bucket's pages. The
+// rest of the file is free pages and room bbolt reserved for growth: what
+// compaction gives back. (A read-only open does not load bbolt's freelist,
+// so store.FileStats cannot report free pages there.) It reads every
+// page of the tree once.
+func usedBytes(db *store.DB) (int64, error) {
+	var used int64
+	err := db.View(func(tx *bolt.Tx) error {
+		used = 3 * int64(tx.DB().Info().PageSize)
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			s := b.Stats()
+			used += int64(s.BranchAlloc + s.LeafAlloc)
+			return nil
+		})
+	})
+	return used, err
 }
 
 func percent(part, whole int64) float64 {

@@ -112,7 +112,13 @@ func TestCompactInPlace(t *testing.T) {
 	path := bloated(t)
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
-	r := walctl(t, "compact", path)
+	r := walctl(t, "stats", path, "-o", "json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var rep statsReport
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	require.Greater(t, rep.File.FreeBytes, fi.Size()/2, "stats shows the free space compaction gives back")
+
+	r = walctl(t, "compact", path)
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, fmt.Sprintf("%d bytes before", fi.Size()))
 	after, err := os.Stat(path)
