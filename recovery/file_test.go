@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -117,6 +118,10 @@ func TestRandomByteFlips(t *testing.T) {
 	data, err := os.ReadFile(clean)
 	require.NoError(t, err)
 	seed := uint64(time.Now().UnixNano())
+	if env := os.Getenv("RECOVERY_SEED"); env != "" {
+		seed, err = strconv.ParseUint(env, 10, 64)
+		require.NoError(t, err)
+	}
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	rounds := 300

@@ -147,17 +147,21 @@ type pageWalk struct {
 	// slices are valid only during the call.
 	onBucket func(path [][]byte)
 	onKV     func(path [][]byte, k, v []byte)
+	// isBucket, if set, decides whether a leaf entry is a bucket, given
+	// its flag: a rebuild knows the layout better than a damaged flag.
+	isBucket func(path [][]byte, k []byte, flagged bool) bool
 }
 
 // checkPages walks the file at path; see pageWalk.
-func checkPages(path string, onBucket func([][]byte), onKV func([][]byte, []byte, []byte)) (*pageWalk, error) {
+func checkPages(path string, onBucket func([][]byte), onKV func([][]byte, []byte, []byte),
+	isBucket func([][]byte, []byte, bool) bool) (*pageWalk, error) {
 	pf, err := openPages(path)
 	if err != nil {
 		return nil, err
 	}
 	defer pf.Close()
 	w := &pageWalk{pf: pf, reach: map[uint64]bool{0: true, 1: true}, freed: map[uint64]bool{},
-		onBucket: onBucket, onKV: onKV}
+		onBucket: onBucket, onKV: onKV, isBucket: isBucket}
 	if int64(pf.hwm)*pf.ps > pf.size {
 		w.tree = append(w.tree, fmt.Sprintf("file is truncated: %d bytes, its pages need %d", pf.size, int64(pf.hwm)*pf.ps))
 	}
@@ -311,7 +315,11 @@ func (w *pageWalk) leaf(path [][]byte, buf []byte) error {
 			return fmt.Errorf("leaf keys out of order at element %d", i)
 		}
 		prev = k
-		if flags&leafBucketFlag == 0 {
+		isBucket := flags&leafBucketFlag != 0
+		if w.isBucket != nil {
+			isBucket = w.isBucket(path, k, isBucket)
+		}
+		if !isBucket {
 			if w.onKV != nil {
 				w.onKV(path, k, v)
 			}

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/store"
+	"github.com/walbatch/walbatch/wal"
 )
 
 // rebuildTxKeys bounds the keys copied per transaction of a rebuild.
@@ -72,7 +73,7 @@ func rebuildFile(path string, rep *RepairReport) error {
 			}
 		}
 	}
-	w, err := checkPages(path, onBucket, onKV)
+	w, err := checkPages(path, onBucket, onKV, walLayout)
 	if err != nil {
 		_ = tx.Rollback()
 		return fail(fmt.Errorf("%w: %s: %v", ErrUnrepairable, path, err))
@@ -111,4 +112,29 @@ func rebuildFile(path string, rep *RepairReport) error {
 	}
 	rep.Actions = append(rep.Actions, fmt.Sprintf("rebuilt the file from %d readable key(s)", keys))
 	return nil
+}
+
+// walLayout says which entries of a WAL are buckets, whatever their
+// (possibly damaged) flag says: the meta and streams buckets, each stream,
+// and each stream's sub-buckets; everything else is a value. A record
+// whose flag was flipped is thus copied as the value it was, and the
+// stream repair then finds it corrupt and keeps it as a dead letter.
+func walLayout(path [][]byte, k []byte, flagged bool) bool {
+	switch len(path) {
+	case 0:
+		return true
+	case 1:
+		return string(path[0]) == "streams"
+	case 2:
+		if string(path[0]) != "streams" {
+			return false
+		}
+		for _, sub := range wal.SubBuckets {
+			if string(k) == sub {
+				return true
+			}
+		}
+		return false
+	}
+	return false
 }

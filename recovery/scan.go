@@ -70,7 +70,15 @@ func analyze(rs wal.RawStream, ps *problems) *analysis {
 	} else {
 		a.stored, a.stateOK = st, true
 	}
+	for _, key := range []string{"state", "uid"} {
+		if rs.Bucket.Bucket([]byte(key)) != nil {
+			ps.add(KindFile, n, 0, "%q is a bucket where a value belongs", key)
+		}
+	}
 	for i, b := range []*bolt.Bucket{rs.Events, rs.Batches, rs.Dead, rs.Done} {
+		if b == nil && rs.Bucket.Get([]byte(wal.SubBuckets[i])) != nil {
+			ps.add(KindFile, n, 0, "%q is a value where a bucket belongs", wal.SubBuckets[i])
+		}
 		if sub := wal.SubBuckets[i]; b == nil {
 			a.missing = append(a.missing, sub)
 			ps.add(KindBucket, n, 0, "bucket %q missing", sub)
@@ -91,6 +99,10 @@ func (a *analysis) scanBatches(ps *problems) {
 	var prevLast uint64
 	c := a.rs.Batches.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			ps.add(KindFile, a.name, 0, "batch key %x is a bucket where a record belongs", k)
+			continue
+		}
 		seq, ok := wal.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindBatch, a.name, 0, "batch key %x is not 8 bytes", k)
@@ -139,6 +151,10 @@ func (a *analysis) scanEvents(ps *problems) {
 	first := true
 	c := a.rs.Events.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			ps.add(KindFile, a.name, 0, "event key %x is a bucket where a record belongs", k)
+			continue
+		}
 		seq, ok := wal.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindRecord, a.name, 0, "event key %x is not 8 bytes", k)
@@ -199,6 +215,10 @@ func (a *analysis) scanDead(ps *problems) {
 	}
 	c := a.rs.Dead.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			ps.add(KindFile, a.name, 0, "dead letter key %x is a bucket where a record belongs", k)
+			continue
+		}
 		seq, ok := wal.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindDead, a.name, 0, "dead-letter key %x is not 8 bytes", k)
@@ -230,6 +250,10 @@ func (a *analysis) scanDone(ps *problems) {
 	}
 	c := a.rs.Done.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v == nil {
+			ps.add(KindFile, a.name, 0, "completion key %x is a bucket where a record belongs", k)
+			continue
+		}
 		seq, ok := wal.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindDone, a.name, 0, "completion key %x is not 8 bytes", k)

@@ -66,12 +66,18 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 	ps := &problems{max: o.MaxProblems}
 	defer func() { r.Problems, r.Omitted = ps.list, ps.omitted }()
 	if pages {
-		w, err := checkPages(db.Path(), nil, nil)
+		w, err := checkPages(db.Path(), nil, nil, nil)
 		if err != nil {
 			return nil, fmt.Errorf("recovery: verify %s: %v: %w", db.Path(), err, store.ErrCorrupt)
 		}
 		for _, p := range append(w.tree, w.other...) {
 			ps.add(KindFile, "", 0, "%s", p)
+		}
+		if len(w.tree)+len(w.other) > 0 {
+			// bbolt's tx.Check runs in a goroutine of its own, where a
+			// damaged page or freelist would crash the process: run it
+			// only on a file the page reader found sound.
+			pages = false
 		}
 		if len(w.tree) > 0 {
 			// Walking a damaged tree through bbolt could loop or fault;
@@ -86,6 +92,7 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 				ps.add(KindFile, "", 0, "bbolt check: %v", err)
 			}
 		}
+		checkTopLevel(tx, ps)
 		streams, err := wal.RawStreams(tx)
 		if err != nil {
 			return err
@@ -104,4 +111,21 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 		return nil, fmt.Errorf("recovery: verify %s: %w", db.Path(), err)
 	}
 	return r, nil
+}
+
+// checkTopLevel reports values where the layout has buckets: the streams
+// bucket itself and the streams in it. bbolt would skip them silently.
+func checkTopLevel(tx *bolt.Tx, ps *problems) {
+	if tx.Bucket([]byte("streams")) == nil {
+		if k, v := tx.Cursor().Seek([]byte("streams")); string(k) == "streams" && v != nil {
+			ps.add(KindFile, "", 0, "\"streams\" is a value where a bucket belongs")
+		}
+		return
+	}
+	c := tx.Bucket([]byte("streams")).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil {
+			ps.add(KindFile, string(k), 0, "stream entry is a value where a bucket belongs")
+		}
+	}
 }
