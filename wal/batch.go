@@ -116,6 +116,7 @@ func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
 			if err := s.quarantine(tx, &st, events, badKeys, badVals); err != nil {
 				return err
 			}
+			res.Quarantined = len(badKeys)
 		}
 		if len(recs) == 0 || (!complete && !opts.Force) {
 			if len(badKeys) == 0 {
@@ -182,7 +183,7 @@ func (s *Stream) quarantine(tx *bolt.Tx, st *streamState, events *bolt.Bucket, k
 			return err
 		}
 		st.PendingCount--
-		st.PendingBytes -= min(n, st.PendingBytes)
+		st.PendingBytes -= min(appendedBytes(vals[i]), st.PendingBytes)
 		st.DeadCount++
 		st.DeadBytes += n
 	}

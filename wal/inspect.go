@@ -169,7 +169,9 @@ func EnsureSubBuckets(b *bolt.Bucket) ([]string, error) {
 }
 
 // PutUID stores a stream's random ID.
-func (rs RawStream) PutUID(uid [8]byte) error { return rs.Bucket.Put(keyUID, append([]byte(nil), uid[:]...)) }
+func (rs RawStream) PutUID(uid [8]byte) error {
+	return rs.Bucket.Put(keyUID, append([]byte(nil), uid[:]...))
+}
 
 // PutState stores a stream's counters.
 func (rs RawStream) PutState(st State) error { return rs.Bucket.Put(keyState, st.Encode()) }
@@ -246,4 +248,24 @@ func DecodeCompletion(uid [8]byte, seq uint64, v []byte) (Completion, error) {
 	}
 	c.ID = formatBatchID(uid, seq)
 	return c, nil
+}
+
+// appendedBytes is what Append added to PendingBytes for a stored envelope
+// that may fail its checksum: the payload length its headers give, when
+// they are consistent with its size (damage elsewhere, the usual case),
+// else its stored length, which is what a scan counts for it.
+func appendedBytes(v []byte) uint64 {
+	if len(v) < timeOffset+9+crcSize || v[0] != envArray || v[1] != 0xc4 || v[2] != 16 || v[timeOffset-1] != 0xd3 {
+		return uint64(len(v))
+	}
+	body := v[:len(v)-crcSize]
+	kl, p, ok := readLen(body, timeOffset+8, true)
+	if !ok || p+kl > len(body) {
+		return uint64(len(v))
+	}
+	pl, p, ok := readLen(body, p+kl, false)
+	if !ok || p+pl != len(body) {
+		return uint64(len(v))
+	}
+	return uint64(pl)
 }
