@@ -29,6 +29,7 @@ const (
 	elemSize       = 16
 	flagBranch     = 0x01
 	flagLeaf       = 0x02
+	flagMeta       = 0x04
 	flagFreelist   = 0x10
 	leafBucketFlag = 0x01
 	noFreelist     = ^uint64(0)
@@ -164,6 +165,13 @@ func checkPages(path string, onBucket func([][]byte), onKV func([][]byte, []byte
 		onBucket: onBucket, onKV: onKV, isBucket: isBucket}
 	if int64(pf.hwm)*pf.ps > pf.size {
 		w.tree = append(w.tree, fmt.Sprintf("file is truncated: %d bytes, its pages need %d", pf.size, int64(pf.hwm)*pf.ps))
+	}
+	for id := uint64(0); id < 2; id++ {
+		var h [pageHeaderSize]byte
+		_, err := pf.f.ReadAt(h[:], int64(id)*pf.ps)
+		if got, flags := binary.LittleEndian.Uint64(h[:]), binary.LittleEndian.Uint16(h[8:]); err != nil || got != id || flags != flagMeta {
+			w.other = append(w.other, fmt.Sprintf("meta page %d: header names page %d of type %#x", id, got, flags))
+		}
 	}
 	w.readFreelist()
 	w.bucket(nil, pf.root)
