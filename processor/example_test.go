@@ -1,0 +1,74 @@
+package processor_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/processor"
+)
+
+type click struct {
+	Button string `msgpack:"button"`
+}
+
+func ExampleOpen() {
+	dir, _ := os.MkdirTemp("", "walbatch")
+	defer os.RemoveAll(dir)
+
+	// The sink: here a function; dispatcher.NewHTTP posts batches instead.
+	send := dispatcher.Func[click](func(ctx context.Context, b *dispatcher.Batch[click]) error {
+		for _, ev := range b.Events {
+			fmt.Println("sent", ev.Value.Button)
+		}
+		return nil // every event accepted
+	})
+	p, err := processor.Open[click](filepath.Join(dir, "events.wal"), send, processor.WithBatchSize(100))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	_ = p.Enqueue(ctx, click{"buy"}) // returns once the event is on disk
+	_ = p.Enqueue(ctx, click{"cancel"})
+	_ = p.Stop(ctx) // dispatches what is pending, then closes the file
+	// Output:
+	// sent buy
+	// sent cancel
+}
+
+func ExampleProcessor_Subscribe() {
+	dir, _ := os.MkdirTemp("", "walbatch")
+	defer os.RemoveAll(dir)
+
+	calls := 0
+	flaky := dispatcher.Func[click](func(ctx context.Context, b *dispatcher.Batch[click]) error {
+		if calls++; calls == 1 {
+			return dispatcher.Retryable(fmt.Errorf("sink busy"), 10*time.Millisecond)
+		}
+		return nil
+	})
+	p, err := processor.Open[click](filepath.Join(dir, "events.wal"), flaky)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Listeners run on their own goroutine, off the processor's path.
+	p.Subscribe(processor.BatchDispatched, func(n processor.Notification) {
+		fmt.Printf("attempt %d: %d of %d events delivered, err: %v\n", n.Attempt, n.Delivered, n.Count, n.Err)
+	})
+	p.Subscribe(processor.RetryScheduled, func(n processor.Notification) {
+		fmt.Printf("retry scheduled after attempt %d\n", n.Attempt)
+	})
+	ctx := context.Background()
+	_ = p.EnqueueMany(ctx, []click{{"buy"}, {"cancel"}})
+	_ = p.Flush(ctx) // returns when both are delivered
+	_ = p.Stop(ctx)  // delivers the notifications still queued
+	// Output:
+	// attempt 1: 0 of 2 events delivered, err: sink busy (retry after 10ms)
+	// retry scheduled after attempt 1
+	// attempt 2: 2 of 2 events delivered, err: <nil>
+}
