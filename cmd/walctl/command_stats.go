@@ -155,7 +155,7 @@ func writeStatsTable(w io.Writer, rep statsReport) error {
 	f := rep.File
 	fmt.Fprintf(tw, "file\t%s\n", f.Path)
 	fmt.Fprintf(tw, "size\t%d bytes\n", f.SizeBytes)
-	fmt.Fprintf(tw, "free\t%d bytes (%.0f%%)\n", f.FreeBytes, percent(f.FreeBytes, f.SizeBytes))
+	fmt.Fprintf(tw, "free\t%d bytes (%.0f%%): free pages and room kept for growth\n", f.FreeBytes, percent(f.FreeBytes, f.SizeBytes))
 	fmt.Fprintf(tw, "page size\t%d\n", f.PageSize)
 	fmt.Fprintf(tw, "format version\t%d\n", f.FormatVersion)
 	fmt.Fprintf(tw, "created\t%s\n", cell(fmtTime(f.Created)))
