@@ -204,7 +204,7 @@ func TestRetryDelayGrowsAndHonoursRetryAfter(t *testing.T) {
 func TestRetryStatePersistsAcrossReopen(t *testing.T) {
 	noLeaks(t)
 	path := walPath(t)
-	opts := quiet(WithBatchSize(3), WithMaxRetries(5), WithRetryDelay(10*time.Millisecond, 10*time.Millisecond),
+	opts := quiet(WithBatchSize(3), WithMaxRetries(8), WithRetryDelay(30*time.Millisecond, 30*time.Millisecond),
 		WithStopTimeout(30*time.Millisecond))
 	sink := newRecSink(failing)
 	p := openP(t, path, sink, opts...)
@@ -224,18 +224,18 @@ func TestRetryStatePersistsAcrossReopen(t *testing.T) {
 		require.False(t, bs[0].NextAttemptTime().IsZero())
 	})
 	require.GreaterOrEqual(t, failed, 2)
-	require.LessOrEqual(t, failed, 5, "dead-lettered before the reopen; make the test's timing looser")
+	require.LessOrEqual(t, failed, 8, "dead-lettered before the reopen; make the test's timing looser")
 
 	sink2 := newRecSink(failing)
 	p2 := openP(t, path, sink2, append(opts, WithStopTimeout(3*time.Second))...)
 	require.NoError(t, p2.Flush(context.Background()))
 	got := sink2.all()
-	require.Len(t, got, 6-failed, "attempts left after the reopen")
+	require.Len(t, got, 9-failed, "attempts left after the reopen")
 	require.Equal(t, failed+1, got[0].Attempt)
 	require.Equal(t, batchID, got[0].BatchID)
 	dead := deadLetters(t, p2.Stream())
 	require.Len(t, dead, 3)
-	require.Equal(t, 6, dead[0].Attempts)
+	require.Equal(t, 9, dead[0].Attempts)
 }
 
 // A failing sink never causes a hot loop, however short the flush timers:
