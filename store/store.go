@@ -76,6 +76,9 @@ func openOnce(path string, o Options) (db *DB, err error) {
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: o.InitialMmapSize,
 	}
+	if err := precheck(path); err != nil {
+		return nil, err
+	}
 	var file *os.File
 	bo.OpenFile = func(name string, flag int, mode os.FileMode) (*os.File, error) {
 		f, e := os.OpenFile(name, flag, mode)
@@ -89,6 +92,13 @@ func openOnce(path string, o Options) (db *DB, err error) {
 		return e
 	})
 	if err != nil {
+		if bdb == nil && file != nil {
+			// bbolt failed after opening the file. Closing our descriptor
+			// releases its lock unless bbolt had already mapped the file
+			// (then the mapping holds the lock until the process exits):
+			// precheck below keeps the common damage from getting there.
+			_ = file.Close()
+		}
 		return nil, classifyOpenError(path, err)
 	}
 	db = &DB{bolt: bdb, file: file, path: path, opts: o}
