@@ -4,7 +4,6 @@
 package demo
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +14,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/walbatch/walbatch/internal/childproc"
 )
 
 // Config sets up a demo run.
@@ -167,46 +167,36 @@ func runChild(ctx context.Context, cfg Config, wal, url string, from, to int64, 
 	cmd := cfg.ChildCommand([]string{"--wal", wal, "--url", url,
 		"--from", strconv.FormatInt(from, 10), "--to", strconv.FormatInt(to, 10),
 		"--producers", strconv.Itoa(cfg.Producers)})
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return 0, err
-	}
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("demo: start child: %w", err)
-	}
-	n, done, killed := 0, false, false
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
+	n, done := 0, false
+	res, err := childproc.Run(cmd, func(p *childproc.Proc, line string) {
 		if v, ok := strings.CutPrefix(line, "ack "); ok {
 			num, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				continue
+				return
 			}
 			acked[num] = true
 			n++
-			if !killed && killAt >= 0 && n >= killAt {
+			if killAt >= 0 && n == killAt {
 				// Let it run a moment longer so the kill lands at a random
 				// point of enqueue, commit or dispatch.
 				time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
-				_ = cmd.Process.Signal(syscall.SIGKILL)
-				killed = true
+				p.Kill()
 			}
 		} else if line == "done" {
 			done = true
 		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("demo: %w", err)
 	}
-	werr := cmd.Wait()
-	if killed {
+	if res.Killed {
 		return n, nil
 	}
 	if ctx.Err() != nil {
 		return n, ctx.Err()
 	}
-	if werr != nil || !done {
-		return n, fmt.Errorf("demo: child failed: %v: %s", werr, strings.TrimSpace(stderr.String()))
+	if res.Err != nil || !done {
+		return n, fmt.Errorf("demo: child failed: %v: %s", res.Err, res.Stderr)
 	}
 	return n, nil
 }
