@@ -89,12 +89,14 @@ func TestZeroedPages(t *testing.T) {
 	require.NoError(t, err)
 	fi, _ := f.Stat()
 	zero := make([]byte, 4096)
-	for _, page := range []int64{3, fi.Size()/4096 - 3} {
+	// Eight pages in the middle of the file, where the events are.
+	for page := fi.Size()/4096/2 - 4; page < fi.Size()/4096/2+4; page++ {
 		_, err := f.WriteAt(zero, page*4096)
 		require.NoError(t, err)
 	}
 	require.NoError(t, f.Close())
 	se, we, ve, r := openAll(t, path)
+	t.Logf("store: %v; wal: %v; verify: %v", se, we, ve)
 	for _, err := range []error{se, we, ve} {
 		require.True(t, err == nil || known(err), "%v", err)
 	}
@@ -152,7 +154,12 @@ func TestRandomByteFlips(t *testing.T) {
 		if ve == nil && !r.OK() && i%5 == 0 {
 			rep, err := Repair(path, nil)
 			if err == nil {
-				require.True(t, rep.After.OK(), "round %d: %s\n%s", i, rep, rep.After)
+				for _, p := range rep.After.Problems {
+					// Completion records are audit only: Repair leaves one
+					// it cannot read, and says so.
+					require.Equal(t, KindDone, p.Kind, "round %d: %s\n%s", i, rep, rep.After)
+					require.NotEmpty(t, rep.Unrepaired)
+				}
 				outcomes["repaired"]++
 			} else {
 				require.True(t, errors.Is(err, ErrUnrepairable) || known(err), "round %d: %v", i, err)

@@ -272,7 +272,28 @@ func (w *pageWalk) bucket(path [][]byte, root uint64) {
 
 // element returns the key (and for a leaf the value) of element i of page
 // buf, bounds-checked.
-func element(buf []byte, i int, leaf bool) (flags uint32, k, v []byte, child uint64, err error) {
+//
+// bbolt writes the elements' keys and values back to back, in element
+// order, right after the element array; next is where element i's data
+// should start, and the returned next is where element i+1's should. Data
+// elsewhere means damaged sizes or offsets (elements overlapping), which
+// is reported in gap while the element is still returned.
+func element(buf []byte, i int, leaf bool, next uint64) (flags uint32, k, v []byte, child, after uint64, gap, err error) {
+	flags, k, v, child, err = elementAt(buf, i, leaf)
+	if err != nil {
+		return
+	}
+	start := uint64(cap(buf) - cap(k)) // k is buf[start:...]
+	if i == 0 {
+		next = uint64(pageHeaderSize + int(binary.LittleEndian.Uint16(buf[10:]))*elemSize)
+	}
+	if start != next {
+		gap = fmt.Errorf("element %d: data at offset %d, expected %d (overlapping elements)", i, start, next)
+	}
+	return flags, k, v, child, start + uint64(len(k)+len(v)), gap, nil
+}
+
+func elementAt(buf []byte, i int, leaf bool) (flags uint32, k, v []byte, child uint64, err error) {
 	eoff := pageHeaderSize + i*elemSize
 	if eoff+elemSize > len(buf) {
 		return 0, nil, nil, 0, fmt.Errorf("element %d beyond the page", i)
@@ -292,15 +313,25 @@ func element(buf []byte, i int, leaf bool) (flags uint32, k, v []byte, child uin
 	return flags, buf[start : start+ksize], buf[start+ksize : start+ksize+vsize], child, nil
 }
 
-func branchChildren(buf []byte) ([]uint64, error) {
+func branchChildren(buf []byte) (kids []uint64, err error) {
 	n := int(binary.LittleEndian.Uint16(buf[10:]))
-	var kids []uint64
 	var prev []byte
+	var next uint64
+	var gapErr error
+	defer func() {
+		if gapErr != nil && err == nil {
+			err = gapErr
+		}
+	}()
 	for i := 0; i < n; i++ {
-		_, k, _, child, err := element(buf, i, false)
+		_, k, _, child, after, gap, err := element(buf, i, false, next)
 		if err != nil {
 			return kids, err
 		}
+		if gap != nil && gapErr == nil {
+			gapErr = gap
+		}
+		next = after
 		if i > 0 && bytes.Compare(prev, k) >= 0 {
 			return kids, fmt.Errorf("branch keys out of order at element %d", i)
 		}
@@ -311,14 +342,25 @@ func branchChildren(buf []byte) ([]uint64, error) {
 }
 
 // leaf visits the elements of a leaf page (or an inline bucket's page).
-func (w *pageWalk) leaf(path [][]byte, buf []byte) error {
+func (w *pageWalk) leaf(path [][]byte, buf []byte) (err error) {
 	n := int(binary.LittleEndian.Uint16(buf[10:]))
 	var prev []byte
+	var next uint64
+	var gapErr error
+	defer func() {
+		if gapErr != nil && err == nil {
+			err = gapErr
+		}
+	}()
 	for i := 0; i < n; i++ {
-		flags, k, v, _, err := element(buf, i, true)
+		flags, k, v, _, after, gap, err := element(buf, i, true, next)
 		if err != nil {
 			return err
 		}
+		if gap != nil && gapErr == nil {
+			gapErr = gap
+		}
+		next = after
 		if i > 0 && bytes.Compare(prev, k) >= 0 {
 			return fmt.Errorf("leaf keys out of order at element %d", i)
 		}
