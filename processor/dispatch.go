@@ -178,7 +178,8 @@ func (l *loop[T]) fail(ib *inflight, cause error) {
 }
 
 // backoff is the delay after the given failed attempt: the retry delay
-// doubled per attempt, capped, spread by jitter.
+// doubled per attempt, capped, spread by jitter, and never below
+// minRetryDelay.
 func (l *loop[T]) backoff(attempts int) time.Duration {
 	c := l.p.cfg
 	d := c.retryDelay
@@ -190,5 +191,10 @@ func (l *loop[T]) backoff(attempts int) time.Duration {
 		f := 1 + c.jitter*(2*rand.Float64()-1)
 		d = time.Duration(float64(d) * f)
 	}
-	return d
+	return max(d, minRetryDelay)
 }
+
+// minRetryDelay is the floor of every computed retry delay, so that a
+// retry delay of 0 (which the gateway document allows) cannot turn a
+// failing sink into a hot loop.
+const minRetryDelay = 10 * time.Millisecond

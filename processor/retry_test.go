@@ -285,3 +285,13 @@ func TestPermanentErrorDeadLettersAtOnce(t *testing.T) {
 	require.Len(t, nt.of(DeadLettered), 1)
 	require.Empty(t, nt.of(RetryScheduled))
 }
+
+// A retry delay of 0 is allowed (the gateway document allows retry_delay 0)
+// but never makes a hot loop: computed delays have a floor.
+func TestZeroRetryDelayHasAFloor(t *testing.T) {
+	l := &loop[int]{p: &Processor[int]{cfg: defaultConfig()}}
+	l.p.cfg.retryDelay, l.p.cfg.maxRetryDelay, l.p.cfg.jitter = 0, 0, 0
+	for attempt := 1; attempt < 5; attempt++ {
+		require.Equal(t, minRetryDelay, l.backoff(attempt))
+	}
+}
