@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,7 +58,7 @@ func readContents(t *testing.T, path, name string) contents {
 	return c
 }
 
-func k2s(k []byte) string { s, _ := wal.ParseSeqKey(k); return "seq-" + string(rune('0'+s%10)) }
+func k2s(k []byte) string { return fmt.Sprintf("key-%x", k) }
 
 func putBatch(t *testing.T, rs wal.RawStream, b *wal.Batch) {
 	v, err := wal.EncodeBatch(b)
