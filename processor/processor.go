@@ -144,8 +144,12 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 func (p *Processor[T]) begin() {
 	rep := p.recovery
 	p.notes.emit(Notification{Kind: Recovered, Stream: p.cfg.stream, Recovery: &rep})
-	if rep.InFlightBatches > 0 || rep.PendingEvents > 0 {
-		p.cfg.logger.Info("walbatch: recovered", "stream", p.cfg.stream, "report", rep.String())
+	if rep.InFlightBatches > 0 || rep.PendingEvents > 0 || len(rep.Repaired) > 0 {
+		p.cfg.logger.Info("walbatch: recovered", "stream", p.cfg.stream, "report", rep.String(), "repaired", rep.Repaired)
+	}
+	if len(rep.Problems) > 0 {
+		p.cfg.logger.Error("walbatch: damage found at open; run walctl verify and repair on the closed file",
+			"stream", p.cfg.stream, "problems", rep.Problems)
 	}
 	if p.cfg.startOnOpen {
 		_ = p.Start()

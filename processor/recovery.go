@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/walbatch/walbatch/recovery"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -21,6 +22,11 @@ type RecoveryReport struct {
 	DeadEvents    int64
 	// OldestPending is the enqueue time of the oldest event not completed.
 	OldestPending time.Time
+	// Repaired lists what the checks at open fixed (see recovery.Plan).
+	Repaired []string
+	// Problems lists damage found at open that needs recovery.Repair on
+	// the closed file; dispatching goes on meanwhile.
+	Problems []string
 }
 
 func (r RecoveryReport) String() string {
@@ -32,11 +38,17 @@ func (r RecoveryReport) String() string {
 		r.Stream, r.InFlightBatches, r.InFlightEvents, r.PendingEvents, r.PendingBytes, r.DeadEvents, age)
 }
 
-// recoverStream reads what the stream holds from its counters: O(1) in the
-// backlog. In-flight batches are loaded by the loop when it starts.
+// recoverStream runs recovery.Plan on the stream, which fixes what its
+// reads prove (counters, batch ranges) without a scan of the backlog, and
+// reports what the stream holds. In-flight batches are loaded by the loop
+// when it starts.
 func recoverStream(s *wal.Stream) (RecoveryReport, error) {
+	plan, err := recovery.Plan(s.Log(), &recovery.PlanOptions{Streams: []string{s.Name()}})
+	if err != nil {
+		return RecoveryReport{}, fmt.Errorf("processor: recovery of stream %q: %w", s.Name(), err)
+	}
 	st := s.Stats()
-	return RecoveryReport{
+	rep := RecoveryReport{
 		Stream:          s.Name(),
 		InFlightBatches: int(st.InFlightBatches),
 		InFlightEvents:  st.InFlightEvents,
@@ -44,5 +56,12 @@ func recoverStream(s *wal.Stream) (RecoveryReport, error) {
 		PendingBytes:    st.PendingBytes,
 		DeadEvents:      st.DeadEvents,
 		OldestPending:   st.OldestPending,
-	}, nil
+	}
+	for _, sr := range plan.Streams {
+		rep.Repaired = append(rep.Repaired, sr.Repaired...)
+		for _, p := range sr.Problems {
+			rep.Problems = append(rep.Problems, p.String())
+		}
+	}
+	return rep, nil
 }

@@ -24,7 +24,7 @@ type streamState struct {
 	DeadBytes        uint64
 	CompletedBatches uint64 // totals since the stream was created
 	CompletedEvents  uint64
-	OldestNanos      int64 // enqueue time of the oldest event not completed; 0 if none
+	OldestNanos      int64  // enqueue time of the oldest event not completed; 0 if none
 	DoneRecords      uint64 // completion records kept (bounded)
 	Created          int64
 }
