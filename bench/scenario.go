@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// result is what one scenario measured, passed from the child process to
+// the parent as JSON.
+type result struct {
+	Name    string             `json:"name"`
+	Events  int64              `json:"events"`
+	Seconds float64            `json:"seconds"`
+	Rate    float64            `json:"rate"` // events/s; 0 when the scenario is not a rate
+	Extra   map[string]float64 `json:"extra,omitempty"`
+	HWM     int64              `json:"hwm"`  // peak RSS of the child process (VmHWM)
+	Anon    int64              `json:"anon"` // anonymous RSS at the end (RssAnon)
+	Note    string             `json:"note,omitempty"`
+}
+
+func (r *result) set(k string, v float64) {
+	if r.Extra == nil {
+		r.Extra = map[string]float64{}
+	}
+	r.Extra[k] = v
+}
+
+// env is what a scenario runs with.
+type env struct {
+	dir     string        // a fresh directory of its own
+	file    string        // a copy of the backlog file, for backlog scenarios
+	dur     time.Duration // how long a rate scenario produces
+	backlog int           // events in the backlog file
+	pool    eventPool
+}
+
+type scenario struct {
+	name    string
+	what    string // one line for the table
+	backlog bool   // needs a copy of the backlog file
+	run     func(e *env) (result, error)
+}
+
+// scenarios in the order they run and are reported.
+var scenarios = []scenario{
+	{name: "raw-fsync-1", what: "raw file: write + fdatasync per event, 1 producer", run: runRawFsync},
+	{name: "raw-group-32", what: "raw group commit: one writer, one write + fdatasync per group, 32 producers waiting", run: runRawGroup},
+	{name: "wb-always-1", what: "walbatch Enqueue, SyncAlways, 1 producer", run: enqueueScenario(syncAlways, 1)},
+	{name: "wb-always-32", what: "walbatch Enqueue, SyncAlways, 32 producers waiting", run: enqueueScenario(syncAlways, 32)},
+	{name: "wb-many-always", what: "walbatch EnqueueMany (1000 per call), SyncAlways, 1 producer", run: enqueueManyScenario(syncAlways)},
+	{name: "wal-async-always", what: "wal Stream.AppendAsync (10k window), SyncAlways, 1 producer", run: asyncScenario(syncAlways)},
+	{name: "wb-none-1", what: "walbatch Enqueue, SyncNone, 1 producer", run: enqueueScenario(syncNone, 1)},
+	{name: "wb-none-32", what: "walbatch Enqueue, SyncNone, 32 producers waiting", run: enqueueScenario(syncNone, 32)},
+	{name: "wb-many-none", what: "walbatch EnqueueMany (1000 per call), SyncNone, 1 producer", run: enqueueManyScenario(syncNone)},
+	{name: "wal-async-none", what: "wal Stream.AppendAsync (10k window), SyncNone, 1 producer", run: asyncScenario(syncNone)},
+	{name: "dq-sync1", what: "go-diskqueue Put, SyncEvery 1, 1 producer", run: diskqueueScenario(1)},
+	{name: "dq-default", what: "go-diskqueue Put, SyncEvery 2500 / 2s (nsqd's defaults), 1 producer", run: diskqueueScenario(2500)},
+	{name: "optimizely", what: "Optimizely BatchEventProcessor (in memory, not durable), no-op dispatcher, 1 producer", run: runOptimizely},
+	{name: "backlog-build", what: "write the backlog: wal AppendMany in groups of 16384, SyncNone", run: runBuild},
+	{name: "open", what: "processor.Open on the backlog until the first batch reaches the dispatcher", backlog: true, run: runOpen},
+	{name: "drain", what: "processor.Open on the backlog, drain through a no-op dispatcher; then Stop and CompactFile", backlog: true, run: runDrain},
+	{name: "memory", what: "processor.Open on the backlog, not started: memory while it waits on disk", backlog: true, run: runMemory},
+	{name: "e2e-http", what: "EnqueueMany (SyncAlways) to a loopback HTTP receiver, HTTP dispatcher, batch 1000", run: runHTTP},
+}
+
+func findScenario(name string) (scenario, bool) {
+	for _, s := range scenarios {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return scenario{}, false
+}
+
+// produce runs n producers until d has passed. Each call of fn produces
+// (and waits for) some events and returns how many; the count is of
+// acknowledged events only.
+func produce(n int, d time.Duration, fn func(g, i int) (int, error)) (events int64, secs float64, err error) {
+	var total atomic.Int64
+	var errOnce sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for g := range n {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(deadline); i++ {
+				k, e := fn(g, i)
+				if e != nil {
+					errOnce.Do(func() { err = fmt.Errorf("producer %d: %w", g, e) })
+					return
+				}
+				total.Add(int64(k))
+			}
+		})
+	}
+	wg.Wait()
+	secs = time.Since(start).Seconds()
+	return total.Load(), secs, err
+}
+
+func rateResult(name string, events int64, secs float64) result {
+	return result{Name: name, Events: events, Seconds: secs, Rate: float64(events) / secs}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/processor"
+	"github.com/walbatch/walbatch/wal"
+)
+
+const (
+	syncAlways = wal.SyncAlways
+	syncNone   = wal.SyncNone
+)
+
+// noop is a dispatcher that accepts every batch and counts its events; the
+// first batch's arrival time is kept for the open scenario.
+type noop struct {
+	n     atomic.Int64
+	first atomic.Int64 // unix ns of the first batch
+}
+
+func (d *noop) dispatcher() dispatcher.Dispatcher[Event] {
+	return dispatcher.Func[Event](func(_ context.Context, b *dispatcher.Batch[Event]) error {
+		d.first.CompareAndSwap(0, time.Now().UnixNano())
+		d.n.Add(int64(len(b.Events)))
+		return nil
+	})
+}
+
+func openProcessor(path string, mode wal.SyncMode, d dispatcher.Dispatcher[Event], opts ...processor.Option) (*processor.Processor[Event], error) {
+	opts = append([]processor.Option{processor.WithSync(mode), processor.WithStopTimeout(time.Second)}, opts...)
+	return processor.Open[Event](path, d, opts...)
+}
+
+func stopSoon(p *processor.Processor[Event]) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = p.Stop(ctx)
+}
+
+// enqueueScenario: producers each call Enqueue and wait for its commit; the
+// processor dispatches to a no-op sink meanwhile, as it would in service.
+func enqueueScenario(mode wal.SyncMode, producers int) func(e *env) (result, error) {
+	return func(e *env) (result, error) {
+		var d noop
+		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher())
+		if err != nil {
+			return result{}, err
+		}
+		defer stopSoon(p)
+		ctx := context.Background()
+		n, secs, err := produce(producers, e.dur, func(g, i int) (int, error) {
+			return 1, p.Enqueue(ctx, *e.pool.at(g*7919 + i))
+		})
+		r := rateResult("", n, secs)
+		r.set("dispatched", float64(d.n.Load()))
+		return r, err
+	}
+}
+
+// enqueueManyScenario: one producer hands 1000 events per EnqueueMany call
+// and waits for their commit.
+func enqueueManyScenario(mode wal.SyncMode) func(e *env) (result, error) {
+	return func(e *env) (result, error) {
+		var d noop
+		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher())
+		if err != nil {
+			return result{}, err
+		}
+		defer stopSoon(p)
+		const per = 1000
+		evs := make([]Event, per)
+		ctx := context.Background()
+		n, secs, err := produce(1, e.dur, func(_, i int) (int, error) {
+			for j := range evs {
+				evs[j] = *e.pool.at(i*per + j)
+			}
+			return per, p.EnqueueMany(ctx, evs)
+		})
+		r := rateResult("", n, secs)
+		r.set("dispatched", float64(d.n.Load()))
+		return r, err
+	}
+}
+
+// asyncScenario: one producer appends to the WAL directly with
+// AppendAsync, keeping up to 10,000 events waiting for their commit; an
+// event counts once its callback reports it committed.
+func asyncScenario(mode wal.SyncMode) func(e *env) (result, error) {
+	return func(e *env) (result, error) {
+		l, err := wal.Open(filepath.Join(e.dir, "async.wal"), &wal.Options{Sync: mode})
+		if err != nil {
+			return result{}, err
+		}
+		defer l.Close()
+		s, err := l.Stream("bench")
+		if err != nil {
+			return result{}, err
+		}
+		const window = 10_000
+		sem := make(chan struct{}, window)
+		var acked, failed atomic.Int64
+		cb := func(_ uint64, err error) {
+			if err != nil {
+				failed.Add(1)
+			} else {
+				acked.Add(1)
+			}
+			<-sem
+		}
+		start := time.Now()
+		deadline := start.Add(e.dur)
+		for i := 0; time.Now().Before(deadline); i++ {
+			sem <- struct{}{}
+			s.AppendAsync([]wal.Entry{{Payload: encode(e.pool.at(i))}}, cb)
+		}
+		for range window {
+			sem <- struct{}{} // wait for every outstanding commit
+		}
+		r := rateResult("", acked.Load(), time.Since(start).Seconds())
+		if f := failed.Load(); f > 0 {
+			r.set("failed", float64(f))
+		}
+		return r, nil
+	}
+}
