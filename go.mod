@@ -3,6 +3,7 @@ module github.com/walbatch/walbatch
 go 1.26
 
 require (
+	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/stretchr/testify v1.11.1
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.etcd.io/bbolt v1.4.3

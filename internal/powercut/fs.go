@@ -1,0 +1,262 @@
+package powercut
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Options configures a filesystem.
+type Options struct {
+	// StrictDirs makes creates, renames and unlinks of files durable only
+	// once their directory is fsynced: at a cut, every directory gets back
+	// the file names it had at its last fsync (or at mount), each naming
+	// the inode it named then. Without it they are durable at once.
+	// Directories themselves (mkdir, rmdir) are always durable at once.
+	StrictDirs bool
+}
+
+// FS is one mount of the model over a backing directory. Use it once:
+// New, Mount, let a writer in another process work, kill the writer,
+// Unmount, Cut. Mount a new FS over the same backing directory to go on.
+type FS struct {
+	backing string // absolute path of the backing directory
+	stash   string // hard links keeping durable inodes alive (StrictDirs)
+	opts    Options
+
+	mu      sync.Mutex
+	files   map[uint64]*fileState // by backing inode; never removed while mounted
+	durable map[string]map[string]uint64
+	cut     bool
+
+	srv *fuse.Server
+	mnt string
+
+	fsyncs, dirSyncs int64
+}
+
+// New prepares a filesystem over backing, which must exist. With StrictDirs
+// it keeps hard links to durable inodes in a sibling directory named
+// backing + ".stash" (on the same filesystem, so links work), and takes the
+// current contents of backing as durable.
+func New(backing string, opts *Options) (*FS, error) {
+	abs, err := filepath.Abs(backing)
+	if err != nil {
+		return nil, err
+	}
+	f := &FS{backing: abs, stash: abs + ".stash", files: map[uint64]*fileState{}}
+	if opts != nil {
+		f.opts = *opts
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return nil, err
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("powercut: %s is not a directory", abs)
+	}
+	if f.opts.StrictDirs {
+		f.durable = map[string]map[string]uint64{}
+		if err := os.RemoveAll(f.stash); err != nil {
+			return nil, err
+		}
+		if err := os.Mkdir(f.stash, 0o700); err != nil {
+			return nil, err
+		}
+		err := filepath.WalkDir(abs, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(abs, p)
+			return f.snapshotDir(rel)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// Mount serves the filesystem at mnt (an empty directory) with a plain
+// mount(2): it needs root and /dev/fuse. The kernel caches no attributes
+// or names, so every stat shows the size the writer sees.
+func (f *FS) Mount(mnt string) error {
+	zero := time.Duration(0)
+	root := &node{fsys: f}
+	opts := &fs.Options{
+		EntryTimeout:    &zero,
+		AttrTimeout:     &zero,
+		NegativeTimeout: &zero,
+		MountOptions: fuse.MountOptions{
+			DirectMountStrict: true,
+			FsName:            "powercut:" + f.backing,
+			Name:              "powercut",
+			DisableXAttrs:     true,
+			MaxBackground:     64,
+		},
+	}
+	srv, err := fs.Mount(mnt, root, opts)
+	if err != nil {
+		return fmt.Errorf("powercut: mount %s: %w", mnt, err)
+	}
+	f.srv, f.mnt = srv, mnt
+	return nil
+}
+
+// ErrForcedUnmount says Unmount had to detach the mount.
+var ErrForcedUnmount = errors.New("powercut: forced unmount")
+
+// Unmount takes the mount down. If a plain unmount does not succeed within
+// timeout (a writer still holds files, or a request hangs), it aborts the
+// connection and detaches the mount, and returns ErrForcedUnmount.
+func (f *FS) Unmount(timeout time.Duration) error {
+	if f.srv == nil {
+		return nil
+	}
+	srv, mnt := f.srv, f.mnt
+	f.srv = nil
+	done := make(chan error, 1)
+	go func() { done <- srv.Unmount() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			return nil
+		}
+	case <-time.After(timeout):
+	}
+	err := syscall.Unmount(mnt, syscall.MNT_FORCE|syscall.MNT_DETACH)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrForcedUnmount, mnt, err)
+	}
+	waited := make(chan struct{})
+	go func() { srv.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(timeout):
+	}
+	return fmt.Errorf("%w: %s", ErrForcedUnmount, mnt)
+}
+
+// CutOptions says what a power cut keeps of the writes not yet synced.
+type CutOptions struct {
+	// Rand, when set, keeps a random subset of the unsynced writes (a torn
+	// write: the disk persisted some sectors of what it was given, maybe
+	// the new size too). When nil every unsynced write is lost.
+	Rand *rand.Rand
+	// Sector is the unit of a torn write: 512 or 4096 (the default).
+	Sector int
+}
+
+// CutReport says what a cut found and did.
+type CutReport struct {
+	Files        int   // backing inodes opened through the mount
+	PendingBytes int64 // written but not synced (whole pages)
+	KeptBytes    int64 // of those, written to the backing files by a torn cut
+	Fsyncs       int64 // file fsyncs served during the mount
+	DirSyncs     int64 // directory fsyncs served during the mount
+	Removed      []string
+	Restored     []string
+}
+
+func (r CutReport) String() string {
+	return fmt.Sprintf("%d files, %d B unsynced, %d B kept, %d fsyncs, %d dir fsyncs, names removed %v restored %v",
+		r.Files, r.PendingBytes, r.KeptBytes, r.Fsyncs, r.DirSyncs, r.Removed, r.Restored)
+}
+
+// Cut simulates the power cut once the mount is down: unsynced writes are
+// lost (or some kept, see CutOptions) and, with StrictDirs, every directory
+// gets back its names as of its last fsync. Afterwards the backing
+// directory holds only what was durable; the FS cannot be used again.
+func (f *FS) Cut(opts *CutOptions) (CutReport, error) {
+	var o CutOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Sector != 512 {
+		o.Sector = pageSize
+	}
+	var rep CutReport
+	if f.srv != nil {
+		return rep, errors.New("powercut: Cut while mounted")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cut {
+		return rep, errors.New("powercut: Cut twice")
+	}
+	f.cut = true
+	rep.Fsyncs, rep.DirSyncs = f.fsyncs, f.dirSyncs
+	var firstErr error
+	for _, s := range f.files {
+		p, k, err := s.cut(o.Rand, o.Sector)
+		rep.Files++
+		rep.PendingBytes += p
+		rep.KeptBytes += k
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return rep, firstErr
+	}
+	if f.opts.StrictDirs {
+		if err := f.restoreNames(&rep); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// state returns the state of backing inode ino, or nil.
+func (f *FS) state(ino uint64) *fileState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.files[ino]
+}
+
+// openState returns the state of the inode at path, opening it if needed.
+// fd, when not -1, is a read-write descriptor on that inode the caller
+// already has; openState takes it over.
+func (f *FS) openState(path string, fd int) (*fileState, error) {
+	if fd < 0 {
+		var err error
+		fd, err = syscall.Open(path, syscall.O_RDWR|syscall.O_CLOEXEC|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			return nil, err
+		}
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.cut {
+		syscall.Close(fd)
+		return nil, syscall.EIO
+	}
+	if s, ok := f.files[st.Ino]; ok {
+		syscall.Close(fd)
+		return s, nil
+	}
+	s := newFileState(fd, st.Ino, st.Size)
+	f.files[st.Ino] = s
+	return s, nil
+}
+
+func (f *FS) countSync(dir bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if dir {
+		f.dirSyncs++
+	} else {
+		f.fsyncs++
+	}
+}
