@@ -23,6 +23,9 @@ package wal_test
 //	C batch          Complete returned nil
 //	p batch id...    about to CompletePartial the listed events of batch
 //	P batch          CompletePartial returned nil
+//	L batch id...    at start: batch left in flight by an earlier run, with
+//	                 the events it still holds (settles a partial completion
+//	                 whose P line the kill cut off)
 
 import (
 	"bufio"
@@ -260,6 +263,19 @@ func parseCrashOutput(t *testing.T, path string, acked map[uint64]bool, intent m
 			}
 			pendingIntents[f[0]+f[1]] = ids
 			openIntent = true
+		case "L":
+			// A partial completion of this batch that was not confirmed
+			// committed exactly when its events are no longer in the batch.
+			still := map[uint64]bool{}
+			for _, x := range f[2:] {
+				still[num(x)] = true
+			}
+			for _, id := range pendingIntents["p"+f[1]] {
+				if !still[id] {
+					completed[id] = true
+				}
+			}
+			delete(pendingIntents, "p"+f[1])
 		case "C", "P":
 			for _, id := range pendingIntents[strings.ToLower(f[0])+f[1]] {
 				completed[id] = true
@@ -384,6 +400,7 @@ func crashChild(path string) {
 		if err != nil || len(bad) > 0 || len(recs) != b.Count {
 			fail("read batch %d: %v, bad %v, %d of %d records", b.Seq, err, bad, len(recs), b.Count)
 		}
+		say(fmt.Sprintf("L %d%s", b.Seq, ids(recs)))
 		fate(&b, recs)
 	}
 	for {
