@@ -18,9 +18,19 @@ import (
 // names that are gone or now name another inode are linked again from the
 // stash. The data in those inodes is whatever was synced to them.
 
+// dirKey names a directory relative to the backing root: "." for the root
+// (Inode.Path gives "" there, filepath.Rel gives ".").
+func dirKey(rel string) string {
+	if rel == "" {
+		return "."
+	}
+	return filepath.Clean(rel)
+}
+
 // snapshotDir records the current entries of directory rel (relative to the
 // backing root) as durable. Caller holds f.mu, or owns f exclusively.
 func (f *FS) snapshotDir(rel string) error {
+	rel = dirKey(rel)
 	dir := filepath.Join(f.backing, rel)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -99,7 +109,7 @@ func (f *FS) restoreNames(rep *CutReport) error {
 	}
 	for _, rel := range dirs {
 		dir := filepath.Join(f.backing, rel)
-		want := f.durable[rel] // nil for a directory made after the snapshot: no durable names
+		want := f.durable[dirKey(rel)] // nil for a directory made after the snapshot: no durable names
 		ents, err := os.ReadDir(dir)
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +23,10 @@ type Options struct {
 	// the inode it named then. Without it they are durable at once.
 	// Directories themselves (mkdir, rmdir) are always durable at once.
 	StrictDirs bool
+	// SyncLatency is how long a file fsync takes before it makes anything
+	// durable, as a disk would. It widens the window in which a cut finds
+	// written but unsynced data. Default 0.
+	SyncLatency time.Duration
 }
 
 // FS is one mount of the model over a backing directory. Use it once:
@@ -39,6 +44,14 @@ type FS struct {
 
 	srv *fuse.Server
 	mnt string
+
+	frozen   atomic.Bool
+	rejected atomic.Int64 // changes refused after Freeze
+
+	armMu   sync.Mutex
+	armOp   Op
+	armLeft int           // requests of kind armOp left before the freeze; 0: not armed
+	armed   chan struct{} // closed at the freeze of FreezeAfter
 
 	fsyncs, dirSyncs int64
 }
@@ -109,6 +122,62 @@ func (f *FS) Mount(mnt string) error {
 	return nil
 }
 
+// Freeze is the moment the power fails: from now on nothing the writer does
+// reaches the disk. Writes, truncates, fsyncs (including one that is still
+// waiting out SyncLatency) and changes to names fail with EIO and change
+// nothing. Reads still work. Call it just before killing the writer, so
+// that requests the kernel still delivers after the kill cannot make
+// anything durable either.
+func (f *FS) Freeze() { f.frozen.Store(true) }
+
+// Op is a kind of request FreezeAfter can count.
+type Op int
+
+const (
+	OpWrite   Op = iota // a write to a file
+	OpFsync             // a file fsync or fdatasync (counted once it made data durable)
+	OpDirSync           // a directory fsync
+	OpCreate            // a file created
+	OpRename            // a rename
+	numOps
+)
+
+// FreezeAfter arms a freeze that happens right after the n-th request of
+// kind op from now (n >= 1): after a write, the power fails before the
+// writer could sync it; after a rename, before the directory was synced.
+// The channel is closed at that moment. Call Freeze to cut anyway if it
+// does not come. Arming again replaces the earlier arming.
+func (f *FS) FreezeAfter(op Op, n int) <-chan struct{} {
+	f.armMu.Lock()
+	defer f.armMu.Unlock()
+	f.armOp, f.armLeft = op, max(n, 1)
+	f.armed = make(chan struct{})
+	return f.armed
+}
+
+// did counts one request of kind op against an armed freeze.
+func (f *FS) did(op Op) {
+	f.armMu.Lock()
+	defer f.armMu.Unlock()
+	if f.armLeft == 0 || op != f.armOp {
+		return
+	}
+	f.armLeft--
+	if f.armLeft == 0 {
+		f.frozen.Store(true)
+		close(f.armed)
+	}
+}
+
+// refuse reports whether the power is off, counting the refusal.
+func (f *FS) refuse() bool {
+	if f.frozen.Load() {
+		f.rejected.Add(1)
+		return true
+	}
+	return false
+}
+
 // ErrForcedUnmount says Unmount had to detach the mount.
 var ErrForcedUnmount = errors.New("powercut: forced unmount")
 
@@ -160,13 +229,15 @@ type CutReport struct {
 	KeptBytes    int64 // of those, written to the backing files by a torn cut
 	Fsyncs       int64 // file fsyncs served during the mount
 	DirSyncs     int64 // directory fsyncs served during the mount
+	Refused      int64 // requests that failed with EIO after Freeze
 	Removed      []string
 	Restored     []string
 }
 
 func (r CutReport) String() string {
 	return fmt.Sprintf("%d files, %d B unsynced, %d B kept, %d fsyncs, %d dir fsyncs, names removed %v restored %v",
-		r.Files, r.PendingBytes, r.KeptBytes, r.Fsyncs, r.DirSyncs, r.Removed, r.Restored)
+		r.Files, r.PendingBytes, r.KeptBytes, r.Fsyncs, r.DirSyncs, r.Removed, r.Restored) +
+		fmt.Sprintf(", %d refused after the freeze", r.Refused)
 }
 
 // Cut simulates the power cut once the mount is down: unsynced writes are
@@ -191,7 +262,7 @@ func (f *FS) Cut(opts *CutOptions) (CutReport, error) {
 		return rep, errors.New("powercut: Cut twice")
 	}
 	f.cut = true
-	rep.Fsyncs, rep.DirSyncs = f.fsyncs, f.dirSyncs
+	rep.Fsyncs, rep.DirSyncs, rep.Refused = f.fsyncs, f.dirSyncs, f.rejected.Load()
 	var firstErr error
 	for _, s := range f.files {
 		p, k, err := s.cut(o.Rand, o.Sector)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -96,6 +97,9 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 }
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if n.fsys.refuse() {
+		return syscall.EIO
+	}
 	p := n.path()
 	if size, ok := in.GetSize(); ok {
 		var s *fileState
@@ -148,6 +152,9 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if flags&syscall.O_TRUNC != 0 && n.fsys.refuse() {
+		return nil, 0, syscall.EIO
+	}
 	s, err := n.fsys.openState(n.path(), -1)
 	if err != nil {
 		return nil, 0, errno(err)
@@ -157,10 +164,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 			return nil, 0, errno(err)
 		}
 	}
-	return &handle{s: s}, 0, 0
+	return &handle{s: s, fsys: n.fsys}, 0, 0
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	if n.fsys.refuse() {
+		return nil, nil, 0, syscall.EIO
+	}
 	p := filepath.Join(n.path(), name)
 	fd, err := syscall.Open(p, syscall.O_CREAT|syscall.O_RDWR|syscall.O_CLOEXEC|syscall.O_NOFOLLOW|int(flags&syscall.O_EXCL), mode&07777)
 	if err != nil {
@@ -180,10 +190,14 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, errno(err)
 	}
 	n.fill(&st, &out.Attr)
-	return n.newChild(ctx, &st), &handle{s: s}, 0, 0
+	n.fsys.did(OpCreate)
+	return n.newChild(ctx, &st), &handle{s: s, fsys: n.fsys}, 0, 0
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if n.fsys.refuse() {
+		return nil, syscall.EIO
+	}
 	p := filepath.Join(n.path(), name)
 	if err := syscall.Mkdir(p, mode&07777); err != nil {
 		return nil, errno(err)
@@ -197,14 +211,23 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if n.fsys.refuse() {
+		return syscall.EIO
+	}
 	return errno(syscall.Rmdir(filepath.Join(n.path(), name)))
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	if n.fsys.refuse() {
+		return syscall.EIO
+	}
 	return errno(syscall.Unlink(filepath.Join(n.path(), name)))
 }
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if n.fsys.refuse() {
+		return syscall.EIO
+	}
 	np, ok := newParent.(*node)
 	if !ok {
 		return syscall.EXDEV
@@ -212,7 +235,11 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	if flags != 0 {
 		return syscall.EINVAL // RENAME_NOREPLACE, RENAME_EXCHANGE: not needed here
 	}
-	return errno(syscall.Rename(filepath.Join(n.path(), name), filepath.Join(np.path(), newName)))
+	if err := syscall.Rename(filepath.Join(n.path(), name), filepath.Join(np.path(), newName)); err != nil {
+		return errno(err)
+	}
+	n.fsys.did(OpRename)
+	return 0
 }
 
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
@@ -240,8 +267,15 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 // backing file) and on directories (StrictDirs: its names become durable).
 // Both flavours make everything durable, data and size.
 func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	if n.fsys.refuse() {
+		return syscall.EIO
+	}
 	if n.IsDir() {
-		return errno(n.fsys.syncDir(n.rel()))
+		if err := n.fsys.syncDir(n.rel()); err != nil {
+			return errno(err)
+		}
+		n.fsys.did(OpDirSync)
+		return 0
 	}
 	n.fsys.countSync(false)
 	s := n.fileState()
@@ -251,7 +285,17 @@ func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall
 	if s == nil {
 		return 0 // never opened through the mount: nothing unsynced
 	}
-	return errno(s.sync())
+	if d := n.fsys.opts.SyncLatency; d > 0 {
+		time.Sleep(d)
+		if n.fsys.refuse() {
+			return syscall.EIO // the power failed while the disk was busy
+		}
+	}
+	if err := s.sync(); err != nil {
+		return errno(err)
+	}
+	n.fsys.did(OpFsync)
+	return 0
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
@@ -265,7 +309,8 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 
 // handle is an open file: all it does goes to the inode's fileState.
 type handle struct {
-	s *fileState
+	s    *fileState
+	fsys *FS
 }
 
 var (
@@ -285,11 +330,18 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 }
 
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	if h.fsys.refuse() {
+		return 0, syscall.EIO
+	}
 	n, err := h.s.writeAt(data, off)
+	h.fsys.did(OpWrite)
 	return uint32(n), errno(err)
 }
 
 func (h *handle) Writev(ctx context.Context, data [][]byte, off int64) (uint32, syscall.Errno) {
+	if h.fsys.refuse() {
+		return 0, syscall.EIO
+	}
 	var total uint32
 	for _, d := range data {
 		n, err := h.s.writeAt(d, off)
@@ -299,6 +351,7 @@ func (h *handle) Writev(ctx context.Context, data [][]byte, off int64) (uint32, 
 		}
 		off += int64(n)
 	}
+	h.fsys.did(OpWrite)
 	return total, 0
 }
 
