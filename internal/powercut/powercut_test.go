@@ -251,8 +251,8 @@ type target struct {
 
 type cutResult struct {
 	rep       powercut.CutReport
-	acked     int  // events acknowledged in this cycle
-	newLost   int  // acknowledged events (of any cycle) found missing for the first time
+	acked     int // events acknowledged in this cycle
+	newLost   int // acknowledged events (of any cycle) found missing for the first time
 	lastLine  string
 	cutKind   string
 	afterKill time.Duration
