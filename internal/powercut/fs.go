@@ -53,7 +53,7 @@ type FS struct {
 	armLeft int           // requests of kind armOp left before the freeze; 0: not armed
 	armed   chan struct{} // closed at the freeze of FreezeAfter
 
-	fsyncs, dirSyncs int64
+	fsyncs, datasyncs, dirSyncs int64
 }
 
 // New prepares a filesystem over backing, which must exist. With StrictDirs
@@ -227,7 +227,8 @@ type CutReport struct {
 	Files        int   // backing inodes opened through the mount
 	PendingBytes int64 // written but not synced (whole pages)
 	KeptBytes    int64 // of those, written to the backing files by a torn cut
-	Fsyncs       int64 // file fsyncs served during the mount
+	Fsyncs       int64 // file fsyncs and fdatasyncs served during the mount
+	Datasyncs    int64 // of those, fdatasyncs (bbolt's commit uses fdatasync on Linux)
 	DirSyncs     int64 // directory fsyncs served during the mount
 	Refused      int64 // requests that failed with EIO after Freeze
 	Removed      []string
@@ -235,8 +236,8 @@ type CutReport struct {
 }
 
 func (r CutReport) String() string {
-	return fmt.Sprintf("%d files, %d B unsynced, %d B kept, %d fsyncs, %d dir fsyncs, names removed %v restored %v",
-		r.Files, r.PendingBytes, r.KeptBytes, r.Fsyncs, r.DirSyncs, r.Removed, r.Restored) +
+	return fmt.Sprintf("%d files, %d B unsynced, %d B kept, %d fsyncs (%d fdatasync), %d dir fsyncs, names removed %v restored %v",
+		r.Files, r.PendingBytes, r.KeptBytes, r.Fsyncs, r.Datasyncs, r.DirSyncs, r.Removed, r.Restored) +
 		fmt.Sprintf(", %d refused after the freeze", r.Refused)
 }
 
@@ -262,7 +263,7 @@ func (f *FS) Cut(opts *CutOptions) (CutReport, error) {
 		return rep, errors.New("powercut: Cut twice")
 	}
 	f.cut = true
-	rep.Fsyncs, rep.DirSyncs, rep.Refused = f.fsyncs, f.dirSyncs, f.rejected.Load()
+	rep.Fsyncs, rep.Datasyncs, rep.DirSyncs, rep.Refused = f.fsyncs, f.datasyncs, f.dirSyncs, f.rejected.Load()
 	var firstErr error
 	for _, s := range f.files {
 		p, k, err := s.cut(o.Rand, o.Sector)
@@ -322,12 +323,12 @@ func (f *FS) openState(path string, fd int) (*fileState, error) {
 	return s, nil
 }
 
-func (f *FS) countSync(dir bool) {
+// countSync counts a file fsync (datasync: an fdatasync).
+func (f *FS) countSync(datasync bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if dir {
-		f.dirSyncs++
-	} else {
-		f.fsyncs++
+	f.fsyncs++
+	if datasync {
+		f.datasyncs++
 	}
 }

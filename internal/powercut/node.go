@@ -253,12 +253,11 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		st, _ := info.Sys().(*syscall.Stat_t)
-		de := fuse.DirEntry{Name: e.Name(), Mode: uint32(e.Type().Type())}
-		if st != nil {
-			de.Ino, de.Mode = st.Ino, st.Mode&syscall.S_IFMT
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			continue
 		}
-		list = append(list, de)
+		list = append(list, fuse.DirEntry{Name: e.Name(), Mode: st.Mode & syscall.S_IFMT, Ino: st.Ino})
 	}
 	return fs.NewListDirStream(list), 0
 }
@@ -277,7 +276,7 @@ func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall
 		n.fsys.did(OpDirSync)
 		return 0
 	}
-	n.fsys.countSync(false)
+	n.fsys.countSync(flags&1 != 0) // FUSE_FSYNC_FDATASYNC
 	s := n.fileState()
 	if h, ok := f.(*handle); ok {
 		s = h.s
