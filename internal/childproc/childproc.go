@@ -53,12 +53,13 @@ type Result struct {
 	MaxRSS int64
 }
 
-// Run starts cmd (its Stdout and Stderr must be unset), calls onLine for
-// each line the child writes to stdout, in order, on the caller's
-// goroutine, and waits for the child to end. onLine may call p.Kill, or
-// sleep first to let the kill land at a random point. An error means the
-// child could not be started.
-func Run(cmd *exec.Cmd, onLine func(p *Proc, line string)) (Result, error) {
+// Run starts cmd (its Stdout and Stderr must be unset), calls onStart (when
+// not nil) once it has started, then onLine for each line the child writes
+// to stdout, in order, on the caller's goroutine, and waits for the child
+// to end. Either may call p.Kill, sleep first to let the kill land at a
+// random point, or arm a timer that kills. An error means the child could
+// not be started.
+func Run(cmd *exec.Cmd, onLine func(p *Proc, line string), onStart func(p *Proc)) (Result, error) {
 	tail := &tailWriter{max: 8 << 10}
 	cmd.Stderr = tail
 	out, err := cmd.StdoutPipe()
@@ -69,6 +70,9 @@ func Run(cmd *exec.Cmd, onLine func(p *Proc, line string)) (Result, error) {
 		return Result{}, fmt.Errorf("childproc: start %s: %w", cmd.Path, err)
 	}
 	p := &Proc{cmd: cmd}
+	if onStart != nil {
+		onStart(p)
+	}
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {

@@ -185,7 +185,7 @@ func runChild(ctx context.Context, cfg Config, wal, url string, from, to int64, 
 		} else if line == "done" {
 			done = true
 		}
-	})
+	}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("demo: %w", err)
 	}
