@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +45,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	case statErr == nil && fi.Size() == 0 && o.ReadOnly:
 		return nil, fmt.Errorf("%w: %s is empty", ErrNotWAL, path)
 	}
+	created := statErr != nil // the file did not exist: bbolt creates it
 	for attempt := 0; ; attempt++ {
 		db, err := openOnce(path, o)
 		if errors.Is(err, errReplaced) && attempt < 3 {
@@ -51,6 +53,16 @@ func Open(path string, opts *Options) (*DB, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if created {
+			// The new file's name is durable only once its directory is
+			// fsynced; without this, a power cut could take the file, and
+			// the first acknowledged events with it.
+			if err := syncDir(filepath.Dir(path)); err != nil {
+				_ = db.Close()
+				return nil, err
+			}
+			created = false
 		}
 		if !o.ReadOnly && o.AutoCompactRatio > 0 && db.shouldCompact() {
 			if err := db.Close(); err != nil {

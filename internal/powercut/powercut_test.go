@@ -16,7 +16,6 @@ package powercut_test
 //	WALBATCH_POWERCUT_CYCLES=N  cuts for the SyncAlways test (default 20);
 //	                            the other tests scale from it
 //	WALBATCH_POWERCUT_SEED=S    replay the cut schedule of an earlier run
-//	WALBATCH_POWERCUT_NEWFILE=1 also run TestPowerCutNewFile (see there)
 
 import (
 	"bytes"
@@ -42,13 +41,12 @@ import (
 )
 
 const (
-	childEnv   = "WALBATCH_POWERCUT_CHILD" // "append" or "compact"; set only in the writer
-	pathEnv    = "WALBATCH_POWERCUT_PATH"
-	syncEnv    = "WALBATCH_POWERCUT_SYNC" // "always" or "none"
-	tagEnv     = "WALBATCH_POWERCUT_TAG"  // prefix of the writer's payload tokens
-	cyclesEnv  = "WALBATCH_POWERCUT_CYCLES"
-	seedEnv    = "WALBATCH_POWERCUT_SEED"
-	newFileEnv = "WALBATCH_POWERCUT_NEWFILE"
+	childEnv  = "WALBATCH_POWERCUT_CHILD" // "append" or "compact"; set only in the writer
+	pathEnv   = "WALBATCH_POWERCUT_PATH"
+	syncEnv   = "WALBATCH_POWERCUT_SYNC" // "always" or "none"
+	tagEnv    = "WALBATCH_POWERCUT_TAG"  // prefix of the writer's payload tokens
+	cyclesEnv = "WALBATCH_POWERCUT_CYCLES"
+	seedEnv   = "WALBATCH_POWERCUT_SEED"
 
 	streamName  = "pc"
 	payloadSize = 64
@@ -556,18 +554,13 @@ func TestPowerCutCompaction(t *testing.T) {
 		n, inCompaction, len(h.acked), err == nil)
 }
 
-// TestPowerCutNewFile: a WAL file created by store.Open is not durable
-// until its directory is fsynced, and store.Open does not fsync the
-// directory. Under the strict directory model a cut soon after the first
-// acknowledged appends to a new file removes the file, and the events with
-// it. ext4, XFS and btrfs do persist the name along with the file's first
-// fsync, so this is a gap against POSIX, not against those filesystems.
-// Skipped unless WALBATCH_POWERCUT_NEWFILE=1, until store.Open fsyncs the
-// directory after creating a file.
+// TestPowerCutNewFile: a WAL file created by store.Open is durable only
+// once its directory is fsynced. Under the strict directory model a cut
+// soon after the first acknowledged appends to a new file would remove the
+// file, and the events with it, if store.Open did not fsync the directory
+// after creating the file (it showed 482 of 482 acknowledged events lost
+// before it did).
 func TestPowerCutNewFile(t *testing.T) {
-	if os.Getenv(newFileEnv) != "1" {
-		t.Skipf("known gap: store.Open does not fsync the directory of a new WAL file; set %s=1 to run", newFileEnv)
-	}
 	h := newHarness(t, 4, true)
 	r := h.runCycle("append", "always", nil, "drop", 100*time.Millisecond)
 	t.Logf("%d acked; %s", r.acked, r.rep)
