@@ -50,7 +50,11 @@ func CompactFile(src, dst string, opts *Options) (CompactResult, error) {
 	}
 	dstBolt, err := bolt.Open(out, 0o600, &bolt.Options{Timeout: o.LockTimeout, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		return res, fmt.Errorf("store: compact %s: create %s: %w", src, out, err)
+		// bbolt writes the new file's first pages here: on a full disk
+		// this is where the copy fails. The file is new (ours or the
+		// caller's dst, which did not exist): remove what was written.
+		_ = os.Remove(out)
+		return res, classifyWriteError(src, fmt.Errorf("store: compact %s: create %s: %w", src, out, err))
 	}
 	err = guard(src, func() error { return bolt.Compact(dstBolt, srcDB.bolt, compactTxMaxSize) })
 	if cerr := dstBolt.Close(); err == nil {

@@ -108,7 +108,7 @@ func (c *Config) on(f Fault) bool { return c.Faults[f] }
 // params are the run's shape, drawn from the seed and printed.
 type params struct {
 	Streams     int
-	Producers   int
+	Producers   int // the most enqueueing goroutines of a child run
 	BatchSizes  []int
 	PoisonRate  float64
 	MaxRetries  int
@@ -117,7 +117,7 @@ type params struct {
 }
 
 func (p params) String() string {
-	return fmt.Sprintf("streams %d, producers %d, batch sizes %v, poison rate %.4f, max retries %d, HTTP timeout %s, up to %d events per child run",
+	return fmt.Sprintf("streams %d, producers 1..%d per child run, batch sizes %v, poison rate %.4f, max retries %d, HTTP timeout %s, up to %d events per child run",
 		p.Streams, p.Producers, p.BatchSizes, p.PoisonRate, p.MaxRetries, p.HTTPTimeout, p.MaxEvents)
 }
 

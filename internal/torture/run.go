@@ -289,7 +289,7 @@ func (t *torture) planKill(cc ChildConfig) killPlan {
 // cycle runs one child with faults and, most often, a kill.
 func (t *torture) cycle(cycle int) error {
 	cc := ChildConfig{URL: t.rcv.URL(), WAL: t.wal, Run: cycle, Streams: t.prm.Streams, BatchSizes: t.prm.BatchSizes,
-		Producers: t.prm.Producers, Events: 1 + t.rng.IntN(t.prm.MaxEvents), PoisonRate: t.prm.PoisonRate,
+		Producers: 1 + t.rng.IntN(t.prm.Producers), Events: 1 + t.rng.IntN(t.prm.MaxEvents), PoisonRate: t.prm.PoisonRate,
 		MaxRetries: t.prm.MaxRetries, HTTPTimeout: t.prm.HTTPTimeout, Seed: t.rng.Uint64()}
 	if !t.cfg.on(FaultPermanent) {
 		cc.PoisonRate = 0
@@ -510,7 +510,7 @@ func (t *torture) history(format string, args ...any) {
 func drawParams(rng *rand.Rand) params {
 	p := params{
 		Streams:     1 + rng.IntN(4),
-		Producers:   1 + rng.IntN(24),
+		Producers:   4 + rng.IntN(29),
 		PoisonRate:  0.001 + rng.Float64()*0.004,
 		MaxRetries:  4 + rng.IntN(12),
 		HTTPTimeout: time.Duration(200+rng.IntN(300)) * time.Millisecond,
