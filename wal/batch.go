@@ -77,83 +77,7 @@ func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
 	var st streamState
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
-		if st.PendingCount == 0 {
-			return errNothing
-		}
-		events, err := s.sub(tx, bucketEvents)
-		if err != nil {
-			return err
-		}
-		var badKeys [][]byte
-		var badVals [][]byte
-		var recs []Record
-		var bytes int64
-		complete := false
-		c := events.Cursor()
-		for k, v := c.Seek(u64key(st.SealedThrough + 1)); k != nil; k, v = c.Next() {
-			seq, ok := keyU64(k)
-			if !ok {
-				return fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt)
-			}
-			r, derr := DecodeRecord(seq, v)
-			if derr != nil {
-				badKeys = append(badKeys, append([]byte(nil), k...))
-				badVals = append(badVals, append([]byte(nil), v...))
-				continue
-			}
-			if len(recs) > 0 && (r.Key != recs[0].Key || len(recs) >= opts.MaxEvents ||
-				(opts.MaxBytes > 0 && bytes+int64(len(r.Payload)) > opts.MaxBytes)) {
-				complete = true
-				break
-			}
-			recs = append(recs, r)
-			bytes += int64(len(r.Payload))
-		}
-		if len(recs) >= opts.MaxEvents {
-			complete = true
-		}
-		if len(badKeys) > 0 {
-			if err := s.quarantine(tx, &st, events, badKeys, badVals); err != nil {
-				return err
-			}
-			res.Quarantined = len(badKeys)
-		}
-		if len(recs) == 0 || (!complete && !opts.Force) {
-			if len(badKeys) == 0 {
-				return errNothing
-			}
-			if len(recs) > 0 {
-				// Corrupt records were quarantined ahead of an incomplete
-				// batch; keep the batch's events pending.
-				return s.putState(tx, &st)
-			}
-			st.SealedThrough = st.NextSeq - 1
-			return s.putState(tx, &st)
-		}
-		// Copy payloads out of the mmap into one slab.
-		slab := make([]byte, 0, bytes)
-		for i := range recs {
-			start := len(slab)
-			slab = append(slab, recs[i].Payload...)
-			recs[i].Payload = slab[start:len(slab):len(slab)]
-		}
-		b := &Batch{
-			Seq: st.NextBatch, First: recs[0].Seq, Last: recs[len(recs)-1].Seq,
-			Count: len(recs), Bytes: bytes, Key: recs[0].Key, SealedAt: time.Now().UnixNano(),
-		}
-		b.ID = s.BatchID(b.Seq)
-		if err := s.putBatch(tx, b); err != nil {
-			return err
-		}
-		st.NextBatch++
-		st.SealedThrough = b.Last
-		st.PendingCount -= uint64(b.Count)
-		st.PendingBytes -= uint64(b.Bytes)
-		st.InflightBatches++
-		st.InflightCount += uint64(b.Count)
-		st.InflightBytes += uint64(b.Bytes)
-		res.Batch, res.Records = b, recs
-		return s.putState(tx, &st)
+		return s.sealIn(tx, &st, opts, &res)
 	}, func() { s.setState(st) })
 	if errors.Is(err, errNothing) {
 		return SealResult{}, nil
@@ -162,6 +86,89 @@ func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
 		return SealResult{}, fmt.Errorf("wal: seal %q: %w", s.name, err)
 	}
 	return res, nil
+}
+
+// sealIn is Seal's work inside tx, on st (the state as of tx). It returns
+// errNothing, having changed nothing, when there is no batch to cut and no
+// corrupt record to quarantine.
+func (s *Stream) sealIn(tx *bolt.Tx, st *streamState, opts SealOptions, res *SealResult) error {
+	if st.PendingCount == 0 {
+		return errNothing
+	}
+	events, err := s.sub(tx, bucketEvents)
+	if err != nil {
+		return err
+	}
+	var badKeys [][]byte
+	var badVals [][]byte
+	var recs []Record
+	var bytes int64
+	complete := false
+	c := events.Cursor()
+	for k, v := c.Seek(u64key(st.SealedThrough + 1)); k != nil; k, v = c.Next() {
+		seq, ok := keyU64(k)
+		if !ok {
+			return fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt)
+		}
+		r, derr := DecodeRecord(seq, v)
+		if derr != nil {
+			badKeys = append(badKeys, append([]byte(nil), k...))
+			badVals = append(badVals, append([]byte(nil), v...))
+			continue
+		}
+		if len(recs) > 0 && (r.Key != recs[0].Key || len(recs) >= opts.MaxEvents ||
+			(opts.MaxBytes > 0 && bytes+int64(len(r.Payload)) > opts.MaxBytes)) {
+			complete = true
+			break
+		}
+		recs = append(recs, r)
+		bytes += int64(len(r.Payload))
+	}
+	if len(recs) >= opts.MaxEvents {
+		complete = true
+	}
+	if len(badKeys) > 0 {
+		if err := s.quarantine(tx, st, events, badKeys, badVals); err != nil {
+			return err
+		}
+		res.Quarantined = len(badKeys)
+	}
+	if len(recs) == 0 || (!complete && !opts.Force) {
+		if len(badKeys) == 0 {
+			return errNothing
+		}
+		if len(recs) > 0 {
+			// Corrupt records were quarantined ahead of an incomplete
+			// batch; keep the batch's events pending.
+			return s.putState(tx, st)
+		}
+		st.SealedThrough = st.NextSeq - 1
+		return s.putState(tx, st)
+	}
+	// Copy payloads out of the mmap into one slab.
+	slab := make([]byte, 0, bytes)
+	for i := range recs {
+		start := len(slab)
+		slab = append(slab, recs[i].Payload...)
+		recs[i].Payload = slab[start:len(slab):len(slab)]
+	}
+	b := &Batch{
+		Seq: st.NextBatch, First: recs[0].Seq, Last: recs[len(recs)-1].Seq,
+		Count: len(recs), Bytes: bytes, Key: recs[0].Key, SealedAt: time.Now().UnixNano(),
+	}
+	b.ID = s.BatchID(b.Seq)
+	if err := s.putBatch(tx, b); err != nil {
+		return err
+	}
+	st.NextBatch++
+	st.SealedThrough = b.Last
+	st.PendingCount -= uint64(b.Count)
+	st.PendingBytes -= uint64(b.Bytes)
+	st.InflightBatches++
+	st.InflightCount += uint64(b.Count)
+	st.InflightBytes += uint64(b.Bytes)
+	res.Batch, res.Records = b, recs
+	return s.putState(tx, st)
 }
 
 // quarantine moves records that fail their checksum from the events bucket

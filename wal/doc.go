@@ -73,7 +73,9 @@
 // SyncNone both fsyncs are skipped: a commit survives the process (the page
 // cache has it) but not an OS crash. Seal, Complete, Retry and the other
 // transitions are separate transactions with the same fsyncs; losing one to
-// a crash only means a batch is dispatched again.
+// a crash only means a batch is dispatched again. CompleteAndSeal puts a
+// completion and the next seal in one transaction, so a draining backlog
+// costs one commit per batch.
 //
 // Callers may assume: Append returns nil only after its event is committed;
 // an error means it was not; events appended by one goroutine keep their

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,36 +26,69 @@ func (s *Stream) Complete(batchSeq uint64) error {
 	var st streamState
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
-		b, err := s.getBatch(tx, batchSeq)
-		if err != nil {
-			return err
-		}
-		events, err := s.sub(tx, bucketEvents)
-		if err != nil {
-			return err
-		}
-		if err := deleteRange(events, b.First, b.Last); err != nil {
-			return err
-		}
-		bb, _ := s.sub(tx, bucketBatches)
-		if err := bb.Delete(u64key(batchSeq)); err != nil {
-			return err
-		}
-		st.InflightBatches--
-		st.InflightCount -= uint64(b.Count)
-		st.InflightBytes -= uint64(b.Bytes)
-		st.CompletedBatches++
-		st.CompletedEvents += uint64(b.Count)
-		st.OldestNanos = oldestIn(events)
-		if err := s.recordDone(tx, &st, b); err != nil {
-			return err
-		}
-		return s.putState(tx, &st)
+		return s.completeIn(tx, &st, batchSeq)
 	}, func() { s.setState(st) })
 	if err != nil {
 		return fmt.Errorf("wal: complete %q batch %d: %w", s.name, batchSeq, err)
 	}
 	return nil
+}
+
+// CompleteAndSeal is Complete(batchSeq) followed by Seal(opts), in one
+// transaction: one commit (one pair of fsyncs under SyncAlways) instead of
+// two, which is what a processor draining a backlog does after each
+// delivery. Either both are committed or, on error, neither is. When there
+// is nothing to seal the completion is still committed and the result has
+// no batch.
+func (s *Stream) CompleteAndSeal(batchSeq uint64, opts SealOptions) (SealResult, error) {
+	if opts.MaxEvents < 1 {
+		opts.MaxEvents = 1
+	}
+	var res SealResult
+	var st streamState
+	err := s.l.update(func(tx *bolt.Tx) error {
+		st = s.current()
+		if err := s.completeIn(tx, &st, batchSeq); err != nil {
+			return err
+		}
+		if err := s.sealIn(tx, &st, opts, &res); err != nil && !errors.Is(err, errNothing) {
+			return err
+		}
+		return nil
+	}, func() { s.setState(st) })
+	if err != nil {
+		return SealResult{}, fmt.Errorf("wal: complete %q batch %d and seal: %w", s.name, batchSeq, err)
+	}
+	return res, nil
+}
+
+// completeIn is Complete's work inside tx, on st (the state as of tx).
+func (s *Stream) completeIn(tx *bolt.Tx, st *streamState, batchSeq uint64) error {
+	b, err := s.getBatch(tx, batchSeq)
+	if err != nil {
+		return err
+	}
+	events, err := s.sub(tx, bucketEvents)
+	if err != nil {
+		return err
+	}
+	if err := deleteRange(events, b.First, b.Last); err != nil {
+		return err
+	}
+	bb, _ := s.sub(tx, bucketBatches)
+	if err := bb.Delete(u64key(batchSeq)); err != nil {
+		return err
+	}
+	st.InflightBatches--
+	st.InflightCount -= uint64(b.Count)
+	st.InflightBytes -= uint64(b.Bytes)
+	st.CompletedBatches++
+	st.CompletedEvents += uint64(b.Count)
+	st.OldestNanos = oldestIn(events)
+	if err := s.recordDone(tx, st, b); err != nil {
+		return err
+	}
+	return s.putState(tx, st)
 }
 
 // CompletePartial marks the first n events of an in-flight batch delivered:
@@ -204,19 +238,39 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 }
 
 // deleteRange deletes the events with keys in [first, last].
+//
+// It deletes through a cursor: a Bucket.Delete per key would search the
+// tree from its root each time. bbolt's cursor skips the key after a
+// deleted one when the leaf was already changed earlier in the same
+// transaction, so each key is checked and searched for again if the cursor
+// went past it.
 func deleteRange(events *bolt.Bucket, first, last uint64) error {
-	var keys [][]byte
+	var seqs []uint64
 	c := events.Cursor()
 	for k, _ := c.Seek(u64key(first)); k != nil; k, _ = c.Next() {
-		if seq, _ := keyU64(k); seq > last {
+		seq, _ := keyU64(k)
+		if seq > last {
 			break
 		}
-		keys = append(keys, append([]byte(nil), k...))
+		seqs = append(seqs, seq)
 	}
-	for _, k := range keys {
-		if err := events.Delete(k); err != nil {
+	if len(seqs) == 0 {
+		return nil
+	}
+	k, _ := c.Seek(u64key(seqs[0]))
+	for _, want := range seqs {
+		if seq, ok := keyU64(k); !ok || seq != want {
+			if k, _ = c.Seek(u64key(want)); k == nil {
+				return fmt.Errorf("wal: event %d vanished while deleting: %w", want, errCorruptBatch)
+			}
+			if seq, _ := keyU64(k); seq != want {
+				return fmt.Errorf("wal: event %d vanished while deleting: %w", want, errCorruptBatch)
+			}
+		}
+		if err := c.Delete(); err != nil {
 			return err
 		}
+		k, _ = c.Next()
 	}
 	return nil
 }
