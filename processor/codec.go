@@ -40,3 +40,32 @@ func decode[T any](b []byte) (T, error) {
 	err := msgpack.Unmarshal(b, &v)
 	return v, err
 }
+
+// batchDecoder decodes the events of a batch with one msgpack decoder,
+// reset for each event: msgpack.Unmarshal takes a decoder from its pool and
+// allocates a reader for every call. It decodes exactly as Unmarshal does.
+type batchDecoder struct {
+	rd  bytes.Reader
+	dec *msgpack.Decoder
+}
+
+var decPool = sync.Pool{New: func() any {
+	d := &batchDecoder{}
+	d.dec = msgpack.NewDecoder(&d.rd)
+	d.dec.UsePreallocateValues(true) // as Unmarshal does
+	return d
+}}
+
+func getBatchDecoder() *batchDecoder { return decPool.Get().(*batchDecoder) }
+
+func (d *batchDecoder) release() {
+	d.rd.Reset(nil)
+	decPool.Put(d)
+}
+
+// decodeInto decodes b into *v, which must hold T's zero value.
+func decodeInto[T any](d *batchDecoder, b []byte, v *T) error {
+	d.rd.Reset(b)
+	d.dec.ResetReader(&d.rd)
+	return d.dec.Decode(v)
+}

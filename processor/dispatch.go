@@ -47,13 +47,16 @@ func (l *loop[T]) attempt(r *result) (err error) {
 		r.recs = recs
 	}
 	batch := &dispatcher.Batch[T]{ID: r.b.ID, Stream: p.cfg.stream, Attempt: r.b.Attempts + 1, Events: make([]dispatcher.Event[T], len(r.recs))}
+	dec := getBatchDecoder()
 	for i, rec := range r.recs {
-		v, err := decode[T](rec.Payload)
-		if err != nil {
+		ev := &batch.Events[i]
+		if err := decodeInto(dec, rec.Payload, &ev.Value); err != nil {
+			dec.release()
 			return dispatcher.Permanent(fmt.Errorf("%w %s: %v", errDecode, rec.ID, err))
 		}
-		batch.Events[i] = dispatcher.Event[T]{ID: rec.ID.String(), Seq: rec.Seq, EnqueuedAt: rec.Time, Key: rec.Key, Value: v, Payload: rec.Payload}
+		ev.ID, ev.Seq, ev.EnqueuedAt, ev.Key, ev.Payload = rec.ID.String(), rec.Seq, rec.Time, rec.Key, rec.Payload
 	}
+	dec.release()
 	ctx, cancel := context.WithTimeout(l.ctx, p.cfg.dispatchTimeout)
 	defer cancel()
 	defer func() {
@@ -97,7 +100,9 @@ func (l *loop[T]) apply(r result) {
 	}
 	p.notes.emit(note)
 	if r.err == nil {
-		l.complete(ib)
+		// Marked complete in the WAL by the next step, after the next
+		// batch has been launched.
+		ib.delivered = true
 		return
 	}
 	if note.Delivered > 0 {
@@ -115,24 +120,40 @@ func (l *loop[T]) apply(r result) {
 }
 
 // complete marks a delivered batch complete, retrying later if the WAL
-// write fails (the batch is not sent again meanwhile).
-func (l *loop[T]) complete(ib *inflight) {
+// write fails (the batch is not sent again meanwhile). When a batch is due
+// to be sealed once this one is gone, the seal goes into the same
+// transaction (CompleteAndSeal): one commit per batch while a backlog drains.
+func (l *loop[T]) complete(ib *inflight, now time.Time) {
 	p := l.p
-	if err := p.s.Complete(ib.b.Seq); err != nil && !errors.Is(err, wal.ErrNoBatch) {
+	seq := ib.b.Seq
+	delete(l.batches, seq) // as if complete, to see whether a seal is due
+	opts, sealNext := l.sealDue(now)
+	var res wal.SealResult
+	var err error
+	if sealNext {
+		res, err = p.s.CompleteAndSeal(seq, opts)
+	} else {
+		err = p.s.Complete(seq)
+	}
+	if err != nil && !errors.Is(err, wal.ErrNoBatch) {
 		p.cfg.logger.Error("walbatch: marking a delivered batch complete failed; will retry", "batch", ib.b.ID, "err", err)
 		ib.delivered = true
+		l.batches[seq] = ib
 		return
 	}
 	p.delivered.Add(int64(ib.b.Count))
-	delete(l.batches, ib.b.Seq)
 	p.freed()
+	if sealNext && err == nil {
+		l.sealed(res, nil, opts.Force)
+	}
 }
 
-// retryCompletions retries marking delivered batches complete.
-func (l *loop[T]) retryCompletions() {
+// retryCompletions marks delivered batches complete: those the sink just
+// accepted, and those whose marking failed before.
+func (l *loop[T]) retryCompletions(now time.Time) {
 	for _, ib := range l.batches {
 		if ib.delivered {
-			l.complete(ib)
+			l.complete(ib, now)
 		}
 	}
 }

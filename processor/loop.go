@@ -21,7 +21,7 @@ type inflight struct {
 	b         *wal.Batch
 	recs      []wal.Record // nil: load from the WAL before dispatching
 	running   bool
-	delivered bool // sink accepted it; marking it complete failed and is retried
+	delivered bool // sink accepted it; not yet marked complete in the WAL (next step, or retried after a failure)
 }
 
 // result is the outcome of one dispatch attempt.
@@ -116,9 +116,13 @@ func (l *loop[T]) step() bool {
 			return true
 		}
 	}
-	l.retryCompletions()
+	// A batch sealed ahead starts first, so its dispatch (decoding
+	// included) runs while this goroutine writes the WAL below.
+	l.launch(now)
+	l.retryCompletions(now)
 	l.seal(now)
 	l.launch(now)
+	l.seal(now) // ahead, now that the batches just launched are running
 	l.finishFlushes(false)
 	if l.stopping && l.running == 0 && len(l.batches) == 0 && l.p.s.Stats().PendingEvents == 0 {
 		l.finishFlushes(true)
@@ -131,42 +135,86 @@ func (l *loop[T]) step() bool {
 // seal cuts batches while fewer than maxInFlight are in flight and a flush
 // trigger holds: a full batch (count, bytes, or a closed key run), max age,
 // inactivity, Flush or Stop.
+//
+// It also seals one full batch ahead while every batch in flight is being
+// dispatched, so that the next one is ready (sealed, committed) when they
+// complete: a backlog drains without waiting for a seal between batches.
+// A batch sealed ahead is not dispatched before its turn (see launch).
 func (l *loop[T]) seal(now time.Time) {
-	p := l.p
-	for len(l.batches) < p.cfg.maxInFlight {
-		st := p.s.Stats()
-		if st.PendingEvents == 0 {
-			p.keyChanged.Store(false)
+	for {
+		opts, ok := l.sealDue(now)
+		if !ok {
 			return
 		}
-		full := st.PendingEvents >= int64(p.cfg.batchSize) || st.PendingBytes >= p.cfg.batchBytes || p.keyChanged.Load()
-		force := l.stopping || st.SealedThrough < l.flushTarget || l.inactive(now)
-		if !force && !full {
-			oldest, err := p.s.OldestPendingTime()
-			if err != nil || oldest.IsZero() || now.Sub(oldest) < p.cfg.maxAge {
-				return
-			}
-			force = true
-		}
-		res, err := p.s.Seal(wal.SealOptions{MaxEvents: p.cfg.batchSize, MaxBytes: p.cfg.batchBytes, Force: force})
-		if err != nil {
-			p.cfg.logger.Error("walbatch: seal failed", "stream", p.cfg.stream, "err", err)
+		res, err := l.p.s.Seal(opts)
+		if !l.sealed(res, err, opts.Force) {
 			return
 		}
-		if res.Quarantined > 0 {
-			p.cfg.logger.Warn("walbatch: corrupt records moved to dead letters", "stream", p.cfg.stream, "count", res.Quarantined)
-		}
-		if res.Batch == nil {
-			if !force {
-				p.keyChanged.Store(false) // the run is still open
-			}
-			if res.Quarantined == 0 {
-				return
-			}
-			continue
-		}
-		l.batches[res.Batch.Seq] = &inflight{b: res.Batch, recs: res.Records}
 	}
+}
+
+// sealDue says whether a batch should be sealed now, and with which options.
+func (l *loop[T]) sealDue(now time.Time) (wal.SealOptions, bool) {
+	p := l.p
+	ahead := len(l.batches) >= p.cfg.maxInFlight
+	if ahead && !l.canSealAhead() {
+		return wal.SealOptions{}, false
+	}
+	st := p.s.Stats()
+	if st.PendingEvents == 0 {
+		p.keyChanged.Store(false)
+		return wal.SealOptions{}, false
+	}
+	full := st.PendingEvents >= int64(p.cfg.batchSize) || st.PendingBytes >= p.cfg.batchBytes || p.keyChanged.Load()
+	if ahead && !full {
+		return wal.SealOptions{}, false
+	}
+	force := !ahead && (l.stopping || st.SealedThrough < l.flushTarget || l.inactive(now))
+	if !force && !full {
+		oldest, err := p.s.OldestPendingTime()
+		if err != nil || oldest.IsZero() || now.Sub(oldest) < p.cfg.maxAge {
+			return wal.SealOptions{}, false
+		}
+		force = true
+	}
+	return wal.SealOptions{MaxEvents: p.cfg.batchSize, MaxBytes: p.cfg.batchBytes, Force: force}, true
+}
+
+// sealed takes in the outcome of a seal and reports whether to try sealing
+// another batch.
+func (l *loop[T]) sealed(res wal.SealResult, err error, force bool) bool {
+	p := l.p
+	if err != nil {
+		p.cfg.logger.Error("walbatch: seal failed", "stream", p.cfg.stream, "err", err)
+		return false
+	}
+	if res.Quarantined > 0 {
+		p.cfg.logger.Warn("walbatch: corrupt records moved to dead letters", "stream", p.cfg.stream, "count", res.Quarantined)
+	}
+	if res.Batch == nil {
+		if !force {
+			p.keyChanged.Store(false) // the run is still open
+		}
+		return res.Quarantined > 0
+	}
+	l.batches[res.Batch.Seq] = &inflight{b: res.Batch, recs: res.Records}
+	return true
+}
+
+// canSealAhead reports whether one more batch may be sealed beyond
+// maxInFlight: only one, only while every batch in flight is dispatching,
+// and not while stopping (what is left then stays pending for the next
+// open).
+func (l *loop[T]) canSealAhead() bool {
+	if l.stopping || len(l.batches) != l.p.cfg.maxInFlight {
+		return false
+	}
+	for _, ib := range l.batches {
+		if !ib.running {
+			return false
+		}
+	}
+	return true
 }
 
 func (l *loop[T]) inactive(now time.Time) bool {
@@ -174,14 +222,23 @@ func (l *loop[T]) inactive(now time.Time) bool {
 	return last != 0 && now.Sub(time.Unix(0, last)) >= l.p.cfg.inactive
 }
 
-// launch starts a dispatch for every batch that is due, oldest first.
+// launch starts a dispatch for every batch that is due among the oldest
+// maxInFlight not yet delivered, oldest first: a batch sealed ahead waits
+// for its turn, and a batch waiting to retry holds back those after it.
 func (l *loop[T]) launch(now time.Time) {
 	if l.stopping && !now.Before(l.stopDeadline) {
 		return
 	}
+	window := 0
 	for _, seq := range l.order() {
 		ib := l.batches[seq]
-		if ib.running || ib.delivered || ib.b.NextAttempt > now.UnixNano() {
+		if ib.delivered {
+			continue
+		}
+		if window++; window > l.p.cfg.maxInFlight {
+			return
+		}
+		if ib.running || ib.b.NextAttempt > now.UnixNano() {
 			continue
 		}
 		ib.running = true

@@ -190,6 +190,10 @@ func WithStartOnOpen(b bool) Option { return optionFunc(func(c *config) { c.star
 // waiting to retry) at once. With 1, events are dispatched in enqueue order;
 // with more, batches may complete out of order and a retried batch can be
 // overtaken by later ones. Default 1.
+//
+// While all of them are dispatching, one more full batch may be sealed
+// ahead (committed, counted in Stats as in flight) so that it is ready the
+// moment they complete; it is dispatched only in its turn.
 func WithMaxInFlight(n int) Option { return optionFunc(func(c *config) { c.maxInFlight = n }) }
 
 // WithPendingLimits bounds the events (and their bytes) acknowledged and not

@@ -1,0 +1,53 @@
+package processor
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// While a backlog drains, the next full batch is sealed ahead of its turn
+// (and the previous one marked complete after the next one starts). With
+// one batch in flight, dispatches still never overlap, events still go out
+// in enqueue order, and a batch waiting to retry holds back the one sealed
+// behind it.
+func TestSealAheadKeepsOrder(t *testing.T) {
+	noLeaks(t)
+	var running, overlaps atomic.Int32
+	var calls atomic.Int32
+	sink := newRecSink(func(context.Context, attempt) error {
+		if running.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		defer running.Add(-1)
+		time.Sleep(time.Millisecond) // let the loop seal ahead meanwhile
+		if calls.Add(1)%3 == 0 {
+			return errDown // retryable: the same batch goes again
+		}
+		return nil
+	})
+	p := openP(t, walPath(t), sink, quiet(WithBatchSize(10), WithStartOnOpen(false),
+		WithRetryDelay(time.Millisecond, time.Millisecond))...)
+	enqueueN(t, p, 0, 200)
+	require.NoError(t, p.Start())
+	sink.waitDelivered(t, 200)
+	require.Zero(t, overlaps.Load(), "dispatches overlapped with max in flight 1")
+	require.Equal(t, seqN(0, 200), sink.delivered(), "delivered out of order or twice")
+	// Every failed attempt is followed by the same batch again, never by
+	// the batch sealed behind it.
+	all := sink.all()
+	for i, a := range all {
+		if a.Err != nil {
+			require.Less(t, i+1, len(all))
+			require.Equal(t, a.BatchID, all[i+1].BatchID)
+		}
+	}
+	require.NoError(t, p.Flush(context.Background()))
+	st := p.Stats()
+	require.Zero(t, st.InFlightBatches)
+	require.Zero(t, st.PendingEvents)
+	require.EqualValues(t, 200, st.Delivered)
+}
