@@ -2,6 +2,7 @@ package processor
 
 import (
 	"bytes"
+	"fmt"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -33,6 +34,37 @@ func encode[T any](v T) ([]byte, error) {
 	}
 	encPool.Put(e)
 	return out, err
+}
+
+// encodeMany encodes evs into one new slab and calls fn with each event's
+// index and encoding (a slice of the slab), in order; it stops at the first
+// error. One allocation for all the events instead of one each.
+func encodeMany[T any](evs []T, fn func(i int, payload []byte) error) error {
+	e := encPool.Get().(*encoder)
+	defer func() {
+		if e.buf.Cap() > 1<<20 {
+			e.buf = new(bytes.Buffer)
+			e.enc.Reset(e.buf)
+		}
+		encPool.Put(e)
+	}()
+	e.buf.Reset()
+	ends := make([]int, len(evs))
+	for i := range evs {
+		if err := e.enc.Encode(evs[i]); err != nil {
+			return fmt.Errorf("processor: encode event %d: %w", i, err)
+		}
+		ends[i] = e.buf.Len()
+	}
+	slab := append([]byte(nil), e.buf.Bytes()...)
+	start := 0
+	for i, end := range ends {
+		if err := fn(i, slab[start:end:end]); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
 }
 
 func decode[T any](b []byte) (T, error) {

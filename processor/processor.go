@@ -242,18 +242,18 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 		return ErrStopped
 	}
 	entries := make([]wal.Entry, len(evs))
-	for i, ev := range evs {
-		payload, err := encode(ev)
-		if err != nil {
-			return fmt.Errorf("processor: encode event %d: %w", i, err)
-		}
+	err := encodeMany(evs, func(i int, payload []byte) error {
 		if int64(len(payload)) > p.cfg.batchBytes {
 			return fmt.Errorf("%w: event %d: %d bytes, limit %d", ErrEventTooLarge, i, len(payload), p.cfg.batchBytes)
 		}
 		entries[i].Payload = payload
 		if p.keyFn != nil {
-			entries[i].Key = p.keyFn(ev)
+			entries[i].Key = p.keyFn(evs[i])
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for {
 		space := p.spaceSignal()
