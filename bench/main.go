@@ -25,7 +25,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -41,12 +43,14 @@ var (
 	flagDir      = flag.String("dir", os.TempDir(), "where scenario files go (its filesystem is the one measured)")
 	flagDocs     = flag.String("docs", "../docs", "where performance.md and performance.svg are written")
 	flagWrite    = flag.Bool("write", true, "write the docs (only for a full run: not with -quick or -only)")
+	flagProfile  = flag.String("profile", "", "write a CPU profile of each scenario to DIR/<scenario>.cpu.prof")
 )
 
 func main() {
 	flag.Parse()
 	if *flagScenario != "" {
-		os.Exit(child(*flagScenario))
+		code := child(*flagScenario)
+		os.Exit(code)
 	}
 	if *flagList {
 		for _, s := range scenarios {
@@ -68,6 +72,13 @@ func child(name string) int {
 		return 2
 	}
 	e := &env{dir: *flagDir, file: *flagFile, dur: *flagDur, backlog: *flagBacklog, pool: newEventPool(4096)}
+	if *flagProfile != "" {
+		f, err := os.Create(filepath.Join(*flagProfile, name+".cpu.prof"))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	r, err := s.run(e)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %s: %v\n", name, err)
@@ -75,6 +86,10 @@ func child(name string) int {
 	}
 	r.Name = name
 	r.HWM, r.Anon = memory()
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		r.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
 	b, _ := json.Marshal(r)
 	fmt.Printf("RESULT %s\n", b)
 	return 0
@@ -214,13 +229,13 @@ func oneRun(exe string, sel []scenario) (run, error) {
 }
 
 func logResult(res result) {
-	fmt.Fprintf(os.Stderr, "bench:   %-18s %12s  %s\n", res.Name, fmtRate(res.Rate), fmtExtra(res))
+	fmt.Fprintf(os.Stderr, "bench:   %-18s %12s  cpu %.2fs  %s\n", res.Name, fmtRate(res.Rate), res.CPU, fmtExtra(res))
 }
 
 // spawn runs one scenario in a child process.
 func spawn(exe, name, dir, file string) (result, error) {
 	cmd := exec.Command(exe, "-scenario", name, "-dir", dir, "-file", file,
-		"-dur", flagDur.String(), "-backlog", fmt.Sprint(*flagBacklog))
+		"-dur", flagDur.String(), "-backlog", fmt.Sprint(*flagBacklog), "-profile", *flagProfile)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr

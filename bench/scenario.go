@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/walbatch/walbatch/processor"
 )
 
 // result is what one scenario measured, passed from the child process to
@@ -17,6 +19,7 @@ type result struct {
 	Extra   map[string]float64 `json:"extra,omitempty"`
 	HWM     int64              `json:"hwm"`  // peak RSS of the child process (VmHWM)
 	Anon    int64              `json:"anon"` // anonymous RSS at the end (RssAnon)
+	CPU     float64            `json:"cpu"`  // user + system CPU seconds of the whole child process
 	Note    string             `json:"note,omitempty"`
 }
 
@@ -50,6 +53,7 @@ var scenarios = []scenario{
 	{name: "wb-always-1", what: "walbatch Enqueue, SyncAlways, 1 producer", run: enqueueScenario(syncAlways, 1)},
 	{name: "wb-always-32", what: "walbatch Enqueue, SyncAlways, 32 producers waiting", run: enqueueScenario(syncAlways, 32)},
 	{name: "wb-many-always", what: "walbatch EnqueueMany (1000 per call), SyncAlways, 1 producer", run: enqueueManyScenario(syncAlways)},
+	{name: "wb-many-always-held", what: "walbatch EnqueueMany (1000 per call), SyncAlways, 1 producer, dispatch not started (enqueue cost alone)", run: enqueueManyScenario(syncAlways, processor.WithStartOnOpen(false))},
 	{name: "wal-async-always", what: "wal Stream.AppendAsync (10k window), SyncAlways, 1 producer", run: asyncScenario(syncAlways)},
 	{name: "wb-none-1", what: "walbatch Enqueue, SyncNone, 1 producer", run: enqueueScenario(syncNone, 1)},
 	{name: "wb-none-32", what: "walbatch Enqueue, SyncNone, 32 producers waiting", run: enqueueScenario(syncNone, 32)},

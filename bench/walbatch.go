@@ -64,10 +64,10 @@ func enqueueScenario(mode wal.SyncMode, producers int) func(e *env) (result, err
 
 // enqueueManyScenario: one producer hands 1000 events per EnqueueMany call
 // and waits for their commit.
-func enqueueManyScenario(mode wal.SyncMode) func(e *env) (result, error) {
+func enqueueManyScenario(mode wal.SyncMode, opts ...processor.Option) func(e *env) (result, error) {
 	return func(e *env) (result, error) {
 		var d noop
-		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher())
+		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher(), opts...)
 		if err != nil {
 			return result{}, err
 		}
