@@ -246,3 +246,44 @@ func itoa(n int) string {
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
 }
+
+// BenchmarkDrainTransitions: the WAL work of draining a backlog in batches
+// of 1000, SyncAlways: Seal then Complete (two commits per batch) against
+// CompleteAndSeal (one). The backlog is written first, not timed.
+func BenchmarkDrainTransitions(b *testing.B) {
+	const batch = 1000
+	for _, combined := range []bool{false, true} {
+		name := "seal+complete"
+		if combined {
+			name = "complete-and-seal"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := benchLog(b, SyncAlways)
+			n := max(b.N, 2*batch)
+			entries := make([]Entry, 10_000)
+			for i := range entries {
+				entries[i].Payload = benchPayload
+			}
+			for done := 0; done < n; done += len(entries) {
+				_, err := s.AppendMany(entries[:min(len(entries), n-done)])
+				require.NoError(b, err)
+			}
+			opts := SealOptions{MaxEvents: batch, Force: true}
+			b.ResetTimer()
+			res, err := s.Seal(opts)
+			require.NoError(b, err)
+			for res.Batch != nil {
+				if combined {
+					res, err = s.CompleteAndSeal(res.Batch.Seq, opts)
+				} else {
+					require.NoError(b, s.Complete(res.Batch.Seq))
+					res, err = s.Seal(opts)
+				}
+				require.NoError(b, err)
+			}
+			b.StopTimer()
+			require.Zero(b, s.Stats().PendingEvents)
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
