@@ -3,6 +3,7 @@ package torture
 import (
 	"bufio"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/walbatch/walbatch/recovery"
+	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -31,6 +33,8 @@ type Report struct {
 	TotalKills      int
 	Kills           map[string]int // by what the child was doing
 	NoSpaceEnqueues int            // enqueues refused for a full disk (retried, not acknowledged)
+	GaveUp          string         // the error of the first child that exited on a full disk
+	DeliveredDead   int            // delivered and dead-lettered too (see Report.String)
 
 	Acknowledged int // events whose Enqueue returned nil
 	Delivered    int // acknowledged events the receiver has
@@ -93,6 +97,9 @@ func (r *Report) String() string {
 		p("    disk full: skipped (%s)", r.DiskFullSkipped)
 	}
 	p("    %-40s %d", "enqueues refused, disk full (retried):", r.NoSpaceEnqueues)
+	if r.GaveUp != "" {
+		p("    a child that exited on the full disk said: %s", clip(r.GaveUp, 200))
+	}
 	p("  acknowledged:     %d", r.Acknowledged)
 	p("  delivered:        %d", r.Delivered)
 	dead := 0
@@ -103,6 +110,7 @@ func (r *Report) String() string {
 	for _, k := range sortedKeys(r.DeadLettered) {
 		p("    %-18s %d  e.g. %q", k+":", r.DeadLettered[k], clip(r.DeadExamples[k], 90))
 	}
+	p("  delivered and dead-lettered too: %d (taken by the sink before a lost answer, then poison, corrupt or out of retries)", r.DeliveredDead)
 	p("  lost:             %d", r.Lost)
 	p("  duplicates:       %d received again, same event ID (with another ID: %d)", r.Duplicates, len(r.Mismatched))
 	p("  committed, unacknowledged at a kill, delivered or dead anyway: %d", r.Unacknowledged)
@@ -169,63 +177,10 @@ func (t *torture) check() error {
 	if t.rcv.rejected > 0 {
 		r.Faults["sink: permanent 400 (requests)"] = t.rcv.rejected
 	}
-	dead := map[string]deadInfo{} // event key -> dead letter
-	if _, err := os.Stat(t.wal); err == nil {
-		l, err := wal.Open(t.wal, &wal.Options{ReadOnly: true})
-		if err != nil {
-			return fmt.Errorf("opening the final WAL read-only: %w", err)
-		}
-		for _, name := range l.Streams() {
-			s, err := l.Stream(name)
-			if err != nil {
-				l.Close()
-				return err
-			}
-			ev, _ := s.Stats().Outstanding()
-			r.Outstanding += ev
-			err = s.ForEachDead(func(d wal.DeadLetter) error {
-				info := deadInfo{reason: d.Reason, class: deadClass(d.Reason)}
-				if d.Err != nil {
-					// A record that fails its checksum: its ID is still at
-					// its place in the envelope (the flipped byte is in the
-					// payload).
-					if len(d.Raw) < 19 {
-						t.rep.fail("stream %s: dead letter with a %d-byte record", name, len(d.Raw))
-						return nil
-					}
-					id := hex.EncodeToString(d.Raw[3:19])
-					c, ok := t.corrupted[id]
-					if !ok {
-						t.rep.fail("stream %s: undecodable dead letter %s that was not damaged on purpose (reason %q): %v", name, id, d.Reason, d.Err)
-						return nil
-					}
-					if info.class != "corrupt" {
-						t.rep.fail("stream %s: corrupt record %s dead-lettered with reason %q", name, id, d.Reason)
-					}
-					r.CorruptFound++
-					dead[c.Key] = info
-					return nil
-				}
-				var e Event
-				if err := msgpack.Unmarshal(d.Record.Payload, &e); err != nil {
-					t.rep.fail("stream %s: dead letter %s does not decode: %v", name, d.Record.ID, err)
-					return nil
-				}
-				if _, ok := t.corrupted[d.Record.ID.String()]; ok {
-					t.rep.fail("stream %s: damaged record %s is a dead letter that decodes (reason %q)", name, d.Record.ID, d.Reason)
-				}
-				dead[e.K] = info
-				return nil
-			})
-			if err != nil {
-				l.Close()
-				return fmt.Errorf("reading dead letters of %s: %w", name, err)
-			}
-		}
-		if err := l.Close(); err != nil {
-			return err
-		}
+	if err := t.harvestDead(false); err != nil {
+		return err
 	}
+	dead := t.dead
 	if r.Outstanding != 0 {
 		t.rep.fail("%d events still pending or in flight after the final drain", r.Outstanding)
 	}
@@ -250,7 +205,8 @@ func (t *torture) check() error {
 				r.DeadExamples[d.class] = d.reason
 			}
 			if got {
-				r.Delivered++ // delivered before its record was damaged
+				r.Delivered++
+				r.DeliveredDead++
 			}
 		case got:
 			r.Delivered++
@@ -300,6 +256,83 @@ func (t *torture) check() error {
 		t.rep.fail("recovery.Verify: %s", clip(r.Verify, 2000))
 	}
 	return nil
+}
+
+// harvestDead reads every stream's dead letters into t.dead (event key ->
+// reason) and, with purge, deletes them from the WAL, as an operator does
+// once dead letters are handled: it keeps the WAL within its small tmpfs.
+// Without purge it also sums what is still outstanding. No process may have
+// the file open.
+func (t *torture) harvestDead(purge bool) error {
+	if _, err := os.Stat(t.wal); err != nil {
+		return nil
+	}
+	l, err := wal.Open(t.wal, &wal.Options{ReadOnly: !purge})
+	if err != nil {
+		return fmt.Errorf("opening the WAL to read dead letters: %w", err)
+	}
+	defer l.Close()
+	r := t.rep
+	for _, name := range l.Streams() {
+		s, err := l.Stream(name)
+		if err != nil {
+			return err
+		}
+		if !purge {
+			ev, _ := s.Stats().Outstanding()
+			r.Outstanding += ev
+		}
+		err = s.ForEachDead(func(d wal.DeadLetter) error {
+			info := deadInfo{reason: d.Reason, class: deadClass(d.Reason)}
+			if d.Err != nil {
+				// A record that fails its checksum: its ID is still at its
+				// place in the envelope (the flipped byte is in the payload).
+				if len(d.Raw) < 19 {
+					r.fail("stream %s: dead letter with a %d-byte record", name, len(d.Raw))
+					return nil
+				}
+				id := hex.EncodeToString(d.Raw[3:19])
+				c, ok := t.corrupted[id]
+				if !ok {
+					r.fail("stream %s: undecodable dead letter %s that was not damaged on purpose (reason %q): %v", name, id, d.Reason, d.Err)
+					return nil
+				}
+				if info.class != "corrupt" {
+					r.fail("stream %s: corrupt record %s dead-lettered with reason %q", name, id, d.Reason)
+				}
+				r.CorruptFound++
+				t.dead[c.Key] = info
+				return nil
+			}
+			var e Event
+			if err := msgpack.Unmarshal(d.Record.Payload, &e); err != nil {
+				r.fail("stream %s: dead letter %s does not decode: %v", name, d.Record.ID, err)
+				return nil
+			}
+			if _, ok := t.corrupted[d.Record.ID.String()]; ok {
+				r.fail("stream %s: damaged record %s is a dead letter that decodes (reason %q)", name, d.Record.ID, d.Reason)
+			}
+			if _, ok := t.dead[e.K]; ok {
+				r.fail("stream %s: event %s dead-lettered twice", name, e.K)
+			}
+			t.dead[e.K] = info
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading dead letters of %s: %w", name, err)
+		}
+		if purge {
+			n, err := s.PurgeDead()
+			if err != nil {
+				if errors.Is(err, store.ErrNoSpace) {
+					return nil // harvested again next time
+				}
+				return err
+			}
+			r.Faults["dead letters harvested and purged (not a fault)"] += n
+		}
+	}
+	return l.Close()
 }
 
 // writeEvents writes every event key the run saw with what became of it,

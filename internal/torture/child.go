@@ -170,6 +170,9 @@ func RunChild(ctx context.Context, c ChildConfig, stdout io.Writer) error {
 			processor.WithMaxRetries(c.MaxRetries),
 			processor.WithDispatchTimeout(5*time.Second),
 			processor.WithStopTimeout(2*time.Second),
+			// Bounded backlog: producers wait (Block) rather than fill
+			// the small disk with events a failing sink cannot take.
+			processor.WithPendingLimits(max(int64(8000/len(names)), 1000), 3<<20/int64(len(names))),
 			processor.WithLogger(logger))
 		if err != nil {
 			return fmt.Errorf("torture-child: stream %s: %w", name, err)

@@ -29,7 +29,7 @@ const (
 )
 
 // childWatchdog bounds a child run of the torture loop.
-const childWatchdog = 30 * time.Second
+const childWatchdog = 15 * time.Second
 
 // torture is one run's state.
 type torture struct {
@@ -48,6 +48,7 @@ type torture struct {
 
 	acked     map[string]int // event key -> child run that acknowledged it
 	corrupted map[string]*corruption
+	dead      map[string]deadInfo // event key -> dead letter (harvested or final)
 }
 
 // Run runs the torture and returns its report; an error means it could not
@@ -70,7 +71,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, errors.New("torture: no child command")
 	}
 	t := &torture{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x70)), out: cfg.Progress,
-		acked: map[string]int{}, corrupted: map[string]*corruption{}}
+		acked: map[string]int{}, corrupted: map[string]*corruption{}, dead: map[string]deadInfo{}}
 	if t.out == nil {
 		t.out = io.Discard
 	}
@@ -118,17 +119,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer t.rcv.close()
 
-	err = t.loop(ctx, start)
-	if err == nil {
-		err = t.finalDrain(ctx)
-	}
-	if err == nil {
-		err = t.check()
-	}
-	t.rep.Elapsed = time.Since(start)
-	if err != nil {
+	// Whatever stopped the loop, the final drain and the accounting run:
+	// a failed run's figures are evidence too.
+	if err := t.loop(ctx, start); err != nil {
 		t.rep.fail("torture stopped: %v", err)
 	}
+	if err := t.finalDrain(context.WithoutCancel(ctx)); err != nil {
+		t.rep.fail("final drain: %v", err)
+	}
+	if err := t.check(); err != nil {
+		t.rep.fail("final check: %v", err)
+	}
+	t.rep.Elapsed = time.Since(start)
 	t.finish()
 	return t.rep, nil
 }
@@ -186,6 +188,14 @@ func (t *torture) loop(ctx context.Context, start time.Time) error {
 func (t *torture) between(cycle int) error {
 	if _, err := os.Stat(t.wal); err != nil {
 		return nil // no WAL yet
+	}
+	t.hist.Flush()
+	if cycle%25 == 0 {
+		// Dead letters are handled and purged now and then, as in
+		// production: the WAL stays within its small disk.
+		if err := t.harvestDead(true); err != nil {
+			return fmt.Errorf("harvesting dead letters: %w", err)
+		}
 	}
 	if t.cfg.on(FaultCompact) && t.rng.IntN(12) == 0 {
 		res, err := store.CompactFile(t.wal, "", nil)
@@ -411,6 +421,9 @@ func (t *torture) cycle(cycle int) error {
 		msg := fmt.Sprintf("cycle %d: child failed (%v) after %q: %s", cycle, res.Err, status, res.Stderr)
 		if t.disk != nil && strings.Contains(res.Stderr, "no space left") {
 			t.rep.Faults["child gave up: disk full"]++
+			if t.rep.GaveUp == "" {
+				t.rep.GaveUp = lastLine(res.Stderr)
+			}
 			t.history("%s", msg)
 			return nil
 		}
@@ -511,10 +524,10 @@ func drawParams(rng *rand.Rand) params {
 	p := params{
 		Streams:     1 + rng.IntN(4),
 		Producers:   4 + rng.IntN(29),
-		PoisonRate:  0.001 + rng.Float64()*0.004,
+		PoisonRate:  0.0005 + rng.Float64()*0.0025,
 		MaxRetries:  4 + rng.IntN(12),
 		HTTPTimeout: time.Duration(200+rng.IntN(300)) * time.Millisecond,
-		MaxEvents:   500 + rng.IntN(2500),
+		MaxEvents:   300 + rng.IntN(1500),
 	}
 	sizes := []int{1, 7, 50, 100, 250, 500, 1000}
 	for range p.Streams {
@@ -539,4 +552,12 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, b, 0o600)
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
