@@ -182,11 +182,11 @@ func (t *torture) check() error {
 	}
 	dead := t.dead
 	if r.Outstanding != 0 {
-		t.rep.fail("%d events still pending or in flight after the final drain", r.Outstanding)
+		t.failf("%d events still pending or in flight after the final drain", r.Outstanding)
 	}
 	for id, c := range t.corrupted {
 		if _, ok := dead[c.Key]; !ok || dead[c.Key].class != "corrupt" {
-			t.rep.fail("damaged record %s (stream %s seq %d, key %s) is not a corrupt dead letter", id, c.Stream, c.Seq, c.Key)
+			t.failf("damaged record %s (stream %s seq %d, key %s) is not a corrupt dead letter", id, c.Stream, c.Seq, c.Key)
 		}
 	}
 	for k := range t.acked {
@@ -195,7 +195,7 @@ func (t *torture) check() error {
 		if poison(k) {
 			r.PoisonAcked++
 			if got {
-				t.rep.fail("poison event %s was delivered", k)
+				t.failf("poison event %s was delivered", k)
 			}
 		}
 		switch {
@@ -231,13 +231,13 @@ func (t *torture) check() error {
 	}
 	if r.Lost > 0 {
 		sort.Strings(r.LostKeys)
-		t.rep.fail("%d acknowledged events lost, e.g. %v", r.Lost, r.LostKeys)
+		t.failf("%d acknowledged events lost, e.g. %v", r.Lost, r.LostKeys)
 	}
 	if len(r.Mismatched) > 0 {
-		t.rep.fail("%d redeliveries with another event ID, e.g. %s", len(r.Mismatched), r.Mismatched[0])
+		t.failf("%d redeliveries with another event ID, e.g. %s", len(r.Mismatched), r.Mismatched[0])
 	}
 	if r.BadIdemKeys > 0 {
-		t.rep.fail("%d requests with an Idempotency-Key other than the batch ID", r.BadIdemKeys)
+		t.failf("%d requests with an Idempotency-Key other than the batch ID", r.BadIdemKeys)
 	}
 	r.verifyChecked = true
 	if _, err := os.Stat(t.wal); err != nil {
@@ -247,13 +247,13 @@ func (t *torture) check() error {
 	vr, err := recovery.Verify(t.wal, nil)
 	if err != nil {
 		r.Verify = "cannot verify: " + err.Error()
-		t.rep.fail("recovery.Verify: %v", err)
+		t.failf("recovery.Verify: %v", err)
 		return nil
 	}
 	r.Verify = strings.ReplaceAll(strings.TrimSpace(vr.String()), "\n", "; ")
 	r.verifyPassed = vr.OK()
 	if !vr.OK() {
-		t.rep.fail("recovery.Verify: %s", clip(r.Verify, 2000))
+		t.failf("recovery.Verify: %s", clip(r.Verify, 2000))
 	}
 	return nil
 }
@@ -288,17 +288,17 @@ func (t *torture) harvestDead(purge bool) error {
 				// A record that fails its checksum: its ID is still at its
 				// place in the envelope (the flipped byte is in the payload).
 				if len(d.Raw) < 19 {
-					r.fail("stream %s: dead letter with a %d-byte record", name, len(d.Raw))
+					t.failf("stream %s: dead letter with a %d-byte record", name, len(d.Raw))
 					return nil
 				}
 				id := hex.EncodeToString(d.Raw[3:19])
 				c, ok := t.corrupted[id]
 				if !ok {
-					r.fail("stream %s: undecodable dead letter %s that was not damaged on purpose (reason %q): %v", name, id, d.Reason, d.Err)
+					t.failf("stream %s: undecodable dead letter %s that was not damaged on purpose (reason %q): %v", name, id, d.Reason, d.Err)
 					return nil
 				}
 				if info.class != "corrupt" {
-					r.fail("stream %s: corrupt record %s dead-lettered with reason %q", name, id, d.Reason)
+					t.failf("stream %s: corrupt record %s dead-lettered with reason %q", name, id, d.Reason)
 				}
 				r.CorruptFound++
 				t.dead[c.Key] = info
@@ -306,14 +306,14 @@ func (t *torture) harvestDead(purge bool) error {
 			}
 			var e Event
 			if err := msgpack.Unmarshal(d.Record.Payload, &e); err != nil {
-				r.fail("stream %s: dead letter %s does not decode: %v", name, d.Record.ID, err)
+				t.failf("stream %s: dead letter %s does not decode: %v", name, d.Record.ID, err)
 				return nil
 			}
 			if _, ok := t.corrupted[d.Record.ID.String()]; ok {
-				r.fail("stream %s: damaged record %s is a dead letter that decodes (reason %q)", name, d.Record.ID, d.Reason)
+				t.failf("stream %s: damaged record %s is a dead letter that decodes (reason %q)", name, d.Record.ID, d.Reason)
 			}
 			if _, ok := t.dead[e.K]; ok {
-				r.fail("stream %s: event %s dead-lettered twice", name, e.K)
+				t.failf("stream %s: event %s dead-lettered twice", name, e.K)
 			}
 			t.dead[e.K] = info
 			return nil
@@ -329,7 +329,7 @@ func (t *torture) harvestDead(purge bool) error {
 				}
 				return err
 			}
-			r.Faults["dead letters harvested and purged (not a fault)"] += n
+			t.count("dead letters harvested and purged (not a fault)", n)
 		}
 	}
 	return l.Close()

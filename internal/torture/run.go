@@ -45,6 +45,7 @@ type torture struct {
 	out  io.Writer
 
 	diskMu sync.Mutex // guards disk.full and fill/free
+	repMu  sync.Mutex // guards rep.Faults, rep.Failures and hist: timers write them too
 
 	acked     map[string]int // event key -> child run that acknowledged it
 	corrupted map[string]*corruption
@@ -122,13 +123,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Whatever stopped the loop, the final drain and the accounting run:
 	// a failed run's figures are evidence too.
 	if err := t.loop(ctx, start); err != nil {
-		t.rep.fail("torture stopped: %v", err)
+		t.failf("torture stopped: %v", err)
 	}
 	if err := t.finalDrain(context.WithoutCancel(ctx)); err != nil {
-		t.rep.fail("final drain: %v", err)
+		t.failf("final drain: %v", err)
 	}
 	if err := t.check(); err != nil {
-		t.rep.fail("final check: %v", err)
+		t.failf("final check: %v", err)
 	}
 	t.rep.Elapsed = time.Since(start)
 	t.finish()
@@ -151,7 +152,7 @@ func (t *torture) finish() {
 	t.hist.Flush()
 	if t.disk != nil {
 		if err := t.disk.unmount(); err != nil {
-			t.rep.fail("%v", err)
+			t.failf("%v", err)
 		}
 	}
 	if !keep {
@@ -177,7 +178,10 @@ func (t *torture) loop(ctx context.Context, start time.Time) error {
 		if err := t.cycle(cycle); err != nil {
 			return err
 		}
-		if len(t.rep.Failures) > 0 {
+		t.repMu.Lock()
+		failed := len(t.rep.Failures) > 0
+		t.repMu.Unlock()
+		if failed {
 			return nil // stop at the first finding; the evidence is fresh
 		}
 	}
@@ -189,7 +193,9 @@ func (t *torture) between(cycle int) error {
 	if _, err := os.Stat(t.wal); err != nil {
 		return nil // no WAL yet
 	}
+	t.repMu.Lock()
 	t.hist.Flush()
+	t.repMu.Unlock()
 	if cycle%25 == 0 {
 		// Dead letters are handled and purged now and then, as in
 		// production: the WAL stays within its small disk.
@@ -201,10 +207,10 @@ func (t *torture) between(cycle int) error {
 		res, err := store.CompactFile(t.wal, "", nil)
 		switch {
 		case err == nil:
-			t.rep.Faults["compaction by the parent"]++
+			t.count("compaction by the parent", 1)
 			t.history("cycle %d: parent compacted %d -> %d bytes", cycle, res.BeforeBytes, res.AfterBytes)
 		case errors.Is(err, store.ErrNoSpace):
-			t.rep.Faults["compaction refused: disk full"]++
+			t.count("compaction refused: disk full", 1)
 			t.history("cycle %d: parent compaction: %v", cycle, err)
 		default:
 			return fmt.Errorf("parent compaction: %w", err)
@@ -217,7 +223,7 @@ func (t *torture) between(cycle int) error {
 		}
 		if c != nil {
 			t.corrupted[c.ID] = c
-			t.rep.Faults["record payload byte flipped"]++
+			t.count("record payload byte flipped", 1)
 			t.history("cycle %d: flipped a payload byte of stream %s seq %d event %s key %s at file offsets %v",
 				cycle, c.Stream, c.Seq, c.ID, c.Key, c.Offsets)
 		}
@@ -236,10 +242,10 @@ func (t *torture) fillDisk(cycle int, when string) {
 		return
 	}
 	if err := t.disk.fill(); err != nil {
-		t.rep.fail("filling the disk: %v", err)
+		t.failf("filling the disk: %v", err)
 		return
 	}
-	t.rep.Faults["disk filled"]++
+	t.count("disk filled", 1)
 	t.history("cycle %d: disk filled (%s)", cycle, when)
 }
 
@@ -254,10 +260,10 @@ func (t *torture) freeDisk(cycle int, why string) {
 		return
 	}
 	if err := t.disk.free(); err != nil {
-		t.rep.fail("freeing the disk: %v", err)
+		t.failf("freeing the disk: %v", err)
 		return
 	}
-	t.rep.Faults["disk freed"]++
+	t.count("disk freed", 1)
 	t.history("cycle %d: disk freed (%s)", cycle, why)
 }
 
@@ -384,7 +390,7 @@ func (t *torture) cycle(cycle int) error {
 			mu.Lock()
 			defer mu.Unlock()
 			if !killed {
-				t.rep.Faults["watchdog kills (child ran too long)"]++
+				t.count("watchdog kills (child ran too long)", 1)
 			}
 			kill(p)
 		}))
@@ -402,12 +408,12 @@ func (t *torture) cycle(cycle int) error {
 	mu.Lock()
 	defer mu.Unlock()
 	t.rep.PeakRSS = max(t.rep.PeakRSS, res.MaxRSS)
-	t.rep.Faults["child runs"]++
+	t.count("child runs", 1)
 	if cc.Compact {
-		t.rep.Faults["compaction by the child"]++
+		t.count("compaction by the child", 1)
 	}
 	if bad := panicked(res.Stderr); bad != "" {
-		t.rep.fail("cycle %d: child crashed: %s", cycle, bad)
+		t.failf("cycle %d: child crashed: %s", cycle, bad)
 	}
 	if res.Killed && status != lineDone {
 		ph := phaseOf(status, cc.AutoCompact)
@@ -420,14 +426,14 @@ func (t *torture) cycle(cycle int) error {
 	if res.Err != nil || status != lineDone {
 		msg := fmt.Sprintf("cycle %d: child failed (%v) after %q: %s", cycle, res.Err, status, res.Stderr)
 		if t.disk != nil && strings.Contains(res.Stderr, "no space left") {
-			t.rep.Faults["child gave up: disk full"]++
+			t.count("child gave up: disk full", 1)
 			if t.rep.GaveUp == "" {
 				t.rep.GaveUp = lastLine(res.Stderr)
 			}
 			t.history("%s", msg)
 			return nil
 		}
-		t.rep.fail("%s", msg)
+		t.failf("%s", msg)
 		return nil
 	}
 	t.history("cycle %d: child finished, %d acks", cycle, acks)
@@ -497,10 +503,10 @@ func (t *torture) finalDrain(ctx context.Context) error {
 		}
 		t.rep.PeakRSS = max(t.rep.PeakRSS, res.MaxRSS)
 		if bad := panicked(res.Stderr); bad != "" {
-			t.rep.fail("final drain: child crashed: %s", bad)
+			t.failf("final drain: child crashed: %s", bad)
 		}
 		if res.Err != nil {
-			t.rep.fail("final drain: child failed: %v: %s", res.Err, res.Stderr)
+			t.failf("final drain: child failed: %v: %s", res.Err, res.Stderr)
 			return nil
 		}
 		t.history("final drain %d: %d events outstanding", try, left)
@@ -516,7 +522,24 @@ func (t *torture) say(format string, args ...any) {
 	t.history(format, args...)
 }
 
+// count adds n to a fault counter.
+func (t *torture) count(kind string, n int) {
+	t.repMu.Lock()
+	defer t.repMu.Unlock()
+	t.rep.Faults[kind] += n
+}
+
+// failf records a finding: the run fails.
+func (t *torture) failf(format string, args ...any) {
+	t.repMu.Lock()
+	defer t.repMu.Unlock()
+	t.rep.fail(format, args...)
+	fmt.Fprintf(t.hist, time.Now().UTC().Format("15:04:05.000")+" FAILURE: "+format+"\n", args...)
+}
+
 func (t *torture) history(format string, args ...any) {
+	t.repMu.Lock()
+	defer t.repMu.Unlock()
 	fmt.Fprintf(t.hist, time.Now().UTC().Format("15:04:05.000")+" "+format+"\n", args...)
 }
 
