@@ -148,17 +148,17 @@ func renderReport(m machine, sel []scenario, runs []run) string {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.what, v, t.goal, met)
 		}
 		fmt.Fprintf(&b, "\n### Run %d: every scenario\n\n", i+1)
-		b.WriteString("| scenario | what | events/s | details | peak RSS | anon RSS |\n| --- | --- | ---: | --- | ---: | ---: |\n")
+		b.WriteString("| scenario | what | events/s | details | CPU s | peak RSS | anon RSS |\n| --- | --- | ---: | --- | ---: | ---: | ---: |\n")
 		for _, s := range sel {
 			res, ok := r.results[s.name]
 			if !ok {
 				if why, failed := r.failed[s.name]; failed {
-					fmt.Fprintf(&b, "| %s | %s | failed | %s | | |\n", s.name, s.what, why)
+					fmt.Fprintf(&b, "| %s | %s | failed | %s | | | |\n", s.name, s.what, why)
 				}
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.name, s.what, fmtRate(res.Rate), fmtExtra(res),
-				fmtBytes(float64(res.HWM)), fmtBytes(float64(res.Anon)))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %.2f | %s | %s |\n", s.name, s.what, fmtRate(res.Rate), fmtExtra(res),
+				res.CPU, fmtBytes(float64(res.HWM)), fmtBytes(float64(res.Anon)))
 		}
 		b.WriteString("\n")
 	}
