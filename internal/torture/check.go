@@ -34,6 +34,7 @@ type Report struct {
 	Kills           map[string]int // by what the child was doing
 	NoSpaceEnqueues int            // enqueues refused for a full disk (retried, not acknowledged)
 	GaveUp          string         // the error of the first child that exited on a full disk
+	PlanFix         string         // the first fix a dry-run recovery.Plan found between runs
 	DeliveredDead   int            // delivered and dead-lettered too (see Report.String)
 
 	Acknowledged int // events whose Enqueue returned nil
@@ -97,6 +98,9 @@ func (r *Report) String() string {
 		p("    disk full: skipped (%s)", r.DiskFullSkipped)
 	}
 	p("    %-40s %d", "enqueues refused, disk full (retried):", r.NoSpaceEnqueues)
+	if r.PlanFix != "" {
+		p("    first fix a dry-run Plan found between runs: %s", clip(r.PlanFix, 200))
+	}
 	if r.GaveUp != "" {
 		p("    a child that exited on the full disk said: %s", clip(r.GaveUp, 200))
 	}
@@ -273,6 +277,9 @@ func (t *torture) harvestDead(purge bool) error {
 	}
 	defer l.Close()
 	r := t.rep
+	// Dead letters join t.dead only once purged (or at the final read):
+	// a purge that fails (disk full) leaves them to be read again.
+	found := map[string]deadInfo{}
 	for _, name := range l.Streams() {
 		s, err := l.Stream(name)
 		if err != nil {
@@ -300,8 +307,7 @@ func (t *torture) harvestDead(purge bool) error {
 				if info.class != "corrupt" {
 					t.failf("stream %s: corrupt record %s dead-lettered with reason %q", name, id, d.Reason)
 				}
-				r.CorruptFound++
-				t.dead[c.Key] = info
+				found[c.Key] = info
 				return nil
 			}
 			var e Event
@@ -312,10 +318,7 @@ func (t *torture) harvestDead(purge bool) error {
 			if _, ok := t.corrupted[d.Record.ID.String()]; ok {
 				t.failf("stream %s: damaged record %s is a dead letter that decodes (reason %q)", name, d.Record.ID, d.Reason)
 			}
-			if _, ok := t.dead[e.K]; ok {
-				t.failf("stream %s: event %s dead-lettered twice", name, e.K)
-			}
-			t.dead[e.K] = info
+			found[e.K] = info
 			return nil
 		})
 		if err != nil {
@@ -325,12 +328,21 @@ func (t *torture) harvestDead(purge bool) error {
 			n, err := s.PurgeDead()
 			if err != nil {
 				if errors.Is(err, store.ErrNoSpace) {
-					return nil // harvested again next time
+					return nil // read again next time
 				}
 				return err
 			}
 			t.count("dead letters harvested and purged (not a fault)", n)
 		}
+	}
+	for k, info := range found {
+		if _, ok := t.dead[k]; ok {
+			t.failf("event %s dead-lettered again after its dead letter was purged", k)
+		}
+		if info.class == "corrupt" {
+			r.CorruptFound++
+		}
+		t.dead[k] = info
 	}
 	return l.Close()
 }
