@@ -412,6 +412,7 @@ func (t *torture) cycle(cycle int) error {
 	defer mu.Unlock()
 	t.rep.PeakRSS = max(t.rep.PeakRSS, res.MaxRSS)
 	t.count("child runs", 1)
+	t.history("cycle %d: child peak RSS %.1f MiB", cycle, float64(res.MaxRSS)/(1<<20))
 	if cc.Compact {
 		t.count("compaction by the child", 1)
 	}
