@@ -66,3 +66,68 @@ func TestCompactFileDiskFull(t *testing.T) {
 	_, err = CompactFile(path, "", nil)
 	require.NoError(t, err)
 }
+
+// Automatic compaction at Open is skipped, not fatal, when the disk has no
+// room for the copy: the WAL opens as it is (found by the torture program,
+// where a full disk kept processors from opening at all).
+func TestAutoCompactOnFullDiskStillOpens(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs failed: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	path := filepath.Join(dir, "wal.db")
+	db, err := Open(path, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("data"))
+		if err != nil {
+			return err
+		}
+		for i := 0; i < 8; i++ {
+			if err := b.Put([]byte{byte(i)}, make([]byte, 100<<10)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("data"))
+		for i := 1; i < 8; i++ {
+			if err := b.Delete([]byte{byte(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.NoError(t, db.Close())
+
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	require.NoError(t, err)
+	buf := make([]byte, 4<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	require.NoError(t, f.Close())
+
+	opts := &Options{AutoCompactRatio: 0.1, AutoCompactMinSize: 1}
+	db, err = Open(path, opts)
+	require.NoError(t, err, "a full disk must not keep the WAL from opening")
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		require.Len(t, tx.Bucket([]byte("data")).Get([]byte{0}), 100<<10)
+		return nil
+	}))
+	require.NoError(t, db.Close())
+	_, err = os.Stat(path + ".compact.tmp")
+	require.ErrorIs(t, err, os.ErrNotExist, "temporary copy left behind")
+}

@@ -68,9 +68,9 @@ func Open(path string, opts *Options) (*DB, error) {
 			if err := db.Close(); err != nil {
 				return nil, err
 			}
-			if _, err := CompactFile(path, "", &o); err != nil {
-				return nil, err
-			}
+			// Compaction is an optimisation: when it cannot run (a full
+			// disk has no room for the copy), open the file as it is.
+			_, _ = CompactFile(path, "", &o)
 			o.AutoCompactRatio = -1
 			continue
 		}
