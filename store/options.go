@@ -21,7 +21,8 @@ type Options struct {
 	// AutoCompactRatio enables compaction at Open when at least this
 	// fraction of the file is free pages and the file is at least
 	// AutoCompactMinSize bytes. 0 means the default 0.5; a negative value
-	// turns automatic compaction off.
+	// turns automatic compaction off. When compaction cannot run (a full
+	// disk has no room for the copy) Open goes on with the file as it is.
 	AutoCompactRatio float64
 
 	// AutoCompactMinSize is the smallest file automatic compaction touches.
