@@ -48,9 +48,16 @@ type Result struct {
 	Err error
 	// Stderr is the tail (at most 8 KiB) of what the child wrote to stderr.
 	Stderr string
-	// MaxRSS is the child's peak resident set in bytes (the kernel's
-	// VmHWM, from the rusage wait reports), 0 when unknown.
-	MaxRSS int64
+	// MaxRSS is the child's peak resident set in bytes (VmHWM), and
+	// MaxAnon its peak anonymous resident memory (RssAnon): the largest
+	// values read from /proc/<pid>/status while it ran, sampled every
+	// 20 ms (so growth in its last moments may be missed); 0 when unknown.
+	//
+	// Not the rusage of wait4: os/exec starts children with vfork, and on
+	// exec the kernel seeds the child's maxrss with the parent's high-water
+	// mark, so rusage reports the parent's peak whenever it is larger.
+	MaxRSS  int64
+	MaxAnon int64
 }
 
 // Run starts cmd (its Stdout and Stderr must be unset), calls onStart (when
@@ -70,6 +77,7 @@ func Run(cmd *exec.Cmd, onLine func(p *Proc, line string), onStart func(p *Proc)
 		return Result{}, fmt.Errorf("childproc: start %s: %w", cmd.Path, err)
 	}
 	p := &Proc{cmd: cmd}
+	mem := sampleMemory(cmd.Process.Pid)
 	if onStart != nil {
 		onStart(p)
 	}
@@ -86,9 +94,7 @@ func Run(cmd *exec.Cmd, onLine func(p *Proc, line string), onStart func(p *Proc)
 	if !res.Killed {
 		res.Err = werr
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru != nil {
-		res.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
-	}
+	res.MaxRSS, res.MaxAnon = mem.stop()
 	return res, nil
 }
 

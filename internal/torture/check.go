@@ -62,6 +62,7 @@ type Report struct {
 	Requests      int
 	BadIdemKeys   int // requests whose Idempotency-Key was not the batch ID
 	PeakRSS       int64
+	PeakAnon      int64
 	Verify        string
 	Failures      []string
 	verifyPassed  bool
@@ -122,7 +123,8 @@ func (r *Report) String() string {
 	p("  poison events acknowledged: %d (all dead-lettered with their 400)", r.PoisonAcked)
 	p("  outstanding after the drain: %d", r.Outstanding)
 	p("  HTTP requests:    %d (Idempotency-Key not the batch ID: %d)", r.Requests, r.BadIdemKeys)
-	p("  peak memory:      %.1f MiB (VmHWM of the children)", float64(r.PeakRSS)/(1<<20))
+	p("  peak memory:      %.1f MiB resident, %.1f MiB anonymous (VmHWM and RssAnon of the children)",
+		float64(r.PeakRSS)/(1<<20), float64(r.PeakAnon)/(1<<20))
 	p("  verify:           %s", r.Verify)
 	if len(r.Failures) == 0 && r.OK() {
 		p("  result:           PASS")

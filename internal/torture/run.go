@@ -410,9 +410,9 @@ func (t *torture) cycle(cycle int) error {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	t.rep.PeakRSS = max(t.rep.PeakRSS, res.MaxRSS)
+	t.rep.PeakRSS, t.rep.PeakAnon = max(t.rep.PeakRSS, res.MaxRSS), max(t.rep.PeakAnon, res.MaxAnon)
 	t.count("child runs", 1)
-	t.history("cycle %d: child peak RSS %.1f MiB", cycle, float64(res.MaxRSS)/(1<<20))
+	t.history("cycle %d: child peak RSS %.1f MiB, anonymous %.1f MiB", cycle, float64(res.MaxRSS)/(1<<20), float64(res.MaxAnon)/(1<<20))
 	if cc.Compact {
 		t.count("compaction by the child", 1)
 	}
@@ -505,7 +505,7 @@ func (t *torture) finalDrain(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		t.rep.PeakRSS = max(t.rep.PeakRSS, res.MaxRSS)
+		t.rep.PeakRSS, t.rep.PeakAnon = max(t.rep.PeakRSS, res.MaxRSS), max(t.rep.PeakAnon, res.MaxAnon)
 		if bad := panicked(res.Stderr); bad != "" {
 			t.failf("final drain: child crashed: %s", bad)
 		}
