@@ -25,3 +25,50 @@ func TestSealQuarantineLeavesConsistentFile(t *testing.T) {
 	require.NoError(t, l.Close())
 	mustVerify(t, path)
 }
+
+// The processor's quarantine of a corrupt record inside an in-flight batch
+// (ReadBatch reports it, QuarantineInFlight moves it to dead letters) must
+// shrink the batch by what the record added and leave a file Verify
+// accepts.
+func TestInFlightQuarantineLeavesConsistentFile(t *testing.T) {
+	path := buildWAL(t)
+	l, err := wal.Open(path, nil)
+	require.NoError(t, err)
+	s, err := l.Stream("a")
+	require.NoError(t, err)
+	res, err := s.Seal(wal.SealOptions{MaxEvents: 5, Force: true})
+	require.NoError(t, err)
+	require.NotNil(t, res.Batch)
+	b := res.Batch
+	require.NoError(t, l.Close())
+
+	damage(t, path, "a", func(rs wal.RawStream) { flipIn(t, rs, b.First+1) })
+
+	l, err = wal.Open(path, nil)
+	require.NoError(t, err)
+	s, err = l.Stream("a")
+	require.NoError(t, err)
+	recs, bad, err := s.ReadBatch(b)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{b.First + 1}, bad)
+	nb, err := s.QuarantineInFlight(b.Seq, bad)
+	require.NoError(t, err)
+	require.Equal(t, len(recs), nb.Count)
+	var bytes int64
+	for _, r := range recs {
+		bytes += int64(len(r.Payload))
+	}
+	require.Equal(t, bytes, nb.Bytes, "the batch shrinks by the payload its record added")
+	require.Equal(t, b.ID, nb.ID)
+	dead := 0
+	require.NoError(t, s.ForEachDead(func(d wal.DeadLetter) error {
+		if d.BatchID == b.ID {
+			dead++
+			require.Contains(t, d.Reason, "corrupt")
+		}
+		return nil
+	}))
+	require.Equal(t, 1, dead)
+	require.NoError(t, l.Close())
+	mustVerify(t, path)
+}

@@ -77,10 +77,13 @@ func (s *Stream) QuarantineInFlight(batchSeq uint64, seqs []uint64) (*Batch, err
 			if err := events.Delete(k); err != nil {
 				return err
 			}
+			// Counters took the payload length at append; the dead store
+			// counts a record that does not decode by its stored length.
+			added := appendedBytes(v)
 			b.Count--
-			b.Bytes -= min(int64(n), b.Bytes)
+			b.Bytes -= min(int64(added), b.Bytes)
 			st.InflightCount--
-			st.InflightBytes -= min(n, st.InflightBytes)
+			st.InflightBytes -= min(added, st.InflightBytes)
 			st.DeadCount++
 			st.DeadBytes += n
 		}
@@ -91,13 +94,23 @@ func (s *Stream) QuarantineInFlight(batchSeq uint64, seqs []uint64) (*Batch, err
 			}
 			st.InflightBatches--
 		} else {
-			// Tighten the range to the events left.
+			// Tighten the range to the events left: both ends must be
+			// events that exist.
 			c := events.Cursor()
 			k, _ := c.Seek(u64key(b.First))
 			if k == nil {
 				return fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
 			}
 			b.First, _ = keyU64(k)
+			k, _ = c.Seek(u64key(b.Last))
+			if seq, ok := keyU64(k); !ok || seq > b.Last {
+				k, _ = c.Prev()
+			}
+			last, ok := keyU64(k)
+			if !ok || last < b.First {
+				return fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
+			}
+			b.Last = last
 			if err := s.putBatch(tx, b); err != nil {
 				return err
 			}
