@@ -148,6 +148,26 @@ func (l *loop[T]) complete(ib *inflight, now time.Time) {
 	}
 }
 
+// completeDelivered marks batches the sink accepted complete, sealing
+// nothing new: the last thing the loop does when Stop's time is up, so a
+// batch delivered just before the deadline is not sent again after the
+// next open. A failure leaves the batch in flight (sent again: at least
+// once).
+func (l *loop[T]) completeDelivered() {
+	p := l.p
+	for seq, ib := range l.batches {
+		if !ib.delivered {
+			continue
+		}
+		if err := p.s.Complete(seq); err != nil && !errors.Is(err, wal.ErrNoBatch) {
+			p.cfg.logger.Error("walbatch: marking a delivered batch complete at stop failed; it will be sent again after the next open", "batch", ib.b.ID, "err", err)
+			continue
+		}
+		p.delivered.Add(int64(ib.b.Count))
+		delete(l.batches, seq)
+	}
+}
+
 // retryCompletions marks delivered batches complete: those the sink just
 // accepted, and those whose marking failed before.
 func (l *loop[T]) retryCompletions(now time.Time) {

@@ -208,3 +208,22 @@ func TestDispatcherPanicBecomesRetry(t *testing.T) {
 	require.ErrorContains(t, r[0].Err, "panicked")
 	require.ErrorContains(t, r[0].Err, "boom")
 }
+
+// A batch the sink accepts at the very end of Stop's time (here: a sink
+// that answers success only when its context is cancelled) is marked
+// complete before Stop returns, not left in flight to be sent again.
+func TestStopCompletesABatchDeliveredAtTheDeadline(t *testing.T) {
+	noLeaks(t)
+	path := walPath(t)
+	sink := newRecSink(func(ctx context.Context, _ attempt) error { <-ctx.Done(); return nil })
+	p, err := Open[tev](path, sink, quiet(WithBatchSize(10), WithStopTimeout(100*time.Millisecond))...)
+	require.NoError(t, err)
+	enqueueN(t, p, 0, 5)
+	require.NoError(t, p.Stop(context.Background()))
+	require.Equal(t, int64(5), p.Stats().Delivered)
+	inspect(t, path, func(s *wal.Stream) {
+		st := s.Stats()
+		require.Zero(t, st.InFlightEvents, "a delivered batch was left in flight")
+		require.Equal(t, int64(5), st.CompletedEvents)
+	})
+}

@@ -112,6 +112,7 @@ func (l *loop[T]) step() bool {
 	if l.stopping && !now.Before(l.stopDeadline) {
 		l.cancel() // Stop's time is up: cut running dispatches short
 		if l.running == 0 {
+			l.completeDelivered()
 			l.finishFlushes(true)
 			return true
 		}
