@@ -14,6 +14,7 @@ import (
 type flushReq struct {
 	target uint64 // last sequence number at the time of the call
 	done   chan struct{}
+	err    error // set before done is closed: ErrStopped when the loop exits first
 }
 
 // inflight is a sealed batch the loop tracks until it completes or dies.
@@ -302,9 +303,12 @@ func (l *loop[T]) finishFlushes(all bool) {
 	st := l.p.s.Stats()
 	keep := l.flushes[:0]
 	for _, f := range l.flushes {
-		if all || l.flushDone(f.target, st) {
+		if done := l.flushDone(f.target, st); all || done {
+			if !done {
+				f.err = ErrStopped // the loop exits with the flush's events still in the WAL
+			}
 			close(f.done)
-			l.p.notes.emit(Notification{Kind: Flushed, Stream: l.p.cfg.stream})
+			l.p.notes.emit(Notification{Kind: Flushed, Stream: l.p.cfg.stream, Err: f.err})
 			continue
 		}
 		keep = append(keep, f)

@@ -10,7 +10,7 @@ import (
 // when ctx ends (its error is returned; the events stay queued). Failed
 // batches follow their retry schedule: Flush waits for it rather than
 // retrying early. Before Start it returns ErrNotStarted; after Stop began,
-// ErrStopped.
+// or when Stop ends dispatching before the events are done, ErrStopped.
 func (p *Processor[T]) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	started, stopping, loopDone := p.started, p.stopping, p.loopDone
@@ -31,7 +31,7 @@ func (p *Processor[T]) Flush(ctx context.Context) error {
 	}
 	select {
 	case <-f.done:
-		return nil
+		return f.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
