@@ -70,10 +70,14 @@ func (p *Processor[T]) Stop(ctx context.Context) error {
 		case <-loopDone:
 		case <-ctx.Done():
 			// Cut the drain short: the loop sees a deadline in the past.
+			// The loop may not have taken the first deadline yet (it was
+			// busy): replace it, or the full stop timeout applies. Stop is
+			// the only sender, so after the receive the send cannot block.
 			select {
-			case p.stopCh <- time.Now():
+			case <-p.stopCh:
 			default:
 			}
+			p.stopCh <- time.Now()
 			<-loopDone
 		}
 	}
