@@ -237,17 +237,25 @@ func (db *DB) checkSize() error {
 }
 
 // guard runs fn, turning a panic or a memory fault (bbolt reading a damaged
-// page through its mmap) into ErrCorrupt.
+// page through its mmap) into ErrCorrupt, wrapped in a *faultError.
 func guard(path string, fn func() error) (err error) {
 	old := debug.SetPanicOnFault(true)
 	defer func() {
 		debug.SetPanicOnFault(old)
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s: %v", ErrCorrupt, path, r)
+			err = &faultError{fmt.Errorf("%w: %s: %v", ErrCorrupt, path, r)}
 		}
 	}()
 	return fn()
 }
+
+// faultError is a panic or memory fault that guard recovered from: unlike
+// an ErrCorrupt that a transaction's function returns (one bad record),
+// it means bbolt's own pages cannot be trusted any more.
+type faultError struct{ err error }
+
+func (e *faultError) Error() string { return e.err.Error() }
+func (e *faultError) Unwrap() error { return e.err }
 
 // Path returns the file's path.
 func (db *DB) Path() string { return db.path }
@@ -285,7 +293,10 @@ func (db *DB) run(fn func() error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrCorrupt):
+	case errors.As(err, new(*faultError)):
+		// Only a fault inside bbolt breaks the DB for good; an ErrCorrupt
+		// that fn returned (a record failing its checksum) is that
+		// call's error alone.
 		db.broken.Store(true)
 		return err
 	case errors.Is(err, berrors.ErrDatabaseNotOpen):
