@@ -128,3 +128,46 @@ func asyncScenario(mode wal.SyncMode) func(e *env) (result, error) {
 		return r, nil
 	}
 }
+
+// enqueueAsyncScenario: one producer calls processor.EnqueueAsync, keeping
+// up to 10,000 events waiting for their callback; an event counts once its
+// callback reports it committed. The processor dispatches to a no-op sink
+// meanwhile, as in service.
+func enqueueAsyncScenario(mode wal.SyncMode) func(e *env) (result, error) {
+	return func(e *env) (result, error) {
+		var d noop
+		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher())
+		if err != nil {
+			return result{}, err
+		}
+		defer stopSoon(p)
+		const window = 10_000
+		sem := make(chan struct{}, window)
+		var acked, failed atomic.Int64
+		cb := func(err error) {
+			if err != nil {
+				failed.Add(1)
+			} else {
+				acked.Add(1)
+			}
+			<-sem
+		}
+		start := time.Now()
+		deadline := start.Add(e.dur)
+		for i := 0; time.Now().Before(deadline); i++ {
+			sem <- struct{}{}
+			if err := p.EnqueueAsync(*e.pool.at(i), cb); err != nil {
+				return result{}, err
+			}
+		}
+		for range window {
+			sem <- struct{}{} // wait for every outstanding commit
+		}
+		r := rateResult("", acked.Load(), time.Since(start).Seconds())
+		if f := failed.Load(); f > 0 {
+			r.set("failed", float64(f))
+		}
+		r.set("dispatched", float64(d.n.Load()))
+		return r, nil
+	}
+}

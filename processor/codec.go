@@ -22,44 +22,71 @@ type encoder struct {
 	enc *msgpack.Encoder
 }
 
-// encode returns the msgpack encoding of v in a new slice.
-func encode[T any](v T) ([]byte, error) {
+// getEncoder returns a pooled encoder with an empty buffer.
+func getEncoder() *encoder {
 	e := encPool.Get().(*encoder)
 	e.buf.Reset()
-	err := e.enc.Encode(v)
-	out := append([]byte(nil), e.buf.Bytes()...)
+	return e
+}
+
+// release returns e to the pool; slices of its buffer must not be used
+// after it.
+func (e *encoder) release() {
 	if e.buf.Cap() > 1<<20 {
 		e.buf = new(bytes.Buffer)
 		e.enc.Reset(e.buf)
 	}
 	encPool.Put(e)
-	return out, err
 }
 
-// encodeMany encodes evs into one new slab and calls fn with each event's
-// index and encoding (a slice of the slab), in order; it stops at the first
-// error. One allocation for all the events instead of one each.
-func encodeMany[T any](evs []T, fn func(i int, payload []byte) error) error {
-	e := encPool.Get().(*encoder)
-	defer func() {
-		if e.buf.Cap() > 1<<20 {
-			e.buf = new(bytes.Buffer)
-			e.enc.Reset(e.buf)
-		}
-		encPool.Put(e)
-	}()
-	e.buf.Reset()
+// encodeOne encodes v into e's buffer (after what it holds) and returns the
+// encoding, a slice of the buffer valid until e is reset or released. The
+// WAL copies payloads before its append calls return, so the encoding goes
+// from this buffer straight into the record: no copy of its own.
+func encodeOne[T any](e *encoder, v *T) ([]byte, error) {
+	start := e.buf.Len()
+	if err := encodeValue(e.enc, v); err != nil {
+		return nil, err
+	}
+	b := e.buf.Bytes()
+	return b[start:len(b):len(b)], nil
+}
+
+// encodeValue encodes *v exactly as enc.Encode(*v) would, but through a
+// pointer: passing a T by value boxes a copy of it (an allocation per event
+// for a struct). []byte takes msgpack's direct path.
+func encodeValue[T any](enc *msgpack.Encoder, v *T) error {
+	if b, ok := any(v).(*[]byte); ok {
+		return enc.EncodeBytes(*b)
+	}
+	return enc.Encode(v)
+}
+
+// encode returns the msgpack encoding of v in a new slice.
+func encode[T any](v T) ([]byte, error) {
+	e := getEncoder()
+	defer e.release()
+	b, err := encodeOne(e, &v)
+	return append([]byte(nil), b...), err
+}
+
+// encodeMany encodes evs into e's buffer and calls fn with each event's
+// index and encoding, in order; it stops at the first error. The encodings
+// are slices of e's buffer: valid until e is released. One buffer for all
+// the events of a call (pooled: no allocation once warm), and no copy
+// before the WAL copies them into its records.
+func encodeMany[T any](e *encoder, evs []T, fn func(i int, payload []byte) error) error {
 	ends := make([]int, len(evs))
 	for i := range evs {
-		if err := e.enc.Encode(evs[i]); err != nil {
+		if err := encodeValue(e.enc, &evs[i]); err != nil {
 			return fmt.Errorf("processor: encode event %d: %w", i, err)
 		}
 		ends[i] = e.buf.Len()
 	}
-	slab := append([]byte(nil), e.buf.Bytes()...)
+	b := e.buf.Bytes()
 	start := 0
 	for i, end := range ends {
-		if err := fn(i, slab[start:end:end]); err != nil {
+		if err := fn(i, b[start:end:end]); err != nil {
 			return err
 		}
 		start = end

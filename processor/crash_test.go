@@ -33,6 +33,7 @@ const (
 	crashEnvURL   = "WALBATCH_CRASH_CHILD_URL"
 	crashEnvRun   = "WALBATCH_CRASH_CHILD_RUN"
 	crashEnvDrain = "WALBATCH_CRASH_CHILD_DRAIN"
+	crashEnvAsync = "WALBATCH_CRASH_CHILD_ASYNC" // produce with EnqueueAsync, ack from the callback
 )
 
 // crashEv is the children's event: K is unique, assigned by the producer
@@ -106,13 +107,20 @@ func envInt(name string, def int64) int64 {
 	return def
 }
 
-func TestCrashRecovery(t *testing.T) {
+func TestCrashRecovery(t *testing.T) { crashRecovery(t, false, 20) }
+
+// TestCrashRecoveryAsync is the crash test with producers that keep many
+// events on their way with EnqueueAsync and count an event acknowledged
+// when its callback says so: the callback must come only after the commit.
+func TestCrashRecoveryAsync(t *testing.T) { crashRecovery(t, true, 10) }
+
+func crashRecovery(t *testing.T, async bool, defCycles int64) {
 	if testing.Short() {
 		t.Skip("crash test: re-executes the test binary")
 	}
 	noLeaks(t)
 	seed := envInt("WALBATCH_CRASH_SEED", time.Now().UnixNano())
-	cycles := int(envInt("WALBATCH_CRASH_CYCLES", 20))
+	cycles := int(envInt("WALBATCH_CRASH_CYCLES", defCycles))
 	t.Logf("seed %d (WALBATCH_CRASH_SEED=%d replays the kill times), %d cycles", seed, seed, cycles)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 
@@ -127,6 +135,9 @@ func TestCrashRecovery(t *testing.T) {
 		cmd.Env = append(os.Environ(), crashEnvPath+"="+path, crashEnvURL+"="+srv.URL, crashEnvRun+"="+strconv.Itoa(cycle))
 		if drain {
 			cmd.Env = append(cmd.Env, crashEnvDrain+"=1")
+		}
+		if async {
+			cmd.Env = append(cmd.Env, crashEnvAsync+"=1")
 		}
 		out, err := cmd.StdoutPipe()
 		require.NoError(t, err)
@@ -221,6 +232,28 @@ func TestCrashChild(t *testing.T) {
 	say("ready")
 	run := os.Getenv(crashEnvRun)
 	var wg sync.WaitGroup
+	if os.Getenv(crashEnvAsync) != "" {
+		for g := range 2 {
+			wg.Go(func() {
+				window := make(chan struct{}, 200) // events waiting for their callback
+				for n := 0; ; n++ {
+					key := fmt.Sprintf("r%s-g%d-n%d", run, g, n)
+					window <- struct{}{}
+					err := p.EnqueueAsync(crashEv{K: key}, func(err error) {
+						if err == nil {
+							say("ack " + key)
+						}
+						<-window
+					})
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait() // until killed
+		return
+	}
 	for g := range 8 {
 		wg.Go(func() {
 			for n := 0; ; n++ {

@@ -4,8 +4,8 @@ import "errors"
 
 // Sentinel errors. Test with errors.Is.
 var (
-	// ErrStopped is returned by Enqueue, TryEnqueue and Flush once Stop has
-	// begun, and by Start after Stop.
+	// ErrStopped is returned by Enqueue, TryEnqueue, EnqueueAsync and Flush
+	// once Stop has begun, and by Start after Stop.
 	ErrStopped = errors.New("processor: stopped")
 
 	// ErrNotStarted is returned by Flush on a processor opened with start

@@ -41,6 +41,8 @@ type Processor[T any] struct {
 	spaceCh  chan struct{} // closed and replaced when a batch completes
 	recovery RecoveryReport
 
+	acks acker // runs EnqueueAsync's callbacks
+
 	delivered    atomic.Int64
 	retried      atomic.Int64
 	deadLettered atomic.Int64
@@ -196,7 +198,9 @@ func (p *Processor[T]) enqueue(ctx context.Context, ev T, policy FullPolicy) err
 	if p.isStopping() {
 		return ErrStopped
 	}
-	payload, err := encode(ev)
+	e := getEncoder()
+	defer e.release()
+	payload, err := encodeOne(e, &ev)
 	if err != nil {
 		return fmt.Errorf("processor: encode event: %w", err)
 	}
@@ -242,7 +246,9 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 		return ErrStopped
 	}
 	entries := make([]wal.Entry, len(evs))
-	err := encodeMany(evs, func(i int, payload []byte) error {
+	e := getEncoder()
+	defer e.release() // entries alias its buffer until AppendMany has copied them
+	err := encodeMany(e, evs, func(i int, payload []byte) error {
 		if int64(len(payload)) > p.cfg.batchBytes {
 			return fmt.Errorf("%w: event %d: %d bytes, limit %d", ErrEventTooLarge, i, len(payload), p.cfg.batchBytes)
 		}

@@ -37,8 +37,9 @@ func (p *Processor[T]) Flush(ctx context.Context) error {
 	}
 }
 
-// Stop stops accepting events (Enqueue returns ErrStopped from now on),
-// dispatches what is pending, and waits for in-flight dispatches until the
+// Stop stops accepting events (Enqueue and EnqueueAsync return ErrStopped
+// from now on), waits for the commits and callbacks of EnqueueAsync calls
+// accepted before, dispatches what is pending, and waits for in-flight dispatches until the
 // stop timeout (WithStopTimeout) or ctx ends, whichever is first. Then it
 // cancels dispatches still running, waits for their goroutines to return,
 // stops the notification goroutine (notifications still queued at the
@@ -59,6 +60,10 @@ func (p *Processor[T]) Stop(ctx context.Context) error {
 	p.stopping = true
 	loopDone := p.loopDone
 	p.mu.Unlock()
+	// EnqueueAsync calls accepted before stopping get their commit (the
+	// WAL is still open) and their callbacks, and the drain below
+	// includes them, as it includes every Enqueue that returned.
+	p.acks.wait()
 
 	deadline := time.Now().Add(p.cfg.stopTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {

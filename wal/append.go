@@ -68,6 +68,16 @@ func (s *Stream) AppendMany(entries []Entry) (first uint64, err error) {
 // to do. The payloads are copied before AppendAsync returns.
 func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) {
 	now := time.Now().UnixNano()
+	if len(entries) == 1 {
+		// One event (an asynchronous enqueue): its body alone, sized for
+		// the checksum, and no slice of bodies.
+		e := entries[0]
+		r := &appendReq{s: s, bytes: uint64(len(e.Payload)), oldest: now, cb: cb}
+		r.one[0] = appendRecordBody(make([]byte, 0, recordSize(len(e.Key), len(e.Payload))), now, e.Key, e.Payload)
+		r.bodies = r.one[:]
+		s.l.submitReq(r)
+		return
+	}
 	size, bytes := 0, uint64(0)
 	for _, e := range entries {
 		size += recordSize(len(e.Key), len(e.Payload))

@@ -1,0 +1,150 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/walbatch/walbatch/wal"
+)
+
+// EnqueueAsync appends ev to the WAL without waiting for its commit: it
+// encodes ev, queues it for the next group commit and returns. cb is then
+// called exactly once: with nil once the event is committed (fsynced under
+// SyncAlways), from which point it will be dispatched or dead-lettered
+// whatever happens to the process, or with the error that kept it out of
+// the log (on any error the event was not acknowledged). Until cb reports
+// nil, a crash may lose the event, as it may lose an event whose Enqueue has
+// not returned.
+//
+// EnqueueAsync returns an error, and cb is never called, when the event is
+// refused before it is queued: ErrStopped after Stop began,
+// ErrEventTooLarge, or an encoding error. The errors cb can get are
+// ErrFull, ErrStopped (the WAL closed before the commit) and write errors
+// (store.ErrNoSpace when the disk is full). EnqueueAsync never waits for
+// space: at the pending limits cb gets ErrFull whatever the full policy, as
+// TryEnqueue does; treat it as backpressure.
+//
+// A producer can have many events on their way at once, so the producer's
+// encoding, the commit (its fsync) and the dispatch overlap; a group commit
+// carries all the events queued while the previous one ran. Events of
+// EnqueueAsync calls made one after the other are committed in that order.
+// The callbacks run one at a time, in the order the commits answer them,
+// on a goroutine of the processor (never the caller's, never the WAL's
+// committer): cb may call the processor, even Enqueue, but a slow cb delays
+// the callbacks after it. The caller bounds how many events it keeps
+// waiting for their callback. Stop waits until the callback of every
+// EnqueueAsync call that returned nil has returned, so cb must not wait for
+// Stop.
+func (p *Processor[T]) EnqueueAsync(ev T, cb func(error)) error {
+	p.mu.Lock()
+	if p.stopping {
+		p.mu.Unlock()
+		return ErrStopped
+	}
+	p.acks.calls.Add(1)
+	p.mu.Unlock()
+	e := getEncoder()
+	payload, err := encodeOne(e, &ev)
+	if err != nil {
+		e.release()
+		p.acks.calls.Done()
+		return fmt.Errorf("processor: encode event: %w", err)
+	}
+	if int64(len(payload)) > p.cfg.batchBytes {
+		e.release()
+		p.acks.calls.Done()
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrEventTooLarge, len(payload), p.cfg.batchBytes)
+	}
+	key := ""
+	if p.keyFn != nil {
+		key = p.keyFn(ev)
+	}
+	p.armInactivity()
+	// AppendAsync copies the payload out of the encoder's buffer before it
+	// returns; its callback runs on the WAL's committer, so it only hands
+	// the outcome to the acker.
+	p.s.AppendAsync([]wal.Entry{{Key: key, Payload: payload}}, func(_ uint64, err error) {
+		if err == nil {
+			p.acknowledged(key)
+		} else if errors.Is(err, wal.ErrFull) {
+			err = fmt.Errorf("%w: stream %q", ErrFull, p.cfg.stream)
+		} else {
+			err = p.mapErr(err)
+		}
+		p.acks.push(cb, err)
+	})
+	e.release()
+	return nil
+}
+
+// acker runs the callbacks of EnqueueAsync in order on a goroutine of its
+// own, started when a callback is queued and none runs, ending when the
+// queue is empty: no goroutine while no asynchronous enqueue is waiting.
+type acker struct {
+	calls   sync.WaitGroup // EnqueueAsync calls whose callback has not returned
+	runners sync.WaitGroup // the running goroutine, if any
+
+	mu      sync.Mutex
+	queue   []ack
+	spare   []ack
+	running bool
+}
+
+type ack struct {
+	cb  func(error)
+	err error
+}
+
+// push queues cb's call with err. It never blocks.
+func (a *acker) push(cb func(error), err error) {
+	a.mu.Lock()
+	a.queue = append(a.queue, ack{cb: cb, err: err})
+	start := !a.running
+	a.running = true
+	if start {
+		a.runners.Add(1)
+	}
+	a.mu.Unlock()
+	if start {
+		go a.run()
+	}
+}
+
+func (a *acker) run() {
+	defer a.runners.Done()
+	for {
+		a.mu.Lock()
+		q := a.queue
+		if len(q) == 0 {
+			a.running = false
+			a.mu.Unlock()
+			return
+		}
+		a.queue = a.spare[:0]
+		a.spare = nil
+		a.mu.Unlock()
+		for i := range q {
+			a.call(q[i])
+		}
+		clear(q)
+		a.mu.Lock()
+		a.spare = q
+		a.mu.Unlock()
+	}
+}
+
+func (a *acker) call(k ack) {
+	defer a.calls.Done()
+	if k.cb != nil {
+		k.cb(k.err)
+	}
+}
+
+// wait returns once every EnqueueAsync call that was accepted has had its
+// callback return and the acker's goroutine has ended. Stop calls it after
+// new calls are refused and the WAL has answered every queued append.
+func (a *acker) wait() {
+	a.calls.Wait()
+	a.runners.Wait()
+}
