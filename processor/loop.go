@@ -93,14 +93,13 @@ func (l *loop[T]) run() {
 }
 
 // loadInFlight picks up the batches a previous process sealed and did not
-// finish, with their attempt counts and retry times.
+// finish, with their attempt counts and retry times: those recovery found
+// sound at open. A damaged batch record is not dispatched (it would go out
+// empty or stop the loop); recovery reported it, and Repair deals with it.
+// Nothing but the loop seals or completes batches, so what recovery read
+// is still what the file holds, however late Start comes.
 func (l *loop[T]) loadInFlight() error {
-	bs, err := l.p.s.Batches()
-	if err != nil {
-		return err
-	}
-	for i := range bs {
-		b := bs[i]
+	for _, b := range l.p.recovery.redispatch {
 		l.batches[b.Seq] = &inflight{b: &b}
 	}
 	return nil

@@ -27,6 +27,11 @@ type RecoveryReport struct {
 	// Problems lists damage found at open that needs recovery.Repair on
 	// the closed file; dispatching goes on meanwhile.
 	Problems []string
+
+	// redispatch are the in-flight batches recovery found sound, in seal
+	// order: what the loop dispatches again. A damaged batch record (one
+	// of Problems) is left out, and left in the file for Repair.
+	redispatch []wal.Batch
 }
 
 func (r RecoveryReport) String() string {
@@ -58,6 +63,7 @@ func recoverStream(s *wal.Stream) (RecoveryReport, error) {
 		OldestPending:   st.OldestPending,
 	}
 	for _, sr := range plan.Streams {
+		rep.redispatch = append(rep.redispatch, sr.Redispatch...)
 		rep.Repaired = append(rep.Repaired, sr.Repaired...)
 		for _, p := range sr.Problems {
 			rep.Problems = append(rep.Problems, p.String())
