@@ -155,6 +155,10 @@ func (l *loop[T]) complete(ib *inflight, now time.Time) {
 		p.cfg.logger.Error("walbatch: marking a delivered batch complete failed; will retry", "batch", ib.b.ID, "err", err)
 		ib.delivered = true
 		l.batches[seq] = ib
+		if sealNext {
+			// The seal may be what failed: the retry completes alone.
+			l.sealFailed()
+		}
 		return
 	}
 	p.delivered.Add(int64(ib.b.Count))

@@ -53,6 +53,11 @@ type loop[T any] struct {
 	stopping     bool
 	stopDeadline time.Time
 	timer        *time.Timer
+
+	// sealAfter is when a seal may be tried again after one failed (a full
+	// disk, a damaged record): the retry delay, so a lasting cause does not
+	// make the loop spin.
+	sealAfter time.Time
 }
 
 func newLoop[T any](p *Processor[T]) *loop[T] {
@@ -157,6 +162,9 @@ func (l *loop[T]) seal(now time.Time) {
 // sealDue says whether a batch should be sealed now, and with which options.
 func (l *loop[T]) sealDue(now time.Time) (wal.SealOptions, bool) {
 	p := l.p
+	if now.Before(l.sealAfter) {
+		return wal.SealOptions{}, false
+	}
 	ahead := len(l.batches) >= p.cfg.maxInFlight
 	if ahead && !l.canSealAhead() {
 		return wal.SealOptions{}, false
@@ -187,6 +195,7 @@ func (l *loop[T]) sealed(res wal.SealResult, err error, force bool) bool {
 	p := l.p
 	if err != nil {
 		p.cfg.logger.Error("walbatch: seal failed", "stream", p.cfg.stream, "err", err)
+		l.sealFailed()
 		return false
 	}
 	if res.Quarantined > 0 {
@@ -216,6 +225,12 @@ func (l *loop[T]) canSealAhead() bool {
 		}
 	}
 	return true
+}
+
+// sealFailed holds seals back for the retry delay (never less than
+// minRetryDelay).
+func (l *loop[T]) sealFailed() {
+	l.sealAfter = time.Now().Add(max(l.p.cfg.retryDelay, minRetryDelay))
 }
 
 func (l *loop[T]) inactive(now time.Time) bool {
@@ -275,15 +290,21 @@ func (l *loop[T]) arm(now time.Time) {
 			at(time.Unix(0, ib.b.NextAttempt))
 		}
 		if ib.delivered {
-			at(now.Add(p.cfg.retryDelay))
+			at(now.Add(max(p.cfg.retryDelay, minRetryDelay)))
 		}
 	}
 	if len(l.batches) < p.cfg.maxInFlight && p.s.Stats().PendingEvents > 0 {
+		sealAt := func(t time.Time) {
+			if t.Before(l.sealAfter) {
+				t = l.sealAfter
+			}
+			at(t)
+		}
 		if last := p.lastEnqueue.Load(); last != 0 {
-			at(time.Unix(0, last).Add(p.cfg.inactive))
+			sealAt(time.Unix(0, last).Add(p.cfg.inactive))
 		}
 		if oldest, err := p.s.OldestPendingTime(); err == nil && !oldest.IsZero() {
-			at(oldest.Add(p.cfg.maxAge))
+			sealAt(oldest.Add(p.cfg.maxAge))
 		}
 	}
 	d := next.Sub(now)
