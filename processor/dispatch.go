@@ -148,6 +148,14 @@ func (l *loop[T]) complete(ib *inflight, now time.Time) {
 	var err error
 	if sealNext {
 		res, err = p.s.CompleteAndSeal(seq, opts)
+		if err != nil && !errors.Is(err, wal.ErrNoBatch) {
+			// The seal may be what failed (a damaged record): complete
+			// alone, and seal after the retry delay.
+			p.cfg.logger.Error("walbatch: seal failed", "stream", p.cfg.stream, "err", err)
+			l.sealFailed()
+			sealNext = false
+			err = p.s.Complete(seq)
+		}
 	} else {
 		err = p.s.Complete(seq)
 	}
@@ -155,10 +163,6 @@ func (l *loop[T]) complete(ib *inflight, now time.Time) {
 		p.cfg.logger.Error("walbatch: marking a delivered batch complete failed; will retry", "batch", ib.b.ID, "err", err)
 		ib.delivered = true
 		l.batches[seq] = ib
-		if sealNext {
-			// The seal may be what failed: the retry completes alone.
-			l.sealFailed()
-		}
 		return
 	}
 	p.delivered.Add(int64(ib.b.Count))

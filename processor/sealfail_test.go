@@ -61,3 +61,39 @@ func TestFailingSealDoesNotHotLoop(t *testing.T) {
 	require.NoError(t, p.Stop(context.Background()))
 	require.LessOrEqual(t, h.n.Load(), int64(10), "seal retried %d times in about 0.5s", h.n.Load())
 }
+
+// A delivered batch is marked complete even when the seal that would share
+// its transaction (CompleteAndSeal) keeps failing.
+func TestDeliveredBatchCompletesWhenItsSealFails(t *testing.T) {
+	noLeaks(t)
+	path := walPath(t)
+	func() {
+		l, err := wal.Open(path, nil)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, l.Close()) }()
+		s, err := l.Stream(DefaultStream)
+		require.NoError(t, err)
+		for i := 1; i <= 2; i++ {
+			payload, err := encode(tev{N: i})
+			require.NoError(t, err)
+			_, err = s.Append("", payload)
+			require.NoError(t, err)
+		}
+		res, err := s.Seal(wal.SealOptions{MaxEvents: 1})
+		require.NoError(t, err)
+		require.NotNil(t, res.Batch)
+		require.NoError(t, s.Rewrite(func(tx *bolt.Tx, _ *wal.State) error {
+			rs, _ := wal.RawStreamOf(tx, DefaultStream)
+			return rs.Events.Put(append(wal.SeqKey(2), 0), []byte("x"))
+		}))
+	}()
+	// Delivered after the inactivity timeout: event 2 is then due, and the
+	// completion goes with its seal.
+	sink := newRecSink(func(context.Context, attempt) error { time.Sleep(30 * time.Millisecond); return nil })
+	p := openP(t, path, sink, WithMaxAge(time.Hour), WithInactiveTimeout(5*time.Millisecond),
+		WithRetryDelay(50*time.Millisecond, time.Second), WithStopTimeout(100*time.Millisecond))
+	sink.waitDelivered(t, 1)
+	require.Eventually(t, func() bool { return p.Stats().InFlightBatches == 0 }, 5*time.Second, 5*time.Millisecond,
+		"the delivered batch was never marked complete")
+	require.Equal(t, []int{1}, sink.delivered())
+}
