@@ -45,7 +45,7 @@ func (p *Processor[T]) EnqueueAsync(ev T, cb func(error)) error {
 	p.acks.calls.Add(1)
 	p.mu.Unlock()
 	e := getEncoder()
-	payload, err := encodeOne(e, &ev)
+	payload, err := p.encodeEvent(e, ev)
 	if err != nil {
 		e.release()
 		p.acks.calls.Done()

@@ -118,3 +118,39 @@ func BenchmarkEnqueueMany(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkEnqueueAsync: one producer keeps up to 10,000 events waiting for
+// their callback (SyncAlways) while the processor dispatches to a no-op
+// sink; timed until the last callback.
+func BenchmarkEnqueueAsync(b *testing.B) {
+	var n atomic.Int64
+	p, err := Open[tev](b.TempDir()+"/bench.wal", noop(&n), WithSync(wal.SyncAlways))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	sem := make(chan struct{}, 10_000)
+	var failed atomic.Int64
+	cb := func(err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+		<-sem
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		sem <- struct{}{}
+		if err := p.EnqueueAsync(tev{N: i, P: "page_view /pricing"}, cb); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range cap(sem) {
+		sem <- struct{}{}
+	}
+	b.StopTimer()
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d callbacks reported an error", f)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

@@ -41,7 +41,8 @@ type Processor[T any] struct {
 	spaceCh  chan struct{} // closed and replaced when a batch completes
 	recovery RecoveryReport
 
-	acks acker // runs EnqueueAsync's callbacks
+	acks  acker     // runs EnqueueAsync's callbacks
+	boxes sync.Pool // of *T: the encoder takes an event by pointer (see encodeEvent)
 
 	delivered    atomic.Int64
 	retried      atomic.Int64
@@ -200,7 +201,7 @@ func (p *Processor[T]) enqueue(ctx context.Context, ev T, policy FullPolicy) err
 	}
 	e := getEncoder()
 	defer e.release()
-	payload, err := encodeOne(e, &ev)
+	payload, err := p.encodeEvent(e, ev)
 	if err != nil {
 		return fmt.Errorf("processor: encode event: %w", err)
 	}
@@ -287,6 +288,22 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 	}
 }
 
+// encodeEvent encodes ev into e's buffer (see encodeOne). The encoder takes
+// the event through an interface, which would move a parameter to the heap
+// on every call; a pooled box holds the copy instead.
+func (p *Processor[T]) encodeEvent(e *encoder, ev T) ([]byte, error) {
+	box, _ := p.boxes.Get().(*T)
+	if box == nil {
+		box = new(T)
+	}
+	*box = ev
+	b, err := encodeOne(e, box)
+	var zero T
+	*box = zero // keep no reference to the caller's data
+	p.boxes.Put(box)
+	return b, err
+}
+
 func (p *Processor[T]) mapErr(err error) error {
 	if errors.Is(err, wal.ErrClosed) {
 		return ErrStopped
@@ -299,7 +316,8 @@ func (p *Processor[T]) mapErr(err error) error {
 func (p *Processor[T]) acknowledged(key string) {
 	p.lastEnqueue.Store(time.Now().UnixNano())
 	if p.keyFn != nil {
-		if old := p.lastKey.Swap(&key); old != nil && *old != key {
+		k := key // only here: taking key's address would move it to the heap on every call
+		if old := p.lastKey.Swap(&k); old != nil && *old != key {
 			p.keyChanged.Store(true)
 			// The loop may have looked at the new event before this
 			// store: wake it, or the closed run waits for a timer.

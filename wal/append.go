@@ -72,7 +72,8 @@ func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) 
 		// One event (an asynchronous enqueue): its body alone, sized for
 		// the checksum, and no slice of bodies.
 		e := entries[0]
-		r := &appendReq{s: s, bytes: uint64(len(e.Payload)), oldest: now, cb: cb}
+		r := reqPool.Get().(*appendReq)
+		r.s, r.bytes, r.oldest, r.cb, r.err, r.recycle = s, uint64(len(e.Payload)), now, cb, nil, true
 		r.one[0] = appendRecordBody(make([]byte, 0, recordSize(len(e.Key), len(e.Payload))), now, e.Key, e.Payload)
 		r.bodies = r.one[:]
 		s.l.submitReq(r)

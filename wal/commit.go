@@ -21,6 +21,10 @@ type appendReq struct {
 	err   error
 	done  chan struct{}
 	cb    func(first uint64, err error)
+
+	// recycle: taken from reqPool for a callback; answer puts it back
+	// after the callback, when nothing refers to it any more.
+	recycle bool
 }
 
 var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
@@ -310,6 +314,10 @@ func putU64(b []byte, v uint64) {
 func (c *committer) answer(r *appendReq, first uint64, err error) {
 	if r.cb != nil {
 		r.cb(first, err)
+		if r.recycle {
+			*r = appendReq{done: r.done}
+			reqPool.Put(r)
+		}
 		return
 	}
 	r.first, r.err = first, err
