@@ -125,12 +125,18 @@ func (l *loop[T]) apply(r result) {
 		nb, err := p.s.CompletePartial(r.seq, note.Delivered)
 		if err != nil {
 			p.cfg.logger.Error("walbatch: recording a partial delivery failed; the batch will be sent again", "batch", r.b.ID, "err", err)
-			ib.b.NextAttempt = time.Now().Add(p.cfg.retryDelay).UnixNano()
+			ib.b.NextAttempt = l.afterWriteFailure()
 			return
 		}
 		p.delivered.Add(int64(note.Delivered))
-		ib.b, ib.recs = nb, ib.recs[note.Delivered:]
 		p.freed()
+		if nb == nil {
+			// The file's batch held no more than was delivered: it is
+			// complete now.
+			delete(l.batches, r.seq)
+			return
+		}
+		ib.b, ib.recs = nb, ib.recs[note.Delivered:]
 	}
 	l.fail(ib, r.err)
 }
@@ -214,7 +220,7 @@ func (l *loop[T]) fail(ib *inflight, cause error) {
 		}
 		if err := p.s.DeadLetter(ib.b.Seq, reason, true); err != nil {
 			p.cfg.logger.Error("walbatch: dead-lettering failed; will retry", "batch", ib.b.ID, "err", err)
-			ib.b.NextAttempt = time.Now().Add(p.cfg.retryDelay).UnixNano()
+			ib.b.NextAttempt = l.afterWriteFailure()
 			return
 		}
 		p.deadLettered.Add(int64(ib.b.Count))
@@ -233,13 +239,23 @@ func (l *loop[T]) fail(ib *inflight, cause error) {
 	nb, err := p.s.Retry(ib.b.Seq, next, reason)
 	if err != nil {
 		p.cfg.logger.Error("walbatch: recording a retry failed", "batch", ib.b.ID, "err", err)
-		ib.b.NextAttempt = next.UnixNano()
+		// Count the attempt in memory, so that the retry budget runs out
+		// even while the file cannot record it.
+		ib.b.Attempts = attempts
+		ib.b.NextAttempt = max(next.UnixNano(), l.afterWriteFailure())
 		return
 	}
 	ib.b = nb
 	p.retried.Add(1)
 	p.notes.emit(Notification{Kind: RetryScheduled, Stream: p.cfg.stream, BatchID: nb.ID, Count: nb.Count,
 		Bytes: nb.Bytes, Attempt: attempts, Err: cause, NextAttempt: next})
+}
+
+// afterWriteFailure is when to try again after a WAL write failed (a full
+// disk): the retry delay, never less than minRetryDelay, so a disk that
+// stays full cannot make a hot loop.
+func (l *loop[T]) afterWriteFailure() int64 {
+	return time.Now().Add(max(l.p.cfg.retryDelay, minRetryDelay)).UnixNano()
 }
 
 // backoff is the delay after the given failed attempt: the retry delay

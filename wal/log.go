@@ -83,9 +83,10 @@ type Log struct {
 	// the in-memory stream states that follows each commit.
 	writeMu sync.Mutex
 
-	mu      sync.RWMutex // guards streams
+	mu      sync.RWMutex // guards streams, closing, closed
 	streams map[string]*Stream
-	closed  bool
+	closing bool // Close has begun
+	closed  bool // the committer has stopped: no more writes
 
 	c *committer
 }
@@ -228,15 +229,18 @@ func (l *Log) Stream(name string) (*Stream, error) {
 // ErrClosed. Close is safe to call more than once.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	if l.closed {
+	if l.closing {
 		l.mu.Unlock()
 		return nil
 	}
-	l.closed = true
+	l.closing = true
 	l.mu.Unlock()
 	if l.c != nil {
-		l.c.stop()
+		l.c.stop() // commits what is queued; appends from now on get ErrClosed
 	}
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
 	return l.db.Close()
 }
 
