@@ -200,6 +200,7 @@ func (l *loop[T]) sealed(res wal.SealResult, err error, force bool) bool {
 	}
 	if res.Quarantined > 0 {
 		p.cfg.logger.Warn("walbatch: corrupt records moved to dead letters", "stream", p.cfg.stream, "count", res.Quarantined)
+		p.freed() // dead letters do not count toward the pending limits
 	}
 	if res.Batch == nil {
 		if !force {
