@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/walbatch/walbatch/wal"
 )
@@ -191,4 +193,50 @@ func TestEnqueueAsyncConcurrent(t *testing.T) {
 	require.Len(t, o.acked, 2000)
 	require.NoError(t, p.Flush(context.Background()))
 	require.ElementsMatch(t, seqN(0, 2000), sink.delivered())
+}
+
+// Encoding through a pointer gives the bytes the encoder gives for the
+// value (as the processor encoded before), whichever way encodeByPointer
+// picks.
+func TestEncodeMatchesMarshal(t *testing.T) {
+	type plain struct {
+		A string            `msgpack:"a"`
+		B int64             `msgpack:"b"`
+		M map[string]string `msgpack:"m"`
+	}
+	type nested struct {
+		P plain `msgpack:"p"`
+		Q tev   `msgpack:"q"` // omitempty inside
+	}
+	check := func(t *testing.T, v any, enc []byte, err error) {
+		t.Helper()
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		ref := msgpack.NewEncoder(&buf)
+		ref.UseCompactInts(true) // as the processor's encoders
+		require.NoError(t, ref.Encode(v))
+		want := buf.Bytes()
+		require.Equal(t, want, enc)
+	}
+	require.True(t, encodeByPointer[plain]())
+	require.False(t, encodeByPointer[tev]())
+	require.False(t, encodeByPointer[nested]())
+	require.True(t, encodeByPointer[[]byte]())
+	p := plain{A: "x", B: -3, M: map[string]string{"k": "v"}}
+	enc, err := encode(p)
+	check(t, p, enc, err)
+	tv := tev{N: 7, P: "pad"}
+	enc, err = encode(tv)
+	check(t, tv, enc, err)
+	nv := nested{P: p, Q: tv}
+	enc, err = encode(nv)
+	check(t, nv, enc, err)
+	enc, err = encode(&p)
+	check(t, &p, enc, err)
+	enc, err = encode([]byte{1, 2, 3})
+	check(t, []byte{1, 2, 3}, enc, err)
+	enc, err = encode([]byte(nil))
+	check(t, []byte(nil), enc, err)
+	enc, err = encode[any](map[string]any{"a": 1})
+	check(t, map[string]any{"a": 1}, enc, err)
 }

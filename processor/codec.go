@@ -3,6 +3,8 @@ package processor
 import (
 	"bytes"
 	"fmt"
+	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -42,31 +44,64 @@ func (e *encoder) release() {
 // encodeOne encodes v into e's buffer (after what it holds) and returns the
 // encoding, a slice of the buffer valid until e is reset or released. The
 // WAL copies payloads before its append calls return, so the encoding goes
-// from this buffer straight into the record: no copy of its own.
-func encodeOne[T any](e *encoder, v *T) ([]byte, error) {
+// from this buffer straight into the record: no copy of its own. byPtr is
+// encodeByPointer[T]().
+func encodeOne[T any](e *encoder, v *T, byPtr bool) ([]byte, error) {
 	start := e.buf.Len()
-	if err := encodeValue(e.enc, v); err != nil {
+	if err := encodeValue(e.enc, v, byPtr); err != nil {
 		return nil, err
 	}
 	b := e.buf.Bytes()
 	return b[start:len(b):len(b)], nil
 }
 
-// encodeValue encodes *v exactly as enc.Encode(*v) would, but through a
-// pointer: passing a T by value boxes a copy of it (an allocation per event
-// for a struct). []byte takes msgpack's direct path.
-func encodeValue[T any](enc *msgpack.Encoder, v *T) error {
+// encodeValue encodes *v exactly as enc.Encode(*v) would. With byPtr it
+// passes the pointer: passing a T by value boxes a copy of it (an
+// allocation per event for a struct). []byte takes msgpack's direct path.
+func encodeValue[T any](enc *msgpack.Encoder, v *T, byPtr bool) error {
 	if b, ok := any(v).(*[]byte); ok {
 		return enc.EncodeBytes(*b)
 	}
-	return enc.Encode(v)
+	if byPtr {
+		return enc.Encode(v)
+	}
+	return enc.Encode(*v)
+}
+
+// encodeByPointer reports whether T is best encoded through a pointer. It
+// is, unless T is a struct with omitempty fields (its own or those of
+// struct fields it holds by value): msgpack tests such a field through
+// reflect.Value.Interface, which copies the field to the heap when the
+// struct is addressable, as it is behind a pointer: one allocation per
+// omitempty field instead of one for the boxed copy.
+func encodeByPointer[T any]() bool {
+	t := reflect.TypeFor[T]()
+	return t.Kind() != reflect.Struct || !hasOmitEmpty(t, 0)
+}
+
+func hasOmitEmpty(t reflect.Type, depth int) bool {
+	if depth > 16 {
+		return true
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		for _, key := range []string{"msgpack", "json"} {
+			if _, opts, _ := strings.Cut(f.Tag.Get(key), ","); strings.Contains(opts, "omitempty") {
+				return true
+			}
+		}
+		if f.Type.Kind() == reflect.Struct && hasOmitEmpty(f.Type, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // encode returns the msgpack encoding of v in a new slice.
 func encode[T any](v T) ([]byte, error) {
 	e := getEncoder()
 	defer e.release()
-	b, err := encodeOne(e, &v)
+	b, err := encodeOne(e, &v, encodeByPointer[T]())
 	return append([]byte(nil), b...), err
 }
 
@@ -75,10 +110,10 @@ func encode[T any](v T) ([]byte, error) {
 // are slices of e's buffer: valid until e is released. One buffer for all
 // the events of a call (pooled: no allocation once warm), and no copy
 // before the WAL copies them into its records.
-func encodeMany[T any](e *encoder, evs []T, fn func(i int, payload []byte) error) error {
+func encodeMany[T any](e *encoder, evs []T, byPtr bool, fn func(i int, payload []byte) error) error {
 	ends := make([]int, len(evs))
 	for i := range evs {
-		if err := encodeValue(e.enc, &evs[i]); err != nil {
+		if err := encodeValue(e.enc, &evs[i], byPtr); err != nil {
 			return fmt.Errorf("processor: encode event %d: %w", i, err)
 		}
 		ends[i] = e.buf.Len()

@@ -41,8 +41,9 @@ type Processor[T any] struct {
 	spaceCh  chan struct{} // closed and replaced when a batch completes
 	recovery RecoveryReport
 
-	acks  acker     // runs EnqueueAsync's callbacks
-	boxes sync.Pool // of *T: the encoder takes an event by pointer (see encodeEvent)
+	acks     acker     // runs EnqueueAsync's callbacks
+	boxes    sync.Pool // of *T: the encoder takes an event by pointer (see encodeEvent)
+	encByPtr bool      // encodeByPointer[T]()
 
 	delivered    atomic.Int64
 	retried      atomic.Int64
@@ -119,7 +120,7 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 	}
 	s.SetLimits(cfg.maxPendingEv, cfg.maxPendingBy)
 	p := &Processor[T]{
-		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn,
+		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn, encByPtr: encodeByPointer[T](),
 		notes:   newNotifier(cfg.logger),
 		stopped: make(chan struct{}),
 		stopCh:  make(chan time.Time, 1),
@@ -249,7 +250,7 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 	entries := make([]wal.Entry, len(evs))
 	e := getEncoder()
 	defer e.release() // entries alias its buffer until AppendMany has copied them
-	err := encodeMany(e, evs, func(i int, payload []byte) error {
+	err := encodeMany(e, evs, p.encByPtr, func(i int, payload []byte) error {
 		if int64(len(payload)) > p.cfg.batchBytes {
 			return fmt.Errorf("%w: event %d: %d bytes, limit %d", ErrEventTooLarge, i, len(payload), p.cfg.batchBytes)
 		}
@@ -292,12 +293,15 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 // the event through an interface, which would move a parameter to the heap
 // on every call; a pooled box holds the copy instead.
 func (p *Processor[T]) encodeEvent(e *encoder, ev T) ([]byte, error) {
+	if !p.encByPtr {
+		return encodeOne(e, &ev, false)
+	}
 	box, _ := p.boxes.Get().(*T)
 	if box == nil {
 		box = new(T)
 	}
 	*box = ev
-	b, err := encodeOne(e, box)
+	b, err := encodeOne(e, box, true)
 	var zero T
 	*box = zero // keep no reference to the caller's data
 	p.boxes.Put(box)
