@@ -286,6 +286,9 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 		case <-p.stopped:
 			return ErrStopped
 		}
+		if p.isStopping() {
+			return ErrStopped // as Enqueue: no append begins after Stop began
+		}
 	}
 }
 
