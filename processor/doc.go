@@ -6,15 +6,17 @@
 // Open (or New, on a WAL that is already open) recovers the stream: batches
 // a previous process sealed and did not finish are dispatched again with the
 // same IDs and attempt counts, then the pending events. Enqueue returns once
-// an event is committed. One goroutine (the loop) cuts batches when a
+// an event is committed (EnqueueMany: many in one commit; EnqueueAsync:
+// returns at once and calls back after the commit). One goroutine (the loop) cuts batches when a
 // trigger holds (batch size or byte limit reached, a closed batch-key run,
 // the oldest event's max age, inactivity, Flush, Stop), starts a dispatch
 // goroutine per batch (at most WithMaxInFlight), and records each outcome in
 // the WAL: complete, partial, retry with backoff, or dead letter.
 //
 // Callers may assume:
-//   - Enqueue returned nil: the event is durable and will be delivered or
-//     dead-lettered with a reason; never dropped.
+//   - Enqueue returned nil (or EnqueueAsync's callback got nil): the event
+//     is durable and will be delivered or dead-lettered with a reason; never
+//     dropped.
 //   - A batch keeps its ID across retries, partial deliveries and restarts;
 //     delivery is at least once.
 //   - With one batch in flight (the default) events go out in enqueue order.
