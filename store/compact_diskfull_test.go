@@ -16,18 +16,7 @@ import (
 // original as it was and no temporary file behind, and works once space
 // is freed.
 func TestCompactFileDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs failed: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
+	dir := smallTmpfs(t)
 	path := filepath.Join(dir, "wal.db")
 	db, err := Open(path, nil)
 	require.NoError(t, err)
@@ -42,16 +31,7 @@ func TestCompactFileDiskFull(t *testing.T) {
 	before, err := os.ReadFile(path)
 	require.NoError(t, err)
 
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	require.NoError(t, err)
-	buf := make([]byte, 4<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			break
-		}
-	}
-	require.NoError(t, f.Close())
+	filler := fillDisk(t, dir)
 
 	_, err = CompactFile(path, "", nil)
 	require.Error(t, err)
@@ -71,18 +51,7 @@ func TestCompactFileDiskFull(t *testing.T) {
 // room for the copy: the WAL opens as it is (found by the torture program,
 // where a full disk kept processors from opening at all).
 func TestAutoCompactOnFullDiskStillOpens(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs failed: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-		}
-	})
+	dir := smallTmpfs(t)
 	path := filepath.Join(dir, "wal.db")
 	db, err := Open(path, nil)
 	require.NoError(t, err)
@@ -109,16 +78,7 @@ func TestAutoCompactOnFullDiskStillOpens(t *testing.T) {
 	}))
 	require.NoError(t, db.Close())
 
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	require.NoError(t, err)
-	buf := make([]byte, 4<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			break
-		}
-	}
-	require.NoError(t, f.Close())
+	fillDisk(t, dir)
 
 	opts := &Options{AutoCompactRatio: 0.1, AutoCompactMinSize: 1}
 	db, err = Open(path, opts)
@@ -130,4 +90,40 @@ func TestAutoCompactOnFullDiskStillOpens(t *testing.T) {
 	require.NoError(t, db.Close())
 	_, err = os.Stat(path + ".compact.tmp")
 	require.ErrorIs(t, err, os.ErrNotExist, "temporary copy left behind")
+}
+
+// smallTmpfs mounts a 4 MiB tmpfs on a new directory for the test (as root;
+// the test is skipped otherwise) and unmounts it at cleanup.
+func smallTmpfs(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs failed: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fillDisk writes a file into dir until the disk is full and returns its
+// path (remove it to free the space).
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	require.NoError(t, err)
+	buf := make([]byte, 4<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	require.NoError(t, f.Close())
+	return filler
 }
