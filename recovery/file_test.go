@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/racecheck"
 	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -116,6 +117,7 @@ func TestZeroedPages(t *testing.T) {
 }
 
 func TestRandomByteFlips(t *testing.T) {
+	racecheck.SkipDamagedPages(t)
 	clean := bigWAL(t)
 	data, err := os.ReadFile(clean)
 	require.NoError(t, err)

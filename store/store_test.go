@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/racecheck"
 )
 
 var testBucket = []byte("t")
@@ -290,6 +292,7 @@ func TestErrCorrupt(t *testing.T) {
 // Random damage to data pages gives errors, never a panic: Open and a walk
 // of every bucket either succeed or fail with ErrCorrupt.
 func TestCorruptPagesNeverPanic(t *testing.T) {
+	racecheck.SkipDamagedPages(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/racecheck"
 )
 
 // breakRecord flips a byte of event seq's checksum in stream orders.
@@ -64,6 +66,7 @@ func TestRepairTextOutput(t *testing.T) {
 // bytes and runs every read command and repair on it: each must end with
 // a known exit code, never a panic or an internal error.
 func TestDamagedPagesNeverPanic(t *testing.T) {
+	racecheck.SkipDamagedPages(t)
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
