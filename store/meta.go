@@ -13,6 +13,10 @@ import (
 // reads.
 const FormatVersion uint64 = 1
 
+// maxPlausibleVersion bounds what readMeta takes for a newer format rather
+// than damage.
+const maxPlausibleVersion = 1 << 16
+
 var (
 	metaBucket = []byte("walbatch")
 	keyVersion = []byte("version")
@@ -55,7 +59,7 @@ func readMeta(tx *bolt.Tx) (Info, error) {
 	var info Info
 	b := tx.Bucket(metaBucket)
 	if b == nil {
-		return info, ErrNotWAL
+		return info, missingMeta(tx)
 	}
 	v, c, id := b.Get(keyVersion), b.Get(keyCreated), b.Get(keyFileID)
 	if len(v) != 8 || len(c) != 8 || len(id) != 8 {
@@ -67,6 +71,11 @@ func readMeta(tx *bolt.Tx) (Info, error) {
 	if info.Version == 0 {
 		return info, fmt.Errorf("%w: format version 0", ErrCorrupt)
 	}
+	if info.Version > maxPlausibleVersion {
+		// Format versions grow by one per release: a number this large is
+		// a damaged value, not a file from the future.
+		return info, fmt.Errorf("%w: format version %d is not a version", ErrCorrupt, info.Version)
+	}
 	if info.Version > FormatVersion {
 		return info, fmt.Errorf("%w: file has version %d, this build reads up to %d", ErrVersion, info.Version, FormatVersion)
 	}
@@ -77,4 +86,39 @@ func readMeta(tx *bolt.Tx) (Info, error) {
 func isEmpty(tx *bolt.Tx) bool {
 	k, _ := tx.Cursor().First()
 	return k == nil
+}
+
+// missingMeta tells a foreign bbolt file (ErrNotWAL) from a WAL whose root
+// page is damaged (ErrCorrupt): a file whose root still has a key that is
+// walbatch's "streams" or "walbatch" but for at most two bytes (a flipped
+// byte, a lost bucket flag), or whose root holds no bucket at all although
+// pages were written beyond a fresh file's four, lost its meta bucket to
+// damage.
+func missingMeta(tx *bolt.Tx) error {
+	c := tx.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		// Found as a bucket, or as a plain value whose bucket flag was
+		// damaged.
+		if nearly(k, "streams") || nearly(k, string(metaBucket)) {
+			return fmt.Errorf("%w: the meta bucket is missing or damaged, but %q is there", ErrCorrupt, k)
+		}
+	}
+	if isEmpty(tx) && tx.Size() > 4*int64(tx.DB().Info().PageSize) {
+		return fmt.Errorf("%w: the root page holds no bucket but the file has %d bytes of pages", ErrCorrupt, tx.Size())
+	}
+	return ErrNotWAL
+}
+
+// nearly reports whether k is name with at most two bytes changed.
+func nearly(k []byte, name string) bool {
+	if len(k) != len(name) {
+		return false
+	}
+	diff := 0
+	for i := range k {
+		if k[i] != name[i] {
+			diff++
+		}
+	}
+	return diff <= 2
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -294,7 +295,12 @@ func TestErrCorrupt(t *testing.T) {
 func TestCorruptPagesNeverPanic(t *testing.T) {
 	racecheck.SkipDamagedPages(t)
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	if env := os.Getenv("WALBATCH_DAMAGE_SEED"); env != "" {
+		v, err := strconv.ParseUint(env, 10, 64)
+		require.NoError(t, err)
+		seed = v
+	}
+	t.Logf("seed %d (WALBATCH_DAMAGE_SEED replays it)", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	orig := makeWAL(t, 3000, 150)
 	data, err := os.ReadFile(orig)
