@@ -68,26 +68,23 @@ func CompactFile(src, dst string, opts *Options) (CompactResult, error) {
 		_ = os.Remove(out)
 		return res, err
 	}
+	final := dst
 	if inPlace {
+		final = src
 		if err := os.Rename(out, src); err != nil {
 			_ = os.Remove(out)
 			return res, fmt.Errorf("store: compact %s: replace: %w", src, err)
 		}
-		if err := syncDir(filepath.Dir(src)); err != nil {
-			return res, err
-		}
 	}
-	if fi, err := os.Stat(out2(inPlace, src, dst)); err == nil {
+	// The new name (the rename, or the new output file) is durable once
+	// its directory is.
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return res, err
+	}
+	if fi, err := os.Stat(final); err == nil {
 		res.AfterBytes = fi.Size()
 	}
 	return res, nil
-}
-
-func out2(inPlace bool, src, dst string) string {
-	if inPlace {
-		return src
-	}
-	return dst
 }
 
 func syncFile(path string) error {
