@@ -28,6 +28,9 @@ type Batch struct {
 	LastError   string `msgpack:"err"`
 	SealedAt    int64  `msgpack:"sealed"`
 	Delivered   int    `msgpack:"delivered"` // events completed by partial results
+	// DeliveredBytes is the payload bytes of the Delivered events. A batch
+	// record written before the field existed decodes with 0.
+	DeliveredBytes int64 `msgpack:"delivered_bytes,omitempty"`
 }
 
 // NextAttemptTime returns when the batch may be dispatched again.

@@ -9,12 +9,16 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Completion is the audit record kept for a completed batch.
+// Completion is the audit record kept for a completed batch. Count and
+// Bytes are the whole batch, the events that earlier partial results
+// delivered included (events quarantined as corrupt are not in it). A
+// batch partly delivered before Batch.DeliveredBytes existed lacks the
+// bytes of those parts.
 type Completion struct {
 	Seq         uint64 `msgpack:"seq"`
 	ID          string `msgpack:"-"`
-	Count       int    `msgpack:"count"` // events in the batch when sealed
-	Bytes       int64  `msgpack:"bytes"`
+	Count       int    `msgpack:"count"`    // events delivered
+	Bytes       int64  `msgpack:"bytes"`    // their payload bytes
 	Attempts    int    `msgpack:"attempts"` // the successful one included
 	CompletedAt int64  `msgpack:"at"`
 }
@@ -138,6 +142,7 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 		b.Count -= len(keys)
 		b.Bytes -= int64(bytes)
 		b.Delivered += len(keys)
+		b.DeliveredBytes += int64(bytes)
 		st.InflightCount -= uint64(len(keys))
 		st.InflightBytes -= bytes
 		st.CompletedEvents += uint64(len(keys))
@@ -284,7 +289,7 @@ func (s *Stream) recordDone(tx *bolt.Tx, st *streamState, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	v, err := msgpack.Marshal(&Completion{Seq: b.Seq, Count: b.Count + b.Delivered, Bytes: b.Bytes,
+	v, err := msgpack.Marshal(&Completion{Seq: b.Seq, Count: b.Count + b.Delivered, Bytes: b.Bytes + b.DeliveredBytes,
 		Attempts: b.Attempts + 1, CompletedAt: time.Now().UnixNano()})
 	if err != nil {
 		return err

@@ -1,10 +1,12 @@
 package wal
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // sealOne seals the next batch of at most n events (forced) and fails if
@@ -181,6 +183,69 @@ func TestCompletePartial(t *testing.T) {
 
 	_, err = s.CompletePartial(b.Seq, 1)
 	require.ErrorIs(t, err, ErrNoBatch)
+}
+
+// A completion record counts the whole batch, events and payload bytes,
+// including what partial results delivered before it, whatever the sizes
+// of the parts; and it survives a reopen between the parts.
+func TestCompletionCountsWholeBatchAfterPartials(t *testing.T) {
+	l, _ := mustOpen(t, nil)
+	s := mustStream(t, l, "s")
+	sizes := []int{3, 10, 100, 7, 1, 40}
+	total := 0
+	for _, n := range sizes {
+		_, err := s.Append("", bytes.Repeat([]byte("x"), n))
+		require.NoError(t, err)
+		total += n
+	}
+	b := sealOne(t, s, len(sizes))
+	require.Equal(t, int64(total), b.Bytes)
+
+	got, err := s.CompletePartial(b.Seq, 2)
+	require.NoError(t, err)
+	require.Equal(t, int64(total-13), got.Bytes, "in flight: what is left")
+	require.Equal(t, int64(13), got.DeliveredBytes)
+	l = reopen(t, l, nil)
+	s = mustStream(t, l, "s")
+	got, err = s.CompletePartial(b.Seq, 1)
+	require.NoError(t, err)
+	require.Equal(t, int64(113), got.DeliveredBytes, "kept across the reopen")
+	require.NoError(t, s.Complete(b.Seq))
+
+	cs := completions(t, s)
+	require.Len(t, cs, 1)
+	require.Equal(t, len(sizes), cs[0].Count)
+	require.Equal(t, int64(total), cs[0].Bytes, "the completion counts every byte of the batch")
+
+	// Without partials it is the batch as sealed.
+	appendN(t, s, "", 0, 2)
+	require.NoError(t, s.Complete(sealOne(t, s, 2).Seq))
+	cs = completions(t, s)
+	require.Equal(t, int64(24), cs[1].Bytes)
+}
+
+// DeliveredBytes is omitted from the stored batch while it is zero, so a
+// batch record written before the field existed decodes the same, and one
+// with it encodes as before until a partial result sets it.
+func TestBatchDeliveredBytesCompatible(t *testing.T) {
+	old := map[string]any{"seq": 7, "first": 10, "last": 12, "count": 3, "bytes": 30, "key": "k",
+		"attempts": 1, "next": 0, "err": "", "sealed": 5, "delivered": 2}
+	v, err := msgpack.Marshal(old)
+	require.NoError(t, err)
+	b, err := DecodeBatch([8]byte{}, 7, v)
+	require.NoError(t, err)
+	require.Equal(t, 2, b.Delivered)
+	require.Zero(t, b.DeliveredBytes)
+
+	enc, err := EncodeBatch(b)
+	require.NoError(t, err)
+	require.NotContains(t, string(enc), "delivered_bytes")
+	b.DeliveredBytes = 20
+	enc, err = EncodeBatch(b)
+	require.NoError(t, err)
+	again, err := DecodeBatch([8]byte{}, 7, enc)
+	require.NoError(t, err)
+	require.Equal(t, *b, *again)
 }
 
 func TestRetryPersists(t *testing.T) {
