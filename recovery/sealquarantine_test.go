@@ -72,3 +72,56 @@ func TestInFlightQuarantineLeavesConsistentFile(t *testing.T) {
 	require.NoError(t, l.Close())
 	mustVerify(t, path)
 }
+
+// Dead-lettering an in-flight batch that holds a record damaged since it
+// was sealed moves that record to the dead letters as corrupt, counted by
+// its stored length as Verify counts it, and the others with the batch's
+// reason: the file Verify then reads agrees with the counters.
+func TestDeadLetterWithCorruptRecordLeavesConsistentFile(t *testing.T) {
+	path := buildWAL(t)
+	l, err := wal.Open(path, nil)
+	require.NoError(t, err)
+	s, err := l.Stream("a")
+	require.NoError(t, err)
+	res, err := s.Seal(wal.SealOptions{MaxEvents: 5, Force: true})
+	require.NoError(t, err)
+	require.NotNil(t, res.Batch)
+	b := res.Batch
+	require.GreaterOrEqual(t, b.Count, 2)
+	require.NoError(t, l.Close())
+
+	damage(t, path, "a", func(rs wal.RawStream) { flipIn(t, rs, b.Last) })
+
+	l, err = wal.Open(path, nil)
+	require.NoError(t, err)
+	s, err = l.Stream("a")
+	require.NoError(t, err)
+	before := s.Stats()
+	require.NoError(t, s.DeadLetter(b.Seq, "400 bad request", true))
+	after := s.Stats()
+	var reasons []string
+	var bytes int64
+	require.NoError(t, s.ForEachDead(func(d wal.DeadLetter) error {
+		if d.BatchID != b.ID {
+			return nil
+		}
+		if d.Err != nil {
+			bytes += int64(len(d.Raw))
+			require.Equal(t, b.Last, d.Record.Seq)
+			require.Contains(t, d.Reason, "corrupt")
+		} else {
+			bytes += int64(len(d.Record.Payload))
+			require.Equal(t, "400 bad request", d.Reason)
+		}
+		require.Equal(t, 1, d.Attempts)
+		reasons = append(reasons, d.Reason)
+		return nil
+	}))
+	require.Len(t, reasons, b.Count)
+	require.Equal(t, before.DeadEvents+int64(b.Count), after.DeadEvents)
+	require.Equal(t, before.DeadBytes+bytes, after.DeadBytes, "dead bytes are what the dead letters hold")
+	require.Equal(t, before.InFlightBytes-b.Bytes, after.InFlightBytes)
+	require.Equal(t, before.InFlightEvents-int64(b.Count), after.InFlightEvents)
+	require.NoError(t, l.Close())
+	mustVerify(t, path)
+}

@@ -62,7 +62,9 @@ type Stats struct {
 	InFlightBatches int64
 	InFlightEvents  int64
 	InFlightBytes   int64
-	// Dead is events in the dead-letter store.
+	// Dead is events in the dead-letter store. DeadBytes counts the
+	// payload of each, or the stored length of a record that fails its
+	// checksum (quarantined as corrupt), as recovery.Verify's scan does.
 	DeadEvents int64
 	DeadBytes  int64
 	// Completed is totals since the stream was created.

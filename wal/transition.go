@@ -187,6 +187,9 @@ func (s *Stream) Retry(batchSeq uint64, next time.Time, lastErr string) (*Batch,
 // DeadLetter moves the remaining events of an in-flight batch to the dead
 // letter store with reason, and removes the batch, in one transaction.
 // countAttempt adds the failed attempt that led here to the batch's count.
+// A record that fails its checksum (damaged since it was sealed) goes with
+// reason "corrupt: ..." instead, as QuarantineInFlight would move it, and
+// DeadBytes counts it by its stored length.
 func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) error {
 	var st streamState
 	err := s.l.update(func(tx *bolt.Tx) error {
@@ -208,16 +211,25 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 		}
 		now := time.Now().UnixNano()
 		var keys [][]byte
+		var deadBytes uint64
 		c := events.Cursor()
 		for k, v := c.Seek(u64key(b.First)); k != nil; k, v = c.Next() {
-			if seq, _ := keyU64(k); seq > b.Last {
+			seq, _ := keyU64(k)
+			if seq > b.Last {
 				break
 			}
 			d := deadRecord{Record: v, Reason: reason, BatchID: b.ID, Attempts: b.Attempts, At: now}
+			n := uint64(len(v)) // a record that does not decode counts its stored length
+			if r, derr := DecodeRecord(seq, v); derr != nil {
+				d.Reason = "corrupt: " + derr.Error()
+			} else {
+				n = uint64(len(r.Payload))
+			}
 			if err := putDead(dead, k, &d); err != nil {
 				return err
 			}
 			keys = append(keys, append([]byte(nil), k...))
+			deadBytes += n
 		}
 		for _, k := range keys {
 			if err := events.Delete(k); err != nil {
@@ -232,7 +244,7 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 		st.InflightCount -= uint64(b.Count)
 		st.InflightBytes -= uint64(b.Bytes)
 		st.DeadCount += uint64(len(keys))
-		st.DeadBytes += uint64(b.Bytes)
+		st.DeadBytes += deadBytes
 		st.OldestNanos = oldestIn(events)
 		return s.putState(tx, &st)
 	}, func() { s.setState(st) })

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
+	bolt "go.etcd.io/bbolt"
 )
 
 // sealOne seals the next batch of at most n events (forced) and fails if
@@ -325,6 +326,50 @@ func TestDeadLetterAndRequeue(t *testing.T) {
 	// A requeued event can be sealed and completed like any other.
 	payloads, _ := sealAll(t, s, SealOptions{MaxEvents: 10, Force: true})
 	require.Len(t, payloads, 2, "key runs: [\"\"] then [k k k k]")
+}
+
+// flipEvent flips a payload bit of the stored event seq, as damage on disk
+// would: the record then fails its checksum.
+func flipEvent(t *testing.T, s *Stream, seq uint64) {
+	t.Helper()
+	require.NoError(t, s.l.update(func(tx *bolt.Tx) error {
+		events, err := s.sub(tx, bucketEvents)
+		require.NoError(t, err)
+		v := append([]byte(nil), events.Get(u64key(seq))...)
+		require.NotEmpty(t, v)
+		v[len(v)-crcSize-1] ^= 0x20
+		return events.Put(u64key(seq), v)
+	}, nil))
+}
+
+// Dead-lettering a batch with a record damaged since it was sealed: that
+// record goes as corrupt and counts its stored length, the others their
+// payload (what a scan counts, checked again by mustOpen's Cleanup).
+func TestDeadLetterCorruptRecord(t *testing.T) {
+	l, _ := mustOpen(t, nil)
+	s := mustStream(t, l, "s")
+	appendN(t, s, "", 0, 3)
+	b := sealOne(t, s, 3)
+	flipEvent(t, s, 2)
+	var stored int
+	require.NoError(t, l.db.View(func(tx *bolt.Tx) error {
+		events, err := s.sub(tx, bucketEvents)
+		stored = len(events.Get(u64key(2)))
+		return err
+	}))
+	require.NoError(t, s.DeadLetter(b.Seq, "gone", false))
+	require.Equal(t, statsOf{Dead: 3, DeadBytes: int64(24 + stored)}, statsNow(s))
+	var reasons []string
+	require.NoError(t, s.ForEachDead(func(d DeadLetter) error {
+		reasons = append(reasons, d.Reason)
+		require.Equal(t, d.Err != nil, d.Record.Seq == 2)
+		require.Equal(t, b.ID, d.BatchID)
+		return nil
+	}))
+	require.Len(t, reasons, 3)
+	require.Equal(t, "gone", reasons[0])
+	require.Contains(t, reasons[1], "corrupt: ")
+	require.Equal(t, "gone", reasons[2])
 }
 
 func TestPurgeDead(t *testing.T) {
