@@ -87,7 +87,7 @@ func openPages(path string) (*pageFile, error) {
 	m0, ok0 := readMeta(f, 0)
 	var best boltMeta
 	found := false
-	sizes := []int64{int64(os.Getpagesize()), 4096, 8192, 16384, 65536}
+	sizes := []int64{int64(os.Getpagesize()), 4096, 8192, 16384, 32768, 65536}
 	if ok0 {
 		best, found = m0, true
 		sizes = []int64{int64(m0.pageSize)}

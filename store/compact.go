@@ -27,9 +27,13 @@ const compactTxMaxSize = 64 << 20
 // not exist).
 //
 // src must not be open by anyone: CompactFile takes its lock and fails with
-// ErrLocked otherwise. opts may carry LockTimeout; other fields are ignored.
+// ErrLocked otherwise. opts may carry LockTimeout and PageSize (the copy's
+// page size; the default is that of a new file); other fields are ignored.
 func CompactFile(src, dst string, opts *Options) (CompactResult, error) {
 	o := opts.withDefaults()
+	if err := o.checkPageSize(); err != nil {
+		return CompactResult{Path: src}, err
+	}
 	res := CompactResult{Path: src}
 	srcDB, err := openOnce(src, Options{LockTimeout: o.LockTimeout, AutoCompactRatio: -1})
 	if err != nil {
@@ -48,7 +52,7 @@ func CompactFile(src, dst string, opts *Options) (CompactResult, error) {
 	} else if _, err := os.Stat(dst); err == nil {
 		return res, fmt.Errorf("store: compact %s: output %s already exists", src, dst)
 	}
-	dstBolt, err := bolt.Open(out, 0o600, &bolt.Options{Timeout: o.LockTimeout, FreelistType: bolt.FreelistMapType})
+	dstBolt, err := bolt.Open(out, 0o600, &bolt.Options{Timeout: o.LockTimeout, FreelistType: bolt.FreelistMapType, PageSize: o.PageSize})
 	if err != nil {
 		// bbolt writes the new file's first pages here: on a full disk
 		// this is where the copy fails. The file is new (ours or the

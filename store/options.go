@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"fmt"
+	"os"
+	"time"
+)
 
 // Options configures Open. A nil *Options means the defaults; Open never
 // writes into the caller's struct.
@@ -32,6 +36,17 @@ type Options struct {
 	// InitialMmapSize is passed to bbolt: reserving address space up front
 	// avoids remapping (which blocks readers) as the file grows. Default 0.
 	InitialMmapSize int
+
+	// PageSize is the page size of a new file, in bytes: a power of two
+	// from 4096 to 65536. 0 means the operating system's page size
+	// (bbolt's default; 4 KiB on x86-64 Linux). A file that exists keeps
+	// the page size it was created with; CompactFile writes its copy with
+	// this page size. Larger pages make big commits cheaper (fewer page
+	// writes and splits) and small ones dearer (every commit rewrites whole
+	// pages): on the benchmark machine 16 KiB gave AppendAsync about 15%
+	// more events/s and a single producer under SyncAlways about 15% fewer
+	// (docs/performance.md).
+	PageSize int
 }
 
 const (
@@ -57,5 +72,19 @@ func (o *Options) withDefaults() Options {
 	if r.AutoCompactMinSize == 0 {
 		r.AutoCompactMinSize = defaultAutoCompactMinSize
 	}
+	if r.PageSize == 0 {
+		r.PageSize = os.Getpagesize()
+	}
 	return r
+}
+
+// checkPageSize refuses a page size bbolt cannot use well: it must be a
+// power of two (pages are addressed as multiples of it) and at least the
+// size of a meta page's sector, at most 64 KiB.
+func (o *Options) checkPageSize() error {
+	ps := o.PageSize
+	if ps < 4096 || ps > 65536 || ps&(ps-1) != 0 {
+		return fmt.Errorf("store: page size %d: must be a power of two from 4096 to 65536", ps)
+	}
+	return nil
 }

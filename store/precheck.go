@@ -61,11 +61,18 @@ func precheck(path string) error {
 		return nil
 	}
 	m0, ok0 := readMetaAt(f, 0)
-	ps := int64(4096)
+	var m1 boltMeta
+	ok1 := false
 	if ok0 {
-		ps = int64(m0.pageSize)
+		m1, ok1 = readMetaAt(f, int64(m0.pageSize))
+	} else {
+		// The first meta page is unreadable: look for the second at each
+		// page size a file can have.
+		for ps := int64(4096); ps <= 65536 && !ok1; ps *= 2 {
+			m1, ok1 = readMetaAt(f, ps)
+			ok1 = ok1 && int64(m1.pageSize) == ps
+		}
 	}
-	m1, ok1 := readMetaAt(f, ps)
 	var m boltMeta
 	switch {
 	case ok0 && ok1:

@@ -34,6 +34,9 @@ type DB struct {
 // damaged file.
 func Open(path string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
+	if err := o.checkPageSize(); err != nil {
+		return nil, err
+	}
 	fi, statErr := os.Stat(path)
 	switch {
 	case statErr != nil && !os.IsNotExist(statErr):
@@ -90,6 +93,12 @@ func openOnce(path string, o Options) (db *DB, err error) {
 	}
 	if err := precheck(path); err != nil {
 		return nil, err
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		// Only a new file takes the page size: for a file that exists
+		// bbolt reads it from the meta pages (and falls back to its own
+		// default when both are unreadable).
+		bo.PageSize = o.PageSize
 	}
 	var file *os.File
 	bo.OpenFile = func(name string, flag int, mode os.FileMode) (*os.File, error) {
@@ -180,13 +189,13 @@ func hasBoltMagic(path string) bool {
 	defer f.Close()
 	const magic = 0xED0CDAED
 	buf := make([]byte, 4)
-	for _, off := range []int64{16, 4096 + 16, 8192 + 16, 16384 + 16} {
+	for _, off := range []int64{16, 4096 + 16, 8192 + 16, 16384 + 16, 32768 + 16, 65536 + 16} {
 		if _, err := f.ReadAt(buf, off); err == nil && binary.LittleEndian.Uint32(buf) == magic {
 			return true
 		}
 	}
 	hdr := make([]byte, 10)
-	for _, pageSize := range []int64{4096, 8192, 16384, 65536} {
+	for _, pageSize := range []int64{4096, 8192, 16384, 32768, 65536} {
 		ok := true
 		for id := int64(2); id < 4 && ok; id++ {
 			if _, err := f.ReadAt(hdr, id*pageSize); err != nil {

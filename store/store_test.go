@@ -271,7 +271,8 @@ func TestErrCorrupt(t *testing.T) {
 	})
 	t.Run("both meta pages zeroed", func(t *testing.T) {
 		path := makeWAL(t, 2000, 100)
-		zero(t, path, 0, 2*4096)
+		ps := int64(filePageSize(t, path))
+		zero(t, path, 0, 2*ps)
 		for _, ro := range []bool{true, false} {
 			_, err := Open(path, &Options{ReadOnly: ro})
 			require.ErrorIs(t, err, ErrCorrupt, "read-only %v", ro)
@@ -280,7 +281,8 @@ func TestErrCorrupt(t *testing.T) {
 	t.Run("one meta page zeroed falls back to the other", func(t *testing.T) {
 		path := makeWAL(t, 2000, 100)
 		want := contentsAt(t, path)
-		zero(t, path, 4096, 4096)
+		ps := int64(filePageSize(t, path))
+		zero(t, path, ps, ps)
 		_, err := Open(path, &Options{ReadOnly: true})
 		if err == nil {
 			require.Equal(t, want, contentsAt(t, path))
@@ -305,17 +307,18 @@ func TestCorruptPagesNeverPanic(t *testing.T) {
 	orig := makeWAL(t, 3000, 150)
 	data, err := os.ReadFile(orig)
 	require.NoError(t, err)
-	pages := len(data) / 4096
+	ps := filePageSize(t, orig)
+	pages := len(data) / ps
 	corrupt := 0
 	for i := range 60 {
 		damaged := append([]byte(nil), data...)
 		for range 1 + rng.IntN(4) {
 			p := 2 + rng.IntN(pages-2)
 			if rng.IntN(2) == 0 {
-				clear(damaged[p*4096 : p*4096+4096])
+				clear(damaged[p*ps : p*ps+ps])
 			} else {
 				for j := range 16 {
-					damaged[p*4096+rng.IntN(4096)] = byte(rng.Uint32() + uint32(j))
+					damaged[p*ps+rng.IntN(ps)] = byte(rng.Uint32() + uint32(j))
 				}
 			}
 		}

@@ -74,14 +74,15 @@ func TestDamagedPagesNeverPanic(t *testing.T) {
 		f := buildWAL(t)
 		b, err := os.ReadFile(f.path)
 		require.NoError(t, err)
-		pages := len(b) / 4096
+		ps := filePageSize(b)
+		pages := len(b) / ps
 		page := 2 + rng.IntN(pages-2) // keep the meta pages
 		if freelistPage(b, page) {
 			continue // see TestDamagedFreelist
 		}
-		for i := 0; i < 4096; i++ {
+		for i := 0; i < ps; i++ {
 			if rng.IntN(8) == 0 {
-				b[page*4096+i] = byte(rng.Uint32())
+				b[page*ps+i] = byte(rng.Uint32())
 			}
 		}
 		require.NoError(t, os.WriteFile(f.path, b, 0o600))
@@ -96,9 +97,13 @@ func TestDamagedPagesNeverPanic(t *testing.T) {
 	}
 }
 
+// filePageSize is the page size in the file's first meta page (after the
+// 16-byte page header: magic, version, page size).
+func filePageSize(b []byte) int { return int(binary.LittleEndian.Uint32(b[16+8:])) }
+
 // freelistPage reports whether either meta page names page as the freelist.
 func freelistPage(b []byte, page int) bool {
-	for _, meta := range []int{0, 4096} {
+	for _, meta := range []int{0, filePageSize(b)} {
 		if binary.LittleEndian.Uint64(b[meta+48:]) == uint64(page) {
 			return true
 		}
@@ -116,11 +121,12 @@ func TestDamagedFreelist(t *testing.T) {
 	b, err := os.ReadFile(f.path)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, meta := range []int{0, 4096} {
+	ps := filePageSize(b)
+	for _, meta := range []int{0, ps} {
 		page := int(binary.LittleEndian.Uint64(b[meta+48:]))
-		for i := 0; i < 4096; i++ {
+		for i := 0; i < ps; i++ {
 			if rng.IntN(8) == 0 {
-				b[page*4096+i] = byte(rng.Uint32())
+				b[page*ps+i] = byte(rng.Uint32())
 			}
 		}
 	}
