@@ -88,6 +88,8 @@ var targets = []target{
 	ratioTarget("32 producers waiting for their ack, SyncAlways: walbatch (wb-always-32) vs raw group commit (raw-group-32)", "wb-always-32", "raw-group-32", 0.8),
 	ratioTarget("EnqueueMany, SyncAlways (wb-many-always) vs Optimizely in memory (optimizely)", "wb-many-always", "optimizely", 0.5),
 	ratioTarget("EnqueueAsync, SyncAlways (wb-async-always) vs Optimizely in memory (optimizely)", "wb-async-always", "optimizely", 0.5),
+	ratioTarget("EnqueueMany, SyncAlways, HandoffOwned (wb-many-always-owned) vs Optimizely in memory (optimizely)", "wb-many-always-owned", "optimizely", 0.5),
+	ratioTarget("EnqueueAsync, SyncAlways, HandoffOwned (wb-async-always-owned) vs Optimizely in memory (optimizely)", "wb-async-always-owned", "optimizely", 0.5),
 	ratioTarget("AppendAsync, SyncAlways (wal-async-always) vs Optimizely in memory (optimizely)", "wal-async-always", "optimizely", 0.5),
 	ratioTarget("EnqueueMany, SyncAlways (wb-many-always) vs go-diskqueue SyncEvery 1 (dq-sync1)", "wb-many-always", "dq-sync1", 20),
 	ratioTarget("EnqueueAsync, SyncAlways (wb-async-always) vs go-diskqueue SyncEvery 1 (dq-sync1)", "wb-async-always", "dq-sync1", 20),

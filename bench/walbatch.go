@@ -133,10 +133,10 @@ func asyncScenario(mode wal.SyncMode) func(e *env) (result, error) {
 // up to 10,000 events waiting for their callback; an event counts once its
 // callback reports it committed. The processor dispatches to a no-op sink
 // meanwhile, as in service.
-func enqueueAsyncScenario(mode wal.SyncMode) func(e *env) (result, error) {
+func enqueueAsyncScenario(mode wal.SyncMode, opts ...processor.Option) func(e *env) (result, error) {
 	return func(e *env) (result, error) {
 		var d noop
-		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher())
+		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher(), opts...)
 		if err != nil {
 			return result{}, err
 		}

@@ -64,8 +64,11 @@ func (p *Processor[T]) EnqueueAsync(ev T, cb func(error)) error {
 	// AppendAsync copies the payload out of the encoder's buffer before it
 	// returns; its callback runs on the WAL's committer, so it only hands
 	// the outcome to the acker.
-	p.s.AppendAsync([]wal.Entry{{Key: key, Payload: payload}}, func(_ uint64, err error) {
+	p.s.AppendAsync([]wal.Entry{{Key: key, Payload: payload}}, func(seq uint64, err error) {
 		if err == nil {
+			if p.hot != nil {
+				p.hot.put(seq, ev)
+			}
 			p.acknowledged(key)
 		} else if errors.Is(err, wal.ErrFull) {
 			err = fmt.Errorf("%w: stream %q", ErrFull, p.cfg.stream)

@@ -63,16 +63,13 @@ func (l *loop[T]) attempt(r *result) (err error) {
 	}
 	batch := &dispatcher.Batch[T]{ID: r.b.ID, Stream: p.cfg.stream, Attempt: r.b.Attempts + 1, Events: make([]dispatcher.Event[T], len(r.recs))}
 	ids := eventIDs(r.recs)
-	dec := getBatchDecoder()
+	if err := l.values(batch.Events, r.recs); err != nil {
+		return err
+	}
 	for i, rec := range r.recs {
 		ev := &batch.Events[i]
-		if err := decodeInto(dec, rec.Payload, &ev.Value); err != nil {
-			dec.release()
-			return dispatcher.Permanent(fmt.Errorf("%w %s: %v", errDecode, rec.ID, err))
-		}
 		ev.ID, ev.Seq, ev.EnqueuedAt, ev.Key, ev.Payload = ids[i*idLen:(i+1)*idLen], rec.Seq, rec.Time, rec.Key, rec.Payload
 	}
-	dec.release()
 	ctx, cancel := context.WithTimeout(l.ctx, p.cfg.dispatchTimeout)
 	defer cancel()
 	defer func() {
@@ -84,6 +81,25 @@ func (l *loop[T]) attempt(r *result) (err error) {
 	err = p.d.Dispatch(ctx, batch)
 	r.latency = time.Since(start)
 	return err
+}
+
+// values fills in the Value of each event: from the handoff while it holds
+// the event, else decoded from the record's payload. An event that does
+// not decode makes the batch a permanent failure.
+func (l *loop[T]) values(evs []dispatcher.Event[T], recs []wal.Record) error {
+	missed := l.p.hot.takeBatch(recs, evs)
+	l.p.handedOff.Add(int64(len(recs) - len(missed)))
+	if len(missed) == 0 {
+		return nil
+	}
+	dec := getBatchDecoder()
+	defer dec.release()
+	for _, i := range missed {
+		if err := decodeInto(dec, recs[i].Payload, &evs[i].Value); err != nil {
+			return dispatcher.Permanent(fmt.Errorf("%w %s: %v", errDecode, recs[i].ID, err))
+		}
+	}
+	return nil
 }
 
 // apply records an attempt's outcome in the WAL: complete, partial, retry

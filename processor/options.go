@@ -49,6 +49,7 @@ type config struct {
 	listeners       []listenerReg
 	sync            wal.SyncMode
 	walOpts         *wal.Options
+	handoff         Handoff
 }
 
 // Defaults, from the specification's mapping of the source documents.
@@ -120,6 +121,8 @@ func (c *config) validate() error {
 		return bad("unknown full policy %d", c.fullPolicy)
 	case c.logger == nil:
 		return bad("logger must not be nil")
+	case c.handoff < HandoffAuto || c.handoff > HandoffOff:
+		return bad("unknown handoff mode %d", c.handoff)
 	}
 	return nil
 }

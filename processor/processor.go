@@ -41,11 +41,13 @@ type Processor[T any] struct {
 	spaceCh  chan struct{} // closed and replaced when a batch completes
 	recovery RecoveryReport
 
-	acks     acker     // runs EnqueueAsync's callbacks
-	boxes    sync.Pool // of *T: the encoder takes an event by pointer (see encodeEvent)
-	encByPtr bool      // encodeByPointer[T]()
+	acks     acker       // runs EnqueueAsync's callbacks
+	boxes    sync.Pool   // of *T: the encoder takes an event by pointer (see encodeEvent)
+	encByPtr bool        // encodeByPointer[T]()
+	hot      *handoff[T] // values of committed events for dispatch; nil: always decode
 
 	delivered    atomic.Int64
+	handedOff    atomic.Int64 // events dispatched from the handoff, not decoded
 	retried      atomic.Int64
 	deadLettered atomic.Int64
 }
@@ -114,13 +116,17 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 		}
 		keyFn = fn
 	}
+	hot, err := newHandoff[T](cfg.handoff, cfg.batchSize)
+	if err != nil {
+		return nil, err
+	}
 	s, err := l.Stream(cfg.stream)
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
 	s.SetLimits(cfg.maxPendingEv, cfg.maxPendingBy)
 	p := &Processor[T]{
-		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn, encByPtr: encodeByPointer[T](),
+		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn, encByPtr: encodeByPointer[T](), hot: hot,
 		notes:   newNotifier(cfg.logger),
 		stopped: make(chan struct{}),
 		stopCh:  make(chan time.Time, 1),
@@ -216,8 +222,11 @@ func (p *Processor[T]) enqueue(ctx context.Context, ev T, policy FullPolicy) err
 	for {
 		space := p.spaceSignal()
 		p.armInactivity()
-		_, err := p.s.Append(key, payload)
+		a, err := p.s.Append(key, payload)
 		if err == nil {
+			if p.hot != nil {
+				p.hot.put(a.Seq, ev)
+			}
 			p.acknowledged(key)
 			return nil
 		}
@@ -266,8 +275,11 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 	for {
 		space := p.spaceSignal()
 		p.armInactivity()
-		_, err := p.s.AppendMany(entries)
+		first, err := p.s.AppendMany(entries)
 		if err == nil {
+			if p.hot != nil && len(evs) > 0 {
+				p.hot.put(first, evs...)
+			}
 			if len(entries) > 0 {
 				p.acknowledged(entries[len(entries)-1].Key)
 			}

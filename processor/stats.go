@@ -18,6 +18,9 @@ type Stats struct {
 	Delivered    int64 // events the sink accepted
 	Retried      int64 // failed attempts scheduled for a retry
 	DeadLettered int64 // events moved to dead letters
+	// HandedOff counts dispatched events whose value came from the
+	// handoff (see Handoff) instead of being decoded from the WAL.
+	HandedOff int64
 	// NotificationsDropped counts notifications not delivered because
 	// listeners fell too far behind.
 	NotificationsDropped int64
@@ -36,6 +39,7 @@ func (p *Processor[T]) Stats() Stats {
 		Delivered:            p.delivered.Load(),
 		Retried:              p.retried.Load(),
 		DeadLettered:         p.deadLettered.Load(),
+		HandedOff:            p.handedOff.Load(),
 		NotificationsDropped: p.notes.dropped.Load(),
 	}
 	if !st.OldestPending.IsZero() {

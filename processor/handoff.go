@@ -1,0 +1,195 @@
+package processor
+
+import (
+	"encoding"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/wal"
+)
+
+// Handoff says whether a batch sealed soon after its events were enqueued
+// is dispatched with the values the producer passed to Enqueue, still in
+// memory, instead of values decoded from their msgpack encoding in the WAL.
+// Decoding is most of the CPU a dispatched event costs; the handoff skips
+// it. Events the handoff no longer holds (after a restart, behind a backlog
+// larger than it keeps, on a retry, after a requeue) are decoded as always.
+//
+// For the two to be the same, the handoff is used only for a T whose
+// msgpack encoding decodes to an equal value: exported fields only, no
+// `msgpack:"-"` field, no interface, channel, func, unsafe pointer or
+// complex number, and no type with an encoding of its own (msgpack's
+// CustomEncoder or Marshaler, encoding.BinaryMarshaler or TextMarshaler,
+// time.Time). A T that fails this is always decoded.
+type Handoff int
+
+const (
+	// HandoffAuto, the default, hands off values of a T that holds no
+	// references (no map, slice, pointer; strings are immutable and count
+	// as values): nothing the producer does after Enqueue can reach them.
+	// Any other T is decoded.
+	HandoffAuto Handoff = iota
+
+	// HandoffOwned also hands off a T holding maps, slices or pointers. The
+	// producer gives up the value with Enqueue: it must not modify a map,
+	// slice element or pointee an enqueued event refers to (a data race
+	// otherwise, and the dispatcher could see the change). Open fails with
+	// ErrInvalidOption when T does not round-trip through msgpack (see
+	// Handoff), naming the field.
+	HandoffOwned
+
+	// HandoffOff decodes every event from the WAL: the dispatcher sees
+	// exactly what a recovery after a crash would.
+	HandoffOff
+)
+
+// WithHandoff sets whether batches are dispatched with the enqueued values
+// still in memory (see Handoff). Default HandoffAuto.
+func WithHandoff(h Handoff) Option { return optionFunc(func(c *config) { c.handoff = h }) }
+
+// handoffCapacity is how many events the handoff keeps for a batch size:
+// four batches, enough for the batch in flight, one sealed ahead and the
+// events committed meanwhile, as a power of two.
+func handoffCapacity(batchSize int) int {
+	n := 1024
+	for n < 4*batchSize && n < 1<<16 {
+		n <<= 1
+	}
+	return n
+}
+
+// newHandoff returns the handoff the mode allows for T, nil when events are
+// always decoded, or an error when HandoffOwned is asked of a T that does
+// not round-trip.
+func newHandoff[T any](mode Handoff, batchSize int) (*handoff[T], error) {
+	if mode == HandoffOff {
+		return nil, nil
+	}
+	refs, why := roundTrips(reflect.TypeFor[T](), nil)
+	switch {
+	case why != "" && mode == HandoffOwned:
+		return nil, fmt.Errorf("%w: HandoffOwned: %s does not decode to an equal value: %s", ErrInvalidOption, reflect.TypeFor[T](), why)
+	case why != "", refs && mode == HandoffAuto:
+		return nil, nil
+	}
+	n := handoffCapacity(batchSize)
+	return &handoff[T]{mask: uint64(n - 1), seqs: make([]uint64, n), vals: make([]T, n)}, nil
+}
+
+var (
+	customEncoder   = reflect.TypeFor[msgpack.CustomEncoder]()
+	msgpackMarshal  = reflect.TypeFor[msgpack.Marshaler]()
+	binaryMarshaler = reflect.TypeFor[encoding.BinaryMarshaler]()
+	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// roundTrips reports whether a value of t decodes from its msgpack
+// encoding to an equal value: why is empty when it does, else names the
+// first field that does not. refs reports whether t holds maps, slices or
+// pointers. seen breaks cycles through pointers.
+func roundTrips(t reflect.Type, seen map[reflect.Type]bool) (refs bool, why string) {
+	if seen[t] {
+		return true, ""
+	}
+	for _, i := range []reflect.Type{customEncoder, msgpackMarshal, binaryMarshaler, textMarshaler} {
+		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
+			return false, fmt.Sprintf("%s has an encoding of its own (%s)", t, i)
+		}
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.String,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64:
+		return false, ""
+	case reflect.Array:
+		return roundTrips(t.Elem(), seen)
+	case reflect.Slice, reflect.Pointer:
+		if seen == nil {
+			seen = map[reflect.Type]bool{}
+		}
+		seen[t] = true
+		_, why := roundTrips(t.Elem(), seen)
+		return true, why
+	case reflect.Map:
+		if _, why := roundTrips(t.Key(), seen); why != "" {
+			return true, why
+		}
+		_, why := roundTrips(t.Elem(), seen)
+		return true, why
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				return refs, fmt.Sprintf("field %s.%s is not exported (msgpack skips it)", t, f.Name)
+			}
+			if name, _, _ := strings.Cut(f.Tag.Get("msgpack"), ","); name == "-" {
+				return refs, fmt.Sprintf("field %s.%s is not encoded (msgpack:\"-\")", t, f.Name)
+			}
+			r, why := roundTrips(f.Type, seen)
+			if why != "" {
+				return refs, why
+			}
+			refs = refs || r
+		}
+		return refs, ""
+	default: // interface, chan, func, unsafe pointer, complex
+		return true, fmt.Sprintf("%s is a %s", t, t.Kind())
+	}
+}
+
+// handoff keeps the values of recently committed events by sequence
+// number, in a ring: the slot of seq is seq & mask, and a newer event
+// takes the slot of one that was never dispatched from it (that one is
+// decoded when its batch goes out). Sequence numbers start at 1, so 0
+// marks an empty slot.
+type handoff[T any] struct {
+	mu   sync.Mutex
+	mask uint64
+	seqs []uint64
+	vals []T
+}
+
+// put keeps the values of the events committed with sequence numbers
+// first, first+1, ...
+func (h *handoff[T]) put(first uint64, vals ...T) {
+	h.mu.Lock()
+	for i := range vals {
+		seq := first + uint64(i)
+		h.seqs[seq&h.mask] = seq
+		h.vals[seq&h.mask] = vals[i]
+	}
+	h.mu.Unlock()
+}
+
+// takeBatch moves the values it holds for recs into evs (same index) and
+// returns the indexes of the others, in order. The slots taken are
+// emptied: a retry of the batch decodes. A nil handoff holds nothing.
+func (h *handoff[T]) takeBatch(recs []wal.Record, evs []dispatcher.Event[T]) (missed []int) {
+	if h == nil {
+		missed = make([]int, len(recs))
+		for i := range missed {
+			missed[i] = i
+		}
+		return missed
+	}
+	var zero T
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range recs {
+		seq := recs[i].Seq
+		j := seq & h.mask
+		if h.seqs[j] != seq {
+			missed = append(missed, i)
+			continue
+		}
+		evs[i].Value = h.vals[j]
+		h.vals[j], h.seqs[j] = zero, 0
+	}
+	return missed
+}
