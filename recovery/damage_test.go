@@ -149,6 +149,19 @@ func TestDamageDetectedAndRepaired(t *testing.T) {
 		{name: "missing uid", kind: KindBucket, damage: func(t *testing.T, rs wal.RawStream) {
 			require.NoError(t, rs.Bucket.Delete([]byte("uid")))
 		}},
+		{name: "requeued runs lost", kind: KindCounter, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+			require.NotNil(t, rs.Requeued)
+			require.NoError(t, rs.Bucket.Delete([]byte("requeued")))
+		}},
+		{name: "requeued runs garbage", kind: KindCounter, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+			require.NoError(t, rs.Bucket.Put([]byte("requeued"), []byte("garbage")))
+		}},
+		{name: "requeued run too wide", kind: KindCounter, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+			runs, err := wal.DecodeRequeuedRuns(rs.Requeued)
+			require.NoError(t, err)
+			runs[0].First = state(t, rs).SealedThrough // an event that was not requeued
+			require.NoError(t, rs.PutRequeuedRuns(runs))
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,9 +9,10 @@
 // then the pending backlog (count, bytes, age of the oldest event) and the
 // dead letters. Its cost does not grow with the backlog: it reads the
 // stream counters, the batch records and the events inside in-flight
-// batches (checking their checksums), and the first and last keys of each
-// bucket. What those reads prove wrong it fixes in one transaction per
-// stream, unless DryRun is set or the log is read-only:
+// batches (checking their checksums), the first and last keys of each
+// bucket, and the first event of each requeued run. What those reads prove
+// wrong it fixes in one transaction per stream, unless DryRun is set or the
+// log is read-only:
 //
 //   - NextSeq or NextBatch not above every key (new events or batches
 //     would overwrite old ones);
@@ -19,8 +20,9 @@
 //     its range holds (the range is narrowed to them; the ID stays);
 //   - a batch whose range holds no event (dropped: nothing is lost);
 //   - in-flight counters that disagree with the batches, OldestNanos not
-//     the first event's time, pending or dead counters that are non-zero
-//     with nothing there.
+//     the earliest of the first event's time and the first event's of each
+//     requeued run (see package wal, Counters), pending or dead counters
+//     that are non-zero with nothing there.
 //
 // Everything else (a batch record that does not decode, overlapping
 // ranges, counters a scan is needed to know) is listed in the plan's
@@ -48,8 +50,13 @@
 //     no batch reaches above it;
 //   - the counters match a scan: pending and in-flight counts and bytes,
 //     in-flight batches, dead count and bytes, completion records, the
-//     oldest time (the first event's), NextSeq above every event and dead
-//     letter key, NextBatch above every batch and completion key;
+//     oldest time (the first event's, or a requeued event's when older: an
+//     event whose ID holds another sequence number than its key), NextSeq
+//     above every event and dead letter key, NextBatch above every batch
+//     and completion key;
+//   - the stream's requeued runs decode and hold exactly the requeued
+//     events, each run in enqueue-time order (a file written before runs
+//     were recorded has requeued events in none: Repair records them);
 //   - every dead letter and completion record decodes, and a dead letter
 //     whose event fails its checksum says "corrupt" in its reason.
 //
@@ -81,6 +88,9 @@
 //   - dead letters that do not decode are kept whole inside a new one
 //     marked corrupt; those whose event fails its checksum get a reason
 //     starting with "corrupt";
+//   - requeued runs that are wrong are recorded anew from a scan: each
+//     stretch of requeued events with no other event between and no time
+//     going back;
 //   - the counters are recounted from a scan; NextSeq and NextBatch only
 //     ever grow.
 //

@@ -138,11 +138,9 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *wal.State, prefix string) (Strea
 	if next := max(lastKey(rs.Batches), lastKey(rs.Done)) + 1; st.NextBatch < next {
 		set("NextBatch", &st.NextBatch, next)
 	}
-	var oldest int64
-	if _, v := events.First(); v != nil {
-		oldest = wal.RecordTime(v)
-	}
-	if st.OldestNanos != oldest {
+	if runs, err := wal.DecodeRequeuedRuns(rs.Requeued); err != nil {
+		ps.add(KindCounter, name, 0, "%v (OldestNanos not checked)", err)
+	} else if oldest := wal.OldestTime(rs.Events, runs); st.OldestNanos != oldest {
 		fixed("OldestNanos %d -> %d", st.OldestNanos, oldest)
 		st.OldestNanos = oldest
 	}

@@ -29,8 +29,9 @@ const (
 	// KindSealed is an event on the wrong side of SealedThrough: sealed
 	// but in no batch.
 	KindSealed Kind = "sealed"
-	// KindCounter is a counter that disagrees with a scan, or a next
-	// sequence number not above every key.
+	// KindCounter is a counter that disagrees with a scan, a next
+	// sequence number not above every key, or requeued runs that do not
+	// hold exactly the requeued events.
 	KindCounter Kind = "counter"
 	// KindDead is a dead letter that does not decode.
 	KindDead Kind = "dead"

@@ -296,9 +296,17 @@ func (r *streamRepair) fixDead(a *analysis) error {
 	return nil
 }
 
-// recount stores counters from a scan of the repaired stream.
+// recount stores counters from a scan of the repaired stream, and the
+// requeued runs the scan finds when the stored ones are wrong.
 func (r *streamRepair) recount(sealed uint64) error {
 	a := r.analyze()
+	if a.runsWrong {
+		if err := a.rs.PutRequeuedRuns(a.requeued); err != nil {
+			return err
+		}
+		r.act("requeued runs %v -> %v", a.runs, a.requeued)
+		a = r.analyze()
+	}
 	orig, st, hadState := a.stored, a.stored, a.stateOK
 	if !hadState {
 		st = wal.State{Created: r.now}

@@ -33,6 +33,14 @@ type analysis struct {
 	maxDead  uint64
 	maxBatch uint64
 	maxDone  uint64
+
+	runs []wal.RequeuedRun // the stored requeued runs
+	// runsWrong is set when the stored requeued runs do not decode or do
+	// not hold exactly the requeued events in enqueue-time order; requeued
+	// is then what Repair stores instead: each stretch of requeued events
+	// with no other event between and no time going back.
+	runsWrong bool
+	requeued  []wal.RequeuedRun
 }
 
 type batchCount struct {
@@ -70,7 +78,13 @@ func analyze(rs wal.RawStream, ps *problems) *analysis {
 	} else {
 		a.stored, a.stateOK = st, true
 	}
-	for _, key := range []string{"state", "uid"} {
+	if runs, err := wal.DecodeRequeuedRuns(rs.Requeued); err != nil {
+		a.runsWrong = true
+		ps.add(KindCounter, n, 0, "%v", err)
+	} else {
+		a.runs = runs
+	}
+	for _, key := range []string{"state", "uid", "requeued"} {
 		if rs.Bucket.Bucket([]byte(key)) != nil {
 			ps.add(KindFile, n, 0, "%q is a bucket where a value belongs", key)
 		}
@@ -149,6 +163,26 @@ func (a *analysis) scanEvents(ps *problems) {
 	}
 	j := 0
 	first := true
+	// The stored requeued runs, walked along with the events: runs[ri]
+	// is the first run not yet behind the event, inRun how many events of
+	// it came so far, runTime the time of the last of them.
+	runs := a.runs
+	ri, inRun := 0, 0
+	var runTime int64
+	runWrong := func(seq uint64, format string, args ...any) {
+		a.runsWrong = true
+		ps.add(KindCounter, a.name, seq, format, args...)
+	}
+	endRun := func() {
+		if inRun == 0 {
+			runWrong(0, "requeued run [%d, %d] holds no event", runs[ri].First, runs[ri].Last)
+		}
+		ri, inRun = ri+1, 0
+	}
+	var loose int // requeued events in no run
+	var looseFirst, looseLast uint64
+	var prevRequeued bool // the previous event was requeued
+	var prevTime int64
 	c := a.rs.Events.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if v == nil {
@@ -162,9 +196,35 @@ func (a *analysis) scanEvents(ps *problems) {
 		}
 		a.events++
 		a.maxEvent = max(a.maxEvent, seq)
+		t, requeued := wal.RecordTime(v), wal.IsRequeued(seq, v)
 		if first {
-			a.counted.OldestNanos, first = wal.RecordTime(v), false
+			a.counted.OldestNanos, first = t, false
+		} else if requeued {
+			a.counted.OldestNanos = min(a.counted.OldestNanos, t)
 		}
+		for ri < len(runs) && runs[ri].Last < seq {
+			endRun()
+		}
+		switch inside := ri < len(runs) && runs[ri].First <= seq; {
+		case inside && !requeued:
+			runWrong(seq, "event %d is in requeued run [%d, %d] but was not requeued", seq, runs[ri].First, runs[ri].Last)
+		case inside && inRun > 0 && t < runTime:
+			runWrong(seq, "event %d in requeued run [%d, %d] is older than the one before it", seq, runs[ri].First, runs[ri].Last)
+		case !inside && requeued:
+			if loose++; looseFirst == 0 {
+				looseFirst = seq
+			}
+			looseLast = seq
+		}
+		if ri < len(runs) && runs[ri].First <= seq {
+			inRun, runTime = inRun+1, t
+		}
+		if n := len(a.requeued); requeued && prevRequeued && n > 0 && t >= prevTime {
+			a.requeued[n-1].Last = seq
+		} else if requeued {
+			a.requeued = append(a.requeued, wal.RequeuedRun{First: seq, Last: seq})
+		}
+		prevRequeued, prevTime = requeued, t
 		bytes := wal.RecordBytes(v)
 		if _, err := wal.DecodeRecord(seq, v); err != nil {
 			a.corrupt = append(a.corrupt, seq)
@@ -196,6 +256,14 @@ func (a *analysis) scanEvents(ps *problems) {
 		}
 	}
 	flush()
+	for ri < len(runs) {
+		endRun()
+	}
+	if undecodable := a.rs.Requeued != nil && runs == nil; loose > 0 && !undecodable {
+		// Left by a version that did not record runs, or by damage: the
+		// counters would miss them once the events before them complete.
+		runWrong(looseFirst, "%d requeued event(s) between seq %d and %d are in no requeued run", loose, looseFirst, looseLast)
+	}
 	for i, b := range a.batches {
 		bc := a.inBatch[i]
 		if bc.count != b.Count || bc.bytes != b.Bytes {

@@ -1,9 +1,13 @@
 package recovery
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/wal"
 )
 
 func TestVerifyExercisedWAL(t *testing.T) {
@@ -15,4 +19,80 @@ func TestVerifyExercisedWAL(t *testing.T) {
 	for _, s := range r.Streams {
 		t.Logf("%s: %+v", s.Stream, s.Counted)
 	}
+}
+
+// requeuedTimes returns the enqueue times of stream name's first event and
+// of its oldest requeued event (0 if none), as the file holds them.
+func requeuedTimes(t *testing.T, path, name string) (first, requeued int64) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		rs, ok := wal.RawStreamOf(tx, name)
+		require.True(t, ok)
+		return rs.Events.ForEach(func(k, v []byte) error {
+			seq, _ := wal.ParseSeqKey(k)
+			r, err := wal.DecodeRecord(seq, v)
+			require.NoError(t, err)
+			if first == 0 {
+				first = r.Time.UnixNano()
+			}
+			moved := !bytes.Equal(r.ID[8:], wal.SeqKey(seq)) // first appended under another key
+			if moved && (requeued == 0 || r.Time.UnixNano() < requeued) {
+				requeued = r.Time.UnixNano()
+			}
+			return nil
+		})
+	}))
+	return first, requeued
+}
+
+// buildWAL leaves requeued events behind younger ones: the counter holds
+// the oldest requeued event's time, and Verify's scan expects exactly that.
+// A file whose requeued events are in no recorded run (written before runs
+// were recorded) fails Verify; Repair records them and sets the counter,
+// and the log keeps it right from there.
+func TestVerifyOldestCountsRequeuedEvents(t *testing.T) {
+	path := buildWAL(t)
+	first, requeued := requeuedTimes(t, path, "a")
+	require.NotZero(t, requeued)
+	require.Less(t, requeued, first, "buildWAL requeues events older than the first one")
+	r := mustVerify(t, path)
+	require.Equal(t, requeued, r.Streams[0].Stored.OldestNanos)
+	require.Equal(t, requeued, r.Streams[0].Counted.OldestNanos)
+
+	// As the previous version left it: no runs, the first event's time.
+	damage(t, path, "a", func(rs wal.RawStream) {
+		require.NoError(t, rs.Bucket.Delete([]byte("requeued")))
+		st := state(t, rs)
+		st.OldestNanos = first
+		require.NoError(t, rs.PutState(st))
+	})
+	r, err := Verify(path, nil)
+	require.NoError(t, err)
+	require.Contains(t, r.String(), "in no requeued run")
+	require.Contains(t, r.String(), "OldestNanos")
+	rep, err := Repair(path, nil)
+	require.NoError(t, err)
+	require.True(t, rep.After.OK(), "%s", rep.After)
+	require.Equal(t, requeued, rep.After.Streams[0].Stored.OldestNanos)
+
+	// Complete every batch in flight: the requeued events, still pending,
+	// stay the oldest.
+	l, err := wal.Open(path, nil)
+	require.NoError(t, err)
+	s := mustStream(t, l, "a")
+	bs, err := s.Batches()
+	require.NoError(t, err)
+	require.NotEmpty(t, bs)
+	for _, b := range bs {
+		require.NoError(t, s.Complete(b.Seq))
+	}
+	require.Equal(t, requeued, s.Stats().OldestPending.UnixNano())
+	oldest, err := s.OldestPendingTime()
+	require.NoError(t, err)
+	require.Equal(t, requeued, oldest.UnixNano())
+	require.NoError(t, l.Close())
+	mustVerify(t, path)
 }

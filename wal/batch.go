@@ -197,8 +197,7 @@ func (s *Stream) quarantine(tx *bolt.Tx, st *streamState, events *bolt.Bucket, k
 		st.DeadCount++
 		st.DeadBytes += n
 	}
-	st.OldestNanos = oldestIn(events)
-	return nil
+	return s.refreshOldest(tx, st, events)
 }
 
 func (s *Stream) putBatch(tx *bolt.Tx, b *Batch) error {

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -87,9 +88,13 @@ type RequeueResult struct {
 
 // Requeue moves dead letters back to pending, at the end of the stream, in
 // one transaction. ids selects which (nil: all). Each event keeps its ID,
-// enqueue time, key and payload; it gets a new sequence number. Corrupt
-// records stay dead. Pending limits do not apply: these events were
-// acknowledged before.
+// enqueue time, key and payload; it gets a new sequence number. They go in
+// enqueue-time order (ties in dead-letter order), and their keys are
+// recorded as a requeued run, so that the oldest of them counts for
+// OldestNanos and OldestPendingTime at once although they follow younger
+// events (see the package documentation, Counters). Corrupt records stay
+// dead. Pending limits do not apply: these events were acknowledged
+// before.
 func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 	var res RequeueResult
 	want := map[EventID]bool{}
@@ -112,6 +117,7 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 			key []byte
 			rec []byte
 			n   uint64
+			t   int64 // enqueue time
 		}
 		var moves []move
 		err = dead.ForEach(func(k, v []byte) error {
@@ -127,12 +133,14 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 				res.Skipped++
 				return nil
 			}
-			moves = append(moves, move{append([]byte(nil), k...), d.Raw, uint64(len(d.Record.Payload))})
+			moves = append(moves, move{append([]byte(nil), k...), d.Raw, uint64(len(d.Record.Payload)), d.Record.Time.UnixNano()})
 			return nil
 		})
 		if err != nil {
 			return err
 		}
+		sort.SliceStable(moves, func(i, j int) bool { return moves[i].t < moves[j].t })
+		first := st.NextSeq
 		for _, m := range moves {
 			if err := dead.Delete(m.key); err != nil {
 				return err
@@ -147,7 +155,14 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 			st.DeadBytes -= min(m.n, st.DeadBytes)
 			res.Requeued++
 		}
-		st.OldestNanos = oldestIn(events)
+		if len(moves) > 0 {
+			if err := s.addRun(tx, events, first, st.NextSeq-1, moves[0].t); err != nil {
+				return err
+			}
+		}
+		if err := s.refreshOldest(tx, &st, events); err != nil {
+			return err
+		}
 		return s.putState(tx, &st)
 	}, func() { s.setState(st) })
 	if err != nil {

@@ -15,6 +15,8 @@
 //	  <name>/                 one bucket per stream
 //	    uid                   8 random bytes; prefix of event and batch IDs
 //	    state                 15 big-endian uint64 counters (see streamState)
+//	    requeued              runs of requeued events: big-endian [first, last]
+//	                          key pairs, ascending; absent when there are none
 //	    events/  seq -> record envelope    pending and in-flight events
 //	    batches/ batch seq -> msgpack Batch (range, attempts, next, last error)
 //	    dead/    seq -> msgpack {record envelope, reason, batch, attempts, at}
@@ -44,6 +46,26 @@
 // transaction that changes what they count updates them, so Stats and open
 // are O(1) in the backlog; recovery.Verify recounts them by a scan.
 //
+// Byte counters count payload bytes; a record that fails its checksum
+// counts its stored length instead (what a scan can know of it).
+//
+// The oldest event not completed (OldestNanos) is not simply the first one:
+// Requeue puts events with their original, earlier, enqueue times behind
+// younger ones. So Requeue writes the events it moves in enqueue-time
+// order, one run of consecutive keys, and records the run under
+// "requeued". Every requeued event is in a run and times do not decrease
+// within a run, so OldestNanos is the earliest of the first event's time
+// and the time of the first event left in each run. Each transaction that
+// removes events (Complete, CompletePartial, DeadLetter, the quarantines)
+// and Requeue set it that way: one cursor seek, plus one per run, and runs
+// left empty are dropped. OldestPendingTime applies the same rule to the
+// events above SealedThrough. A stream with no requeued event left pays one
+// lookup of the absent value. Events appended normally are taken to be in time order: between
+// concurrent appends the first may be younger by the time it took to queue
+// the others. recovery.Verify recounts OldestNanos by this rule (an event
+// is a requeued one when the sequence number in its ID is not its key) and
+// checks the runs.
+//
 // # Batch state machine
 //
 // A batch is a contiguous key range [First, Last] of the events bucket;
@@ -54,7 +76,7 @@
 //	                  in flight --CompletePartial(n)--> in flight (first n removed)
 //	                  in flight --Retry--> in flight (attempts+1, next, last error)
 //	                  in flight --DeadLetter--> dead (events moved with the reason)
-//	dead --Requeue--> pending (same ID, new seq)   dead --PurgeDead--> (removed)
+//	dead --Requeue--> pending (same ID, new seq, a requeued run)   dead --PurgeDead--> (removed)
 //
 // A crash at any point leaves the state of the last committed transaction:
 // an in-flight batch is dispatched again after restart, with the same ID and

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -63,7 +64,9 @@ type scan struct {
 
 // scanStream walks one stream's buckets on a snapshot. It fails on anything
 // malformed: an undecodable event, a batch whose range does not match its
-// events, a duplicate event ID.
+// events, a duplicate event ID, requeued runs that do not hold exactly the
+// requeued events in enqueue-time order. sc.oldest is the oldest enqueue
+// time of the first event and of every requeued event.
 func scanStream(s *Stream) (scan, streamState, error) {
 	sc := scan{ids: map[EventID]string{}}
 	var st streamState
@@ -76,6 +79,20 @@ func scanStream(s *Stream) (scan, streamState, error) {
 			return err
 		}
 		events := b.Bucket(bucketEvents)
+		runs, err := DecodeRequeuedRuns(b.Get(keyRequeued))
+		if err != nil {
+			return err
+		}
+		var inRun int         // events in runs[ri]
+		var prevRunTime int64 // time of the previous event in runs[ri]
+		ri := 0
+		endRun := func() error {
+			if inRun == 0 {
+				return fmt.Errorf("requeued run %v holds no event", runs[ri])
+			}
+			ri, inRun = ri+1, 0
+			return nil
+		}
 		var prev uint64
 		c := events.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -95,8 +112,27 @@ func scanStream(s *Stream) (scan, streamState, error) {
 				return fmt.Errorf("event ID %s at seq %d and again in %s", r.ID, seq, where)
 			}
 			sc.ids[r.ID] = fmt.Sprintf("events/%d", seq)
+			t := r.Time.UnixNano()
+			requeued := binary.BigEndian.Uint64(r.ID[8:]) != seq
 			if sc.oldest == 0 {
-				sc.oldest = r.Time.UnixNano()
+				sc.oldest = t
+			} else if requeued {
+				sc.oldest = min(sc.oldest, t)
+			}
+			for ri < len(runs) && runs[ri].Last < seq {
+				if err := endRun(); err != nil {
+					return err
+				}
+			}
+			switch inside := ri < len(runs) && runs[ri].First <= seq; {
+			case inside && !requeued:
+				return fmt.Errorf("event %d in requeued run %v was not requeued", seq, runs[ri])
+			case inside && inRun > 0 && t < prevRunTime:
+				return fmt.Errorf("event %d in requeued run %v is older than the one before it", seq, runs[ri])
+			case inside:
+				inRun, prevRunTime = inRun+1, t
+			case requeued:
+				return fmt.Errorf("requeued event %d (ID %s) is in no requeued run %v", seq, r.ID, runs)
 			}
 			if seq > st.SealedThrough {
 				sc.pending++
@@ -104,6 +140,11 @@ func scanStream(s *Stream) (scan, streamState, error) {
 			} else {
 				sc.inflight++
 				sc.inflightBytes += uint64(len(r.Payload))
+			}
+		}
+		for ri < len(runs) {
+			if err := endRun(); err != nil {
+				return err
 			}
 		}
 		// Each batch covers exactly Count events in [First, Last], with

@@ -16,7 +16,9 @@ import (
 
 // State is a stream's persisted counters, exactly as kept under the
 // stream's "state" key. See Stats for what each counts; OldestNanos is the
-// enqueue time of the first event (lowest key) in the events bucket.
+// enqueue time of the oldest event in the events bucket: the earliest of
+// the first event's (lowest key) and every requeued event's (see
+// OldestTime and IsRequeued).
 type State struct {
 	NextSeq          uint64
 	SealedThrough    uint64
@@ -84,6 +86,9 @@ type RawStream struct {
 	Bucket *bolt.Bucket
 	UID    []byte // the "uid" value; valid when 8 bytes long
 	State  []byte // the "state" value; decode with DecodeState
+	// Requeued is the "requeued" value (nil when the stream has no
+	// requeued events); decode with DecodeRequeuedRuns.
+	Requeued []byte
 	// The sub-buckets; nil when missing.
 	Events, Batches, Dead, Done *bolt.Bucket
 }
@@ -141,7 +146,7 @@ func rawStream(name string, b *bolt.Bucket) RawStream {
 	if b == nil {
 		return rs
 	}
-	rs.UID, rs.State = b.Get(keyUID), b.Get(keyState)
+	rs.UID, rs.State, rs.Requeued = b.Get(keyUID), b.Get(keyState), b.Get(keyRequeued)
 	rs.Events, rs.Batches = b.Bucket(bucketEvents), b.Bucket(bucketBatches)
 	rs.Dead, rs.Done = b.Bucket(bucketDead), b.Bucket(bucketDone)
 	for _, sb := range []*bolt.Bucket{rs.Events, rs.Dead} {
@@ -176,6 +181,10 @@ func (rs RawStream) PutUID(uid [8]byte) error {
 // PutState stores a stream's counters.
 func (rs RawStream) PutState(st State) error { return rs.Bucket.Put(keyState, st.Encode()) }
 
+// PutRequeuedRuns stores a stream's requeued runs, or deletes the value
+// when there are none.
+func (rs RawStream) PutRequeuedRuns(runs []RequeuedRun) error { return storeRuns(rs.Bucket, runs) }
+
 // SeqKey returns the big-endian key of a sequence number.
 func SeqKey(seq uint64) []byte { return u64key(seq) }
 
@@ -187,7 +196,8 @@ func ParseSeqKey(k []byte) (uint64, bool) { return keyU64(k) }
 func RecordBytes(v []byte) uint64 { return recordBytes(v) }
 
 // RecordTime reads an envelope's enqueue time (unix ns) without checking
-// it: the value the OldestNanos counter takes from the first event.
+// it: the value the OldestNanos counter takes from the first event and
+// from requeued ones.
 func RecordTime(v []byte) int64 { return recordTime(v) }
 
 // FormatBatchID returns the stable ID of batch seq of the stream with uid.

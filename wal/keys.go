@@ -14,6 +14,7 @@ var (
 	bucketDone    = []byte("done")
 	keyState      = []byte("state")
 	keyUID        = []byte("uid")
+	keyRequeued   = []byte("requeued")
 )
 
 func u64key(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }

@@ -7,9 +7,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// OldestPendingTime returns the enqueue time of the first event not yet
+// OldestPendingTime returns the enqueue time of the oldest event not yet
 // sealed into a batch (zero when none): what a max-age flush is measured
-// from. One cursor seek: O(log n).
+// from. That is the first pending event, or a requeued one behind it (see
+// the package documentation, Counters): one cursor seek, and one more per
+// requeued run still pending, each O(log n).
 func (s *Stream) OldestPendingTime() (time.Time, error) {
 	var t int64
 	err := s.l.db.View(func(tx *bolt.Tx) error {
@@ -17,13 +19,33 @@ func (s *Stream) OldestPendingTime() (time.Time, error) {
 		if st.PendingCount == 0 {
 			return nil
 		}
+		b, err := s.bucket(tx)
+		if err != nil {
+			return err
+		}
 		events, err := s.sub(tx, bucketEvents)
 		if err != nil {
 			return err
 		}
-		k, v := events.Cursor().Seek(u64key(st.SealedThrough + 1))
-		if k != nil {
-			t = recordTime(v)
+		c := events.Cursor()
+		from := st.SealedThrough + 1
+		k, v := c.Seek(u64key(from))
+		if k == nil {
+			return nil
+		}
+		t = recordTime(v)
+		runs, err := loadRuns(b)
+		if err != nil {
+			return nil // damaged: the first pending event's time (Verify reports it)
+		}
+		for _, r := range runs {
+			if r.Last < from {
+				continue
+			}
+			k, v := c.Seek(u64key(max(r.First, from)))
+			if seq, ok := keyU64(k); ok && seq <= r.Last {
+				t = min(t, recordTime(v))
+			}
 		}
 		return nil
 	})
@@ -116,7 +138,9 @@ func (s *Stream) QuarantineInFlight(batchSeq uint64, seqs []uint64) (*Batch, err
 			}
 			out = b
 		}
-		st.OldestNanos = oldestIn(events)
+		if err := s.refreshOldest(tx, &st, events); err != nil {
+			return err
+		}
 		return s.putState(tx, &st)
 	}, func() { s.setState(st) })
 	if err != nil {

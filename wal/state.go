@@ -24,7 +24,7 @@ type streamState struct {
 	DeadBytes        uint64
 	CompletedBatches uint64 // totals since the stream was created
 	CompletedEvents  uint64
-	OldestNanos      int64  // enqueue time of the oldest event not completed; 0 if none
+	OldestNanos      int64  // enqueue time of the oldest event not completed; 0 if none (package doc: Counters)
 	DoneRecords      uint64 // completion records kept (bounded)
 	Created          int64
 }
@@ -71,7 +71,8 @@ type Stats struct {
 	CompletedBatches int64
 	CompletedEvents  int64
 	// OldestPending is the enqueue time of the oldest event not completed
-	// (pending or in flight); zero when there is none.
+	// (pending or in flight), requeued ones included; zero when there is
+	// none. Dead letters do not count.
 	OldestPending time.Time
 	// LastSeq is the last sequence number assigned.
 	LastSeq uint64

@@ -135,13 +135,3 @@ func (s *Stream) setState(st streamState) {
 	s.state = st
 	s.mu.Unlock()
 }
-
-// oldestIn returns the enqueue time of the first event in the bucket, 0 if
-// it is empty.
-func oldestIn(events *bolt.Bucket) int64 {
-	_, v := events.Cursor().First()
-	if v == nil {
-		return 0
-	}
-	return recordTime(v)
-}

@@ -88,7 +88,9 @@ func (s *Stream) completeIn(tx *bolt.Tx, st *streamState, batchSeq uint64) error
 	st.InflightBytes -= uint64(b.Bytes)
 	st.CompletedBatches++
 	st.CompletedEvents += uint64(b.Count)
-	st.OldestNanos = oldestIn(events)
+	if err := s.refreshOldest(tx, st, events); err != nil {
+		return err
+	}
 	if err := s.recordDone(tx, st, b); err != nil {
 		return err
 	}
@@ -146,7 +148,9 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 		st.InflightCount -= uint64(len(keys))
 		st.InflightBytes -= bytes
 		st.CompletedEvents += uint64(len(keys))
-		st.OldestNanos = oldestIn(events)
+		if err := s.refreshOldest(tx, &st, events); err != nil {
+			return err
+		}
 		if err := s.putBatch(tx, b); err != nil {
 			return err
 		}
@@ -245,7 +249,9 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 		st.InflightBytes -= uint64(b.Bytes)
 		st.DeadCount += uint64(len(keys))
 		st.DeadBytes += deadBytes
-		st.OldestNanos = oldestIn(events)
+		if err := s.refreshOldest(tx, &st, events); err != nil {
+			return err
+		}
 		return s.putState(tx, &st)
 	}, func() { s.setState(st) })
 	if err != nil {

@@ -1,0 +1,182 @@
+package wal
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+// timeOf returns the enqueue time of the event with the given ID, read from
+// the events bucket (fails if it is not there).
+func timeOf(t *testing.T, s *Stream, id EventID) time.Time {
+	t.Helper()
+	for _, r := range eventsOf(t, s) {
+		if r.ID == id {
+			return r.Time
+		}
+	}
+	t.Fatalf("event %s not in the events bucket", id)
+	return time.Time{}
+}
+
+func oldestPending(t *testing.T, s *Stream) time.Time {
+	t.Helper()
+	o, err := s.OldestPendingTime()
+	require.NoError(t, err)
+	return o
+}
+
+// appendOne appends one event, making sure its enqueue time is after the
+// previous one's (the clock may be coarse).
+func appendOne(t *testing.T, s *Stream, i int) Appended {
+	t.Helper()
+	time.Sleep(time.Millisecond)
+	return appendN(t, s, "", i, 1)[0]
+}
+
+// A requeued event keeps its enqueue time but goes to the end of the
+// stream, so it can be older than events before it. OldestNanos (Stats'
+// OldestPending) and OldestPendingTime must find it, both when it is older
+// than the first event at once and when it becomes the oldest only after
+// earlier events complete.
+func TestOldestAfterRequeue(t *testing.T) {
+	l, _ := mustOpen(t, nil)
+	s := mustStream(t, l, "s")
+
+	// P (oldest), D, Q; D is dead-lettered and requeued behind Q.
+	p := appendOne(t, s, 0)
+	d := appendOne(t, s, 1)
+	q := appendOne(t, s, 2)
+	bp := sealOne(t, s, 1)
+	require.NoError(t, s.DeadLetter(sealOne(t, s, 1).Seq, "400", false))
+	res, err := s.Requeue(nil)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Requeued)
+	tp, tq, td := timeOf(t, s, p.ID), timeOf(t, s, q.ID), timeOf(t, s, d.ID)
+	require.True(t, tp.Before(td) && td.Before(tq))
+	require.Equal(t, tp, s.Stats().OldestPending, "P is still the oldest")
+	require.Equal(t, td, oldestPending(t, s), "of the pending Q and D, D is older")
+
+	// P completes: the first event is Q now, but D (behind it) is older.
+	require.NoError(t, s.Complete(bp.Seq))
+	require.Equal(t, td, s.Stats().OldestPending)
+	require.Equal(t, td, oldestPending(t, s))
+
+	// Survives a reopen (open reads the counter, no scan).
+	l = reopen(t, l, nil)
+	s = mustStream(t, l, "s")
+	require.Equal(t, td, s.Stats().OldestPending)
+	require.Equal(t, td, oldestPending(t, s))
+
+	// Q sealed: D is the only pending event, and still the oldest overall.
+	bq := sealOne(t, s, 1)
+	require.Equal(t, td, oldestPending(t, s))
+	require.NoError(t, s.Complete(bq.Seq))
+	require.Equal(t, td, s.Stats().OldestPending)
+
+	// Older dead letters requeued behind younger pending events are the
+	// oldest at once.
+	a := appendOne(t, s, 3)
+	require.NoError(t, s.DeadLetter(sealOne(t, s, 2).Seq, "400", false)) // D and A
+	e := appendOne(t, s, 4)
+	_, err = s.Requeue(nil)
+	require.NoError(t, err)
+	require.Equal(t, td, s.Stats().OldestPending)
+	require.Equal(t, td, oldestPending(t, s))
+	be := sealOne(t, s, 1) // E
+	require.Equal(t, td, oldestPending(t, s))
+	require.NoError(t, s.Complete(be.Seq))
+	require.Equal(t, td, s.Stats().OldestPending)
+	bd := sealOne(t, s, 1) // D
+	require.Equal(t, timeOf(t, s, a.ID), oldestPending(t, s))
+	require.NoError(t, s.Complete(bd.Seq))
+	require.Equal(t, timeOf(t, s, a.ID), s.Stats().OldestPending)
+	_ = e
+	require.NoError(t, s.Complete(sealOne(t, s, 1).Seq))
+	require.True(t, s.Stats().OldestPending.IsZero())
+	require.True(t, oldestPending(t, s).IsZero())
+	requireNoRuns(t, s)
+}
+
+// requireNoRuns fails if the stream still records requeued runs.
+func requireNoRuns(t *testing.T, s *Stream) {
+	t.Helper()
+	require.NoError(t, s.l.db.View(func(tx *bolt.Tx) error {
+		b, err := s.bucket(tx)
+		require.NoError(t, err)
+		require.Nil(t, b.Get(keyRequeued), "requeued runs left behind")
+		return nil
+	}))
+}
+
+// pendingOldestByScan is OldestPendingTime's rule computed by a scan: the
+// earliest of the first pending event's time and every requeued pending
+// event's.
+func pendingOldestByScan(t *testing.T, s *Stream) time.Time {
+	t.Helper()
+	sealed := s.Stats().SealedThrough
+	var oldest time.Time
+	first := true
+	for _, r := range eventsOf(t, s) {
+		if r.Seq <= sealed {
+			continue
+		}
+		if first || (IsRequeued(r.Seq, EncodeRecord(r)) && r.Time.Before(oldest)) {
+			oldest, first = r.Time, false
+		}
+	}
+	return oldest
+}
+
+// Random transitions, several batches in flight completed out of order,
+// dead letters requeued now and then: after each step the counters (and
+// the requeued runs) agree with a scan (checkLog), and so does
+// OldestPendingTime.
+func TestOldestRandomTransitions(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	l, _ := mustOpen(t, &Options{Sync: SyncNone})
+	s := mustStream(t, l, "s")
+	var inflight []*Batch
+	n := 0
+	for step := range 600 {
+		switch r := rng.IntN(100); {
+		case r < 35:
+			k := 1 + rng.IntN(4)
+			appendN(t, s, "", n, k)
+			n += k
+		case r < 55:
+			res, err := s.Seal(SealOptions{MaxEvents: 1 + rng.IntN(5), Force: true})
+			require.NoError(t, err)
+			if res.Batch != nil {
+				inflight = append(inflight, res.Batch)
+			}
+		case r < 90 && len(inflight) > 0:
+			i := rng.IntN(len(inflight))
+			b := inflight[i]
+			switch rng.IntN(3) {
+			case 0:
+				require.NoError(t, s.Complete(b.Seq))
+			case 1:
+				nb, err := s.CompletePartial(b.Seq, 1+rng.IntN(b.Count))
+				require.NoError(t, err)
+				if nb != nil {
+					inflight[i] = nb
+					continue
+				}
+			case 2:
+				require.NoError(t, s.DeadLetter(b.Seq, "random", false))
+			}
+			inflight = append(inflight[:i], inflight[i+1:]...)
+		case r < 100:
+			_, err := s.Requeue(nil)
+			require.NoError(t, err)
+		}
+		require.NoError(t, checkLog(l), "step %d", step)
+		require.Equal(t, pendingOldestByScan(t, s), oldestPending(t, s), "step %d", step)
+	}
+}
