@@ -160,9 +160,13 @@ func TestPendingLimitsCountInFlightNotDead(t *testing.T) {
 		return outcome
 	})
 	p := openP(t, walPath(t), sink, quiet(WithBatchSize(2), WithPendingLimits(4, 0),
-		WithRetryDelay(50*time.Millisecond, 50*time.Millisecond), WithMaxRetries(1000))...)
-	enqueueN(t, p, 0, 4) // [0 1] fails and waits to retry; [2 3] pending behind it
+		WithRetryDelay(200*time.Millisecond, 200*time.Millisecond), WithMaxRetries(1000))...)
+	enqueueN(t, p, 0, 2) // [0 1] fails and waits to retry
 	require.Eventually(t, func() bool { return p.Stats().Retried > 0 }, 5*time.Second, time.Millisecond)
+	// [2 3] pending behind it. Enqueued while [0 1] was dispatching, they
+	// could be sealed ahead (in flight, not pending); waiting to retry, it
+	// is not dispatching.
+	enqueueN(t, p, 2, 2)
 	st := p.Stats()
 	require.EqualValues(t, 2, st.InFlightEvents)
 	require.EqualValues(t, 2, st.PendingEvents)
