@@ -55,6 +55,7 @@ var scenarios = []scenario{
 	{name: "wb-many-always", what: "walbatch EnqueueMany (1000 per call), SyncAlways, 1 producer", run: enqueueManyScenario(syncAlways)},
 	{name: "wb-many-always-held", what: "walbatch EnqueueMany (1000 per call), SyncAlways, 1 producer, dispatch not started (enqueue cost alone)", run: enqueueManyScenario(syncAlways, processor.WithStartOnOpen(false))},
 	{name: "wb-async-always", what: "walbatch EnqueueAsync (10k window), SyncAlways, 1 producer", run: enqueueAsyncScenario(syncAlways)},
+	{name: "wb-async-always-held", what: "walbatch EnqueueAsync (10k window), SyncAlways, 1 producer, dispatch not started (enqueue cost alone)", run: enqueueAsyncScenario(syncAlways, processor.WithStartOnOpen(false))},
 	{name: "wb-many-always-owned", what: "wb-many-always with WithHandoff(HandoffOwned): batches dispatched with the enqueued values, not decoded", run: enqueueManyScenario(syncAlways, processor.WithHandoff(processor.HandoffOwned))},
 	{name: "wb-async-always-owned", what: "wb-async-always with WithHandoff(HandoffOwned): batches dispatched with the enqueued values, not decoded", run: enqueueAsyncScenario(syncAlways, processor.WithHandoff(processor.HandoffOwned))},
 	{name: "wal-async-always", what: "wal Stream.AppendAsync (10k window), SyncAlways, 1 producer", run: asyncScenario(syncAlways)},

@@ -117,6 +117,8 @@ func BenchmarkEnqueueMany(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(p.Stats().HandedOff)/float64(b.N), "handedoff/event")
+	b.ReportMetric(float64(n.Load())/float64(b.N), "dispatched/event")
 }
 
 // BenchmarkEnqueueAsync: one producer keeps up to 10,000 events waiting for
@@ -153,4 +155,6 @@ func BenchmarkEnqueueAsync(b *testing.B) {
 		b.Fatalf("%d callbacks reported an error", f)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(p.Stats().HandedOff)/float64(b.N), "handedoff/event")
+	b.ReportMetric(float64(n.Load())/float64(b.N), "dispatched/event")
 }
