@@ -131,6 +131,10 @@ func roundTrips(t reflect.Type, seen map[reflect.Type]bool) (refs bool, why stri
 			if name, _, _ := strings.Cut(f.Tag.Get("msgpack"), ","); name == "-" {
 				return refs, fmt.Sprintf("field %s.%s is not encoded (msgpack:\"-\")", t, f.Name)
 			}
+			if f.Anonymous && f.Type.Kind() == reflect.Pointer {
+				// Inlined: a nil one decodes as a pointer to a zero value.
+				return true, fmt.Sprintf("field %s.%s is an embedded pointer", t, f.Name)
+			}
 			r, why := roundTrips(f.Type, seen)
 			if why != "" {
 				return refs, why

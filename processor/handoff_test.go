@@ -54,6 +54,13 @@ func (t textID) MarshalText() ([]byte, error) { return []byte(t), nil }
 
 type withMarshaler struct{ ID textID }
 
+type Inner struct{ A string }
+
+type withEmbeddedPtr struct {
+	*Inner
+	ID string
+}
+
 type selfRef struct {
 	Next *selfRef
 	N    int
@@ -78,6 +85,7 @@ func TestRoundTripsTypeCheck(t *testing.T) {
 		{reflect.TypeFor[withMarshaler](), false, false},
 		{reflect.TypeFor[map[string]any](), true, false},
 		{reflect.TypeFor[complex128](), true, false},
+		{reflect.TypeFor[withEmbeddedPtr](), true, false},
 	} {
 		refs, why := roundTrips(c.t, nil)
 		require.Equal(t, c.exact, why == "", "%s: %s", c.t, why)
@@ -205,7 +213,10 @@ func TestHandoffOwned(t *testing.T) {
 	require.Equal(t, want, got)
 
 	for _, open := range []func() error{
-		func() error { _, err := Open[withAny](walPath(t), &collect[withAny]{}, WithHandoff(HandoffOwned)); return err },
+		func() error {
+			_, err := Open[withAny](walPath(t), &collect[withAny]{}, WithHandoff(HandoffOwned))
+			return err
+		},
 		func() error {
 			_, err := Open[withUnexported](walPath(t), &collect[withUnexported]{}, WithHandoff(HandoffOwned))
 			return err
