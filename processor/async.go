@@ -3,6 +3,7 @@ package processor
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/walbatch/walbatch/wal"
@@ -88,6 +89,8 @@ type acker struct {
 	calls   sync.WaitGroup // EnqueueAsync calls whose callback has not returned
 	runners sync.WaitGroup // the running goroutine, if any
 
+	logger *slog.Logger // for a callback that panics
+
 	mu      sync.Mutex
 	queue   []ack
 	spare   []ack
@@ -137,8 +140,15 @@ func (a *acker) run() {
 	}
 }
 
+// call runs one callback. A callback that panics is logged and does not
+// take the process down or keep the callbacks after it from running.
 func (a *acker) call(k ack) {
 	defer a.calls.Done()
+	defer func() {
+		if r := recover(); r != nil && a.logger != nil {
+			a.logger.Error("walbatch: EnqueueAsync callback panicked", "panic", r, "err", k.err)
+		}
+	}()
 	if k.cb != nil {
 		k.cb(k.err)
 	}

@@ -3,6 +3,7 @@ package processor
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -239,4 +240,45 @@ func TestEncodeMatchesMarshal(t *testing.T) {
 	check(t, []byte(nil), enc, err)
 	enc, err = encode[any](map[string]any{"a": 1})
 	check(t, map[string]any{"a": 1}, enc, err)
+}
+
+// A callback that panics is logged; the process goes on, the callbacks
+// after it still run, the events are delivered and Stop returns.
+func TestEnqueueAsyncCallbackPanics(t *testing.T) {
+	noLeaks(t)
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	sink := newRecSink(nil)
+	p := openP(t, walPath(t), sink, quiet(WithBatchSize(10),
+		WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))))...)
+	var o asyncOutcomes
+	for i := range 20 {
+		cb := o.cb(i)
+		require.NoError(t, p.EnqueueAsync(tev{N: i}, func(err error) {
+			cb(err)
+			if i%5 == 0 {
+				panic("callback bug")
+			}
+		}))
+	}
+	o.wg.Wait()
+	require.Equal(t, seqN(0, 20), o.acked)
+	require.NoError(t, p.Flush(context.Background()))
+	require.Equal(t, seqN(0, 20), sink.delivered())
+	require.NoError(t, p.Stop(context.Background()))
+	logMu.Lock()
+	defer logMu.Unlock()
+	require.Equal(t, 4, strings.Count(logs.String(), "EnqueueAsync callback panicked"), logs.String())
+	require.Contains(t, logs.String(), "callback bug")
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -134,6 +134,7 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 		wakeCh:  make(chan struct{}, 1),
 		spaceCh: make(chan struct{}),
 	}
+	p.acks.logger = cfg.logger
 	for _, r := range cfg.listeners {
 		p.notes.add(r.kind, r.fn)
 	}
