@@ -28,18 +28,20 @@ type Manager[T any] struct {
 	factory Factory[T]
 	idle    time.Duration
 
-	mu      sync.Mutex // guards procs, stopped
-	procs   map[string]*managed[T]
-	stopped bool
+	mu       sync.Mutex // guards procs, stopped
+	procs    map[string]*managed[T]
+	stopped  bool
+	creating sync.WaitGroup // acquires running a factory and New
 
 	quit chan struct{}
 	done chan struct{}
 }
 
 type managed[T any] struct {
-	p        *Processor[T]
+	p        *Processor[T] // nil while being created
 	users    int
 	lastUsed time.Time
+	created  chan struct{} // closed once creation ended (p set, or the entry removed)
 	released chan struct{} // non-nil while being released; closed when done
 }
 
@@ -127,7 +129,7 @@ func (m *Manager[T]) Streams() []string {
 	defer m.mu.Unlock()
 	names := make([]string, 0, len(m.procs))
 	for n, e := range m.procs {
-		if e.released == nil {
+		if e.p != nil && e.released == nil {
 			names = append(names, n)
 		}
 	}
@@ -141,13 +143,17 @@ func (m *Manager[T]) Stats() map[string]Stats {
 	defer m.mu.Unlock()
 	out := make(map[string]Stats, len(m.procs))
 	for n, e := range m.procs {
-		out[n] = e.p.Stats()
+		if e.p != nil {
+			out[n] = e.p.Stats()
+		}
 	}
 	return out
 }
 
 // acquire returns the stream's processor, creating it if needed, and marks
-// it in use so the janitor leaves it alone until release.
+// it in use so the janitor leaves it alone until release. The factory and
+// the processor's recovery run outside the manager's lock: a stream being
+// created holds up only the callers of that stream.
 func (m *Manager[T]) acquire(name string) (*Processor[T], error) {
 	for {
 		m.mu.Lock()
@@ -156,6 +162,12 @@ func (m *Manager[T]) acquire(name string) (*Processor[T], error) {
 			return nil, ErrStopped
 		}
 		e, ok := m.procs[name]
+		if ok && e.p == nil {
+			wait := e.created
+			m.mu.Unlock()
+			<-wait // another caller is creating it
+			continue
+		}
 		if ok && e.released != nil {
 			wait := e.released
 			m.mu.Unlock()
@@ -167,20 +179,43 @@ func (m *Manager[T]) acquire(name string) (*Processor[T], error) {
 			m.mu.Unlock()
 			return e.p, nil
 		}
-		d, opts, err := m.factory(name)
-		if err != nil {
-			m.mu.Unlock()
-			return nil, fmt.Errorf("processor: factory for stream %q: %w", name, err)
-		}
-		p, err := New(m.log, d, append(opts, WithStream(name))...)
-		if err != nil {
-			m.mu.Unlock()
-			return nil, err
-		}
-		m.procs[name] = &managed[T]{p: p, users: 1, lastUsed: time.Now()}
+		e = &managed[T]{created: make(chan struct{})}
+		m.procs[name] = e
+		m.creating.Add(1)
 		m.mu.Unlock()
-		return p, nil
+		return m.create(name, e)
 	}
+}
+
+// create runs the factory and New for e, a placeholder in procs, and
+// either fills it in or removes it.
+func (m *Manager[T]) create(name string, e *managed[T]) (p *Processor[T], err error) {
+	defer m.creating.Done()
+	defer close(e.created)
+	defer func() {
+		if err != nil {
+			m.mu.Lock()
+			delete(m.procs, name)
+			m.mu.Unlock()
+		}
+	}()
+	d, opts, err := m.factory(name)
+	if err != nil {
+		return nil, fmt.Errorf("processor: factory for stream %q: %w", name, err)
+	}
+	p, err = New(m.log, d, append(opts, WithStream(name))...)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		_ = p.Stop(context.Background())
+		return nil, ErrStopped
+	}
+	e.p, e.users, e.lastUsed = p, 1, time.Now()
+	m.mu.Unlock()
+	return p, nil
 }
 
 func (m *Manager[T]) release(name string) {
@@ -212,6 +247,9 @@ func (m *Manager[T]) releaseIdle() {
 	m.mu.Lock()
 	var victims []string
 	for name, e := range m.procs {
+		if e.p == nil {
+			continue // being created
+		}
 		st := e.p.Stats()
 		if e.users == 0 && e.released == nil && now.Sub(e.lastUsed) >= m.idle &&
 			st.PendingEvents == 0 && st.InFlightEvents == 0 {
@@ -245,6 +283,7 @@ func (m *Manager[T]) Stop(ctx context.Context) error {
 	m.mu.Unlock()
 	close(m.quit)
 	<-m.done
+	m.creating.Wait() // a processor created meanwhile stops itself (create)
 	err := m.stopAll(ctx)
 	if m.ownsLog {
 		err = errors.Join(err, m.log.Close())
@@ -256,7 +295,9 @@ func (m *Manager[T]) stopAll(ctx context.Context) error {
 	m.mu.Lock()
 	procs := make([]*managed[T], 0, len(m.procs))
 	for _, e := range m.procs {
-		procs = append(procs, e)
+		if e.p != nil {
+			procs = append(procs, e)
+		}
 	}
 	m.mu.Unlock()
 	errs := make([]error, len(procs))

@@ -87,3 +87,97 @@ func TestManagerRecoversStreamsWithWorkLeft(t *testing.T) {
 	require.Eventually(t, func() bool { return rec.count("a") == 1 && rec.count("b") == 1 }, 5*time.Second, 5*time.Millisecond)
 	require.NoError(t, m.Stop(context.Background()))
 }
+
+// A stream whose factory (or recovery) is slow holds up only its own
+// callers: other streams are created and used meanwhile, and concurrent
+// callers of the slow stream share one creation. A factory error reaches
+// the caller and leaves nothing behind.
+func TestManagerCreatesStreamsOutsideItsLock(t *testing.T) {
+	noLeaks(t)
+	rec := &streamRecorder{got: map[string][]int{}}
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	calls := map[string]int{}
+	failOnce := true
+	factory := func(stream string) (dispatcher.Dispatcher[int], []Option, error) {
+		mu.Lock()
+		calls[stream]++
+		fail := stream == "bad" && failOnce
+		if fail {
+			failOnce = false
+		}
+		mu.Unlock()
+		if stream == "slow" {
+			<-gate
+		}
+		if fail {
+			return nil, nil, fmt.Errorf("no config for %q", stream)
+		}
+		return rec.factory(stream)
+	}
+	m, err := OpenManager[int](filepath.Join(t.TempDir(), "m.db"), factory, time.Hour, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	slowDone := make(chan error, 2)
+	for i := range 2 {
+		go func() { slowDone <- m.Enqueue(ctx, "slow", i) }()
+	}
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return calls["slow"] == 1 },
+		5*time.Second, time.Millisecond)
+
+	fastDone := make(chan error, 1)
+	go func() { fastDone <- m.Enqueue(ctx, "fast", 7) }()
+	select {
+	case err := <-fastDone:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		close(gate)
+		t.Fatal("Enqueue on another stream waited for the slow stream's factory")
+	}
+	require.Equal(t, []string{"fast"}, m.Streams(), "a stream being created is not listed yet")
+	require.NotContains(t, m.Stats(), "slow")
+
+	_, err = m.acquire("bad")
+	require.ErrorContains(t, err, `no config for "bad"`)
+	require.NoError(t, m.Enqueue(ctx, "bad", 1), "a failed creation leaves nothing behind")
+
+	close(gate)
+	for range 2 {
+		require.NoError(t, <-slowDone)
+	}
+	mu.Lock()
+	require.Equal(t, 1, calls["slow"], "concurrent callers share one creation")
+	mu.Unlock()
+	require.NoError(t, m.Flush(ctx))
+	require.Equal(t, 2, rec.count("slow"))
+	require.NoError(t, m.Stop(ctx))
+}
+
+// Stop while a stream is being created waits for the creation, which then
+// stops the new processor and reports ErrStopped; nothing is left running.
+func TestManagerStopDuringCreation(t *testing.T) {
+	noLeaks(t)
+	rec := &streamRecorder{got: map[string][]int{}}
+	gate, entered := make(chan struct{}), make(chan struct{})
+	factory := func(stream string) (dispatcher.Dispatcher[int], []Option, error) {
+		close(entered)
+		<-gate
+		return rec.factory(stream)
+	}
+	m, err := OpenManager[int](filepath.Join(t.TempDir(), "m.db"), factory, time.Hour, nil)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- m.Enqueue(context.Background(), "s", 1) }()
+	<-entered
+	stopped := make(chan error, 1)
+	go func() { stopped <- m.Stop(context.Background()) }()
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while a processor was being created")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gate)
+	require.ErrorIs(t, <-done, ErrStopped)
+	require.NoError(t, <-stopped)
+}
