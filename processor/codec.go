@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -46,9 +47,11 @@ func (e *encoder) release() {
 // WAL copies payloads before its append calls return, so the encoding goes
 // from this buffer straight into the record: no copy of its own. byPtr is
 // encodeByPointer[T]().
-func encodeOne[T any](e *encoder, v *T, byPtr bool) ([]byte, error) {
+func encodeOne[T any](e *encoder, v *T, byPtr bool, fast *fastPlan) ([]byte, error) {
 	start := e.buf.Len()
-	if err := encodeValue(e.enc, v, byPtr); err != nil {
+	if fast != nil {
+		e.buf.Write(fast.appendEncode(e.buf.AvailableBuffer(), unsafe.Pointer(v)))
+	} else if err := encodeValue(e.enc, v, byPtr); err != nil {
 		return nil, err
 	}
 	b := e.buf.Bytes()
@@ -101,7 +104,7 @@ func hasOmitEmpty(t reflect.Type, depth int) bool {
 func encode[T any](v T) ([]byte, error) {
 	e := getEncoder()
 	defer e.release()
-	b, err := encodeOne(e, &v, encodeByPointer[T]())
+	b, err := encodeOne(e, &v, encodeByPointer[T](), nil)
 	return append([]byte(nil), b...), err
 }
 
@@ -110,10 +113,12 @@ func encode[T any](v T) ([]byte, error) {
 // are slices of e's buffer: valid until e is released. One buffer for all
 // the events of a call (pooled: no allocation once warm), and no copy
 // before the WAL copies them into its records.
-func encodeMany[T any](e *encoder, evs []T, byPtr bool, fn func(i int, payload []byte) error) error {
+func encodeMany[T any](e *encoder, evs []T, byPtr bool, fast *fastPlan, fn func(i int, payload []byte) error) error {
 	ends := make([]int, len(evs))
 	for i := range evs {
-		if err := encodeValue(e.enc, &evs[i], byPtr); err != nil {
+		if fast != nil {
+			e.buf.Write(fast.appendEncode(e.buf.AvailableBuffer(), unsafe.Pointer(&evs[i])))
+		} else if err := encodeValue(e.enc, &evs[i], byPtr); err != nil {
 			return fmt.Errorf("processor: encode event %d: %w", i, err)
 		}
 		ends[i] = e.buf.Len()
@@ -157,8 +162,17 @@ func (d *batchDecoder) release() {
 	decPool.Put(d)
 }
 
-// decodeInto decodes b into *v, which must hold T's zero value.
-func decodeInto[T any](d *batchDecoder, b []byte, v *T) error {
+// decodeInto decodes b into *v, which must hold T's zero value: with the
+// fast codec when it has a plan for T and knows every byte, else with
+// msgpack.
+func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
+	if fast != nil {
+		if fast.decode(b, unsafe.Pointer(v)) {
+			return nil
+		}
+		var zero T
+		*v = zero
+	}
 	d.rd.Reset(b)
 	d.dec.ResetReader(&d.rd)
 	return d.dec.Decode(v)

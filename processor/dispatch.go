@@ -95,7 +95,7 @@ func (l *loop[T]) values(evs []dispatcher.Event[T], recs []wal.Record) error {
 	dec := getBatchDecoder()
 	defer dec.release()
 	for _, i := range missed {
-		if err := decodeInto(dec, recs[i].Payload, &evs[i].Value); err != nil {
+		if err := decodeInto(dec, l.p.fast, recs[i].Payload, &evs[i].Value); err != nil {
 			return dispatcher.Permanent(fmt.Errorf("%w %s: %v", errDecode, recs[i].ID, err))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,7 @@ type Processor[T any] struct {
 	boxes    sync.Pool   // of *T: the encoder takes an event by pointer (see encodeEvent)
 	encByPtr bool        // encodeByPointer[T]()
 	hot      *handoff[T] // values of committed events for dispatch; nil: always decode
+	fast     *fastPlan   // the fast codec's plan for T; nil: msgpack only (see fastcodec.go)
 
 	delivered    atomic.Int64
 	handedOff    atomic.Int64 // events dispatched from the handoff, not decoded
@@ -127,6 +129,7 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 	s.SetLimits(cfg.maxPendingEv, cfg.maxPendingBy)
 	p := &Processor[T]{
 		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn, encByPtr: encodeByPointer[T](), hot: hot,
+		fast:    newFastPlan(reflect.TypeFor[T]()),
 		notes:   newNotifier(cfg.logger),
 		stopped: make(chan struct{}),
 		stopCh:  make(chan time.Time, 1),
@@ -260,7 +263,7 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 	entries := make([]wal.Entry, len(evs))
 	e := getEncoder()
 	defer e.release() // entries alias its buffer until AppendMany has copied them
-	err := encodeMany(e, evs, p.encByPtr, func(i int, payload []byte) error {
+	err := encodeMany(e, evs, p.encByPtr, p.fast, func(i int, payload []byte) error {
 		if int64(len(payload)) > p.cfg.batchBytes {
 			return fmt.Errorf("%w: event %d: %d bytes, limit %d", ErrEventTooLarge, i, len(payload), p.cfg.batchBytes)
 		}
@@ -310,14 +313,14 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 // on every call; a pooled box holds the copy instead.
 func (p *Processor[T]) encodeEvent(e *encoder, ev T) ([]byte, error) {
 	if !p.encByPtr {
-		return encodeOne(e, &ev, false)
+		return encodeOne(e, &ev, false, p.fast)
 	}
 	box, _ := p.boxes.Get().(*T)
 	if box == nil {
 		box = new(T)
 	}
 	*box = ev
-	b, err := encodeOne(e, box, true)
+	b, err := encodeOne(e, box, true, p.fast)
 	var zero T
 	*box = zero // keep no reference to the caller's data
 	p.boxes.Put(box)
