@@ -66,6 +66,8 @@ var scenarios = []scenario{
 	{name: "wal-async-none", what: "wal Stream.AppendAsync (10k window), SyncNone, 1 producer", run: asyncScenario(syncNone)},
 	{name: "dq-sync1", what: "go-diskqueue Put, SyncEvery 1, 1 producer", run: diskqueueScenario(1)},
 	{name: "dq-default", what: "go-diskqueue Put, SyncEvery 2500 / 2s (nsqd's defaults), 1 producer", run: diskqueueScenario(2500)},
+	{name: "bolt-keys-1", what: "bbolt alone: append 1000 events per commit, one per key, and delete the previous 1000; fdatasync", run: boltScenario(1)},
+	{name: "bolt-keys-50", what: "bbolt alone: the same with 50 events per key (a possible future layout)", run: boltScenario(50)},
 	{name: "optimizely", what: "Optimizely BatchEventProcessor (in memory, not durable), no-op dispatcher, 1 producer", run: runOptimizely},
 	{name: "backlog-build", what: "write the backlog: wal AppendMany in groups of 16384, SyncNone", run: runBuild},
 	{name: "open", what: "processor.Open on the backlog until the first batch reaches the dispatcher", backlog: true, run: runOpen},
