@@ -61,7 +61,8 @@ type batchRow struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	Sealed      time.Time `json:"sealed,omitzero"`
-	Delivered   int       `json:"delivered"`
+	Delivered   int       `json:"delivered"`       // events of the batch delivered by partial results
+	DeliveredBy int64     `json:"delivered_bytes"` // their payload bytes
 	LastError   string    `json:"last_error,omitempty"`
 }
 
@@ -82,7 +83,7 @@ func batchRowOf(stream string, b wal.Batch) batchRow {
 	r := batchRow{
 		Stream: stream, ID: b.ID, Seq: b.Seq, First: b.First, Last: b.Last, Count: b.Count, Bytes: b.Bytes,
 		Key: b.Key, Attempts: b.Attempts, NextAttempt: utc(b.NextAttemptTime()), Delivered: b.Delivered,
-		LastError: b.LastError,
+		DeliveredBy: b.DeliveredBytes, LastError: b.LastError,
 	}
 	if b.SealedAt != 0 {
 		r.Sealed = time.Unix(0, b.SealedAt).UTC()
