@@ -119,18 +119,33 @@ func (a *acker) push(cb func(error), err error) {
 
 func (a *acker) run() {
 	defer a.runners.Done()
+	var q []ack
+	i, ended := 0, false
+	defer func() {
+		if ended {
+			return
+		}
+		// A callback called runtime.Goexit (a panic is recovered in call):
+		// this goroutine ends, a new one runs the callbacks after it.
+		a.mu.Lock()
+		a.queue = append(q[i+1:len(q):len(q)], a.queue...)
+		a.runners.Add(1)
+		a.mu.Unlock()
+		go a.run()
+	}()
 	for {
 		a.mu.Lock()
-		q := a.queue
+		q = a.queue
 		if len(q) == 0 {
 			a.running = false
 			a.mu.Unlock()
+			ended = true
 			return
 		}
 		a.queue = a.spare[:0]
 		a.spare = nil
 		a.mu.Unlock()
-		for i := range q {
+		for i = range q {
 			a.call(q[i])
 		}
 		clear(q)
@@ -141,7 +156,8 @@ func (a *acker) run() {
 }
 
 // call runs one callback. A callback that panics is logged and does not
-// take the process down or keep the callbacks after it from running.
+// take the process down or keep the callbacks after it from running; nor
+// does one that calls runtime.Goexit (see run).
 func (a *acker) call(k ack) {
 	defer a.calls.Done()
 	defer func() {

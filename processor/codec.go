@@ -37,7 +37,7 @@ func getEncoder() *encoder {
 func (e *encoder) release() {
 	if e.buf.Cap() > 1<<20 {
 		e.buf = new(bytes.Buffer)
-		e.enc.Reset(e.buf)
+		e.enc.ResetWriter(e.buf) // not Reset: it would clear UseCompactInts
 	}
 	encPool.Put(e)
 }
@@ -51,7 +51,7 @@ func encodeOne[T any](e *encoder, v *T, byPtr bool, fast *fastPlan) ([]byte, err
 	start := e.buf.Len()
 	if fast != nil {
 		e.buf.Write(fast.appendEncode(e.buf.AvailableBuffer(), unsafe.Pointer(v)))
-	} else if err := encodeValue(e.enc, v, byPtr); err != nil {
+	} else if err := encodeValue(e, v, byPtr); err != nil {
 		return nil, err
 	}
 	b := e.buf.Bytes()
@@ -61,7 +61,21 @@ func encodeOne[T any](e *encoder, v *T, byPtr bool, fast *fastPlan) ([]byte, err
 // encodeValue encodes *v exactly as enc.Encode(*v) would. With byPtr it
 // passes the pointer: passing a T by value boxes a copy of it (an
 // allocation per event for a struct). []byte takes msgpack's direct path.
-func encodeValue[T any](enc *msgpack.Encoder, v *T, byPtr bool) error {
+// Each event is decoded alone: the dictionary of msgpack's "intern" tag
+// option (a string written as an index after its first occurrence) must
+// start empty for each, not live on in the pooled encoder.
+//
+// msgpack panics on some types instead of returning an error (a uintptr
+// field, the intern option on a field that is not a string): that is an
+// error here too, never a panic in the caller of Enqueue.
+func encodeValue[T any](e *encoder, v *T, byPtr bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("msgpack: %v", r)
+		}
+	}()
+	enc := e.enc
+	enc.ResetWriter(e.buf) // clears the dictionary, keeps the options
 	if b, ok := any(v).(*[]byte); ok {
 		return enc.EncodeBytes(*b)
 	}
@@ -118,7 +132,7 @@ func encodeMany[T any](e *encoder, evs []T, byPtr bool, fast *fastPlan, fn func(
 	for i := range evs {
 		if fast != nil {
 			e.buf.Write(fast.appendEncode(e.buf.AvailableBuffer(), unsafe.Pointer(&evs[i])))
-		} else if err := encodeValue(e.enc, &evs[i], byPtr); err != nil {
+		} else if err := encodeValue(e, &evs[i], byPtr); err != nil {
 			return fmt.Errorf("processor: encode event %d: %w", i, err)
 		}
 		ends[i] = e.buf.Len()
@@ -164,7 +178,8 @@ func (d *batchDecoder) release() {
 
 // decodeInto decodes b into *v, which must hold T's zero value: with the
 // fast codec when it has a plan for T and knows every byte, else with
-// msgpack.
+// msgpack. A panic in msgpack is an error (see encodeValue): the batch goes
+// to dead letters instead of the process going down.
 func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
 	if fast != nil {
 		if fast.decode(b, unsafe.Pointer(v)) {
@@ -173,6 +188,15 @@ func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
 		var zero T
 		*v = zero
 	}
+	return d.decode(b, v)
+}
+
+func (d *batchDecoder) decode(b []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil { // as in encodeValue
+			err = fmt.Errorf("msgpack: %v", r)
+		}
+	}()
 	d.rd.Reset(b)
 	d.dec.ResetReader(&d.rd)
 	return d.dec.Decode(v)

@@ -66,7 +66,7 @@ func newFastPlan(t reflect.Type) *fastPlan {
 			return nil
 		}
 		name, opts, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
-		if name == "-" || (opts != "" && opts != "omitempty") {
+		if name == "-" || (opts != "" && opts != "omitempty") || !plainTagName(name) {
 			return nil
 		}
 		if name == "" {
@@ -110,6 +110,13 @@ func newFastPlan(t reflect.Type) *fastPlan {
 		return nil
 	}
 	return p
+}
+
+// plainTagName reports whether msgpack's tag parser reads name as it is:
+// it trims spaces and takes quotes and colons as syntax (a quoted name,
+// an option with a value), so a name with any of them is left to msgpack.
+func plainTagName(name string) bool {
+	return !strings.ContainsAny(name, "':") && strings.TrimSpace(name) == name
 }
 
 // empty reports whether the field holds its zero value as msgpack's
@@ -168,7 +175,7 @@ func (p *fastPlan) appendEncode(b []byte, base unsafe.Pointer) []byte {
 			b = appendUint(b, loadUint(ptr, f.size))
 		case fkFloat32:
 			b = append(b, 0xca)
-			b = binary.BigEndian.AppendUint32(b, math.Float32bits(*(*float32)(ptr)))
+			b = binary.BigEndian.AppendUint32(b, math.Float32bits(viaFloat64(*(*float32)(ptr))))
 		case fkFloat64:
 			b = append(b, 0xcb)
 			b = binary.BigEndian.AppendUint64(b, math.Float64bits(*(*float64)(ptr)))
@@ -195,6 +202,16 @@ func (p *fastPlan) appendEncode(b []byte, base unsafe.Pointer) []byte {
 		}
 	}
 	return b
+}
+
+// viaFloat64 is f converted to float64 and back, as msgpack handles every
+// float32 (reflect's Float and SetFloat): the same value, but a signalling
+// NaN comes out quiet, with the bits the hardware gives it.
+func viaFloat64(f float32) float32 {
+	if f == f {
+		return f
+	}
+	return float32(float64(f))
 }
 
 func loadInt(ptr unsafe.Pointer, size uintptr) int64 {
@@ -452,7 +469,7 @@ func (p *fastPlan) decode(payload []byte, base unsafe.Pointer) bool {
 			if r.byte() != 0xca {
 				return false
 			}
-			*(*float32)(ptr) = math.Float32frombits(uint32(r.uint(4)))
+			*(*float32)(ptr) = viaFloat64(math.Float32frombits(uint32(r.uint(4))))
 		case fkFloat64:
 			if r.byte() != 0xcb {
 				return false

@@ -22,10 +22,14 @@ import (
 //
 // For the two to be the same, the handoff is used only for a T whose
 // msgpack encoding decodes to an equal value: exported fields only, no
-// `msgpack:"-"` field, no interface, channel, func, unsafe pointer or
-// complex number, and no type with an encoding of its own (msgpack's
-// CustomEncoder or Marshaler, encoding.BinaryMarshaler or TextMarshaler,
-// time.Time). A T that fails this is always decoded.
+// `msgpack:"-"` field, no two fields under one msgpack key (a tag naming
+// another field, a field shadowing one of an embedded struct), no
+// omitempty map or slice (an empty one decodes as nil), no pointer to a
+// map, slice or pointer, no tag with quotes or a colon, no interface,
+// channel, func, unsafe pointer or complex number, and no type with an
+// encoding of its own (msgpack's CustomEncoder or Marshaler,
+// encoding.BinaryMarshaler or TextMarshaler, time.Time). A T that fails
+// this is always decoded.
 type Handoff int
 
 const (
@@ -110,6 +114,13 @@ func roundTrips(t reflect.Type, seen map[reflect.Type]bool) (refs bool, why stri
 	case reflect.Array:
 		return roundTrips(t.Elem(), seen)
 	case reflect.Slice, reflect.Pointer:
+		if t.Kind() == reflect.Pointer {
+			switch t.Elem().Kind() {
+			case reflect.Map, reflect.Slice, reflect.Pointer:
+				// msgpack writes nil for a pointer to a nil one.
+				return true, fmt.Sprintf("%s: a pointer to a nil %s decodes as a nil pointer", t, t.Elem().Kind())
+			}
+		}
 		if seen == nil {
 			seen = map[reflect.Type]bool{}
 		}
@@ -123,17 +134,34 @@ func roundTrips(t reflect.Type, seen map[reflect.Type]bool) (refs bool, why stri
 		_, why := roundTrips(t.Elem(), seen)
 		return true, why
 	case reflect.Struct:
+		names := map[string]string{} // msgpack key -> the field it came from
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if !f.IsExported() {
 				return refs, fmt.Sprintf("field %s.%s is not exported (msgpack skips it)", t, f.Name)
 			}
-			if name, _, _ := strings.Cut(f.Tag.Get("msgpack"), ","); name == "-" {
+			tag, ok := parseTag(f)
+			if !ok {
+				return refs, fmt.Sprintf("field %s.%s has a msgpack tag with quotes or a colon", t, f.Name)
+			}
+			if tag.name == "-" {
 				return refs, fmt.Sprintf("field %s.%s is not encoded (msgpack:\"-\")", t, f.Name)
 			}
 			if f.Anonymous && f.Type.Kind() == reflect.Pointer {
 				// Inlined: a nil one decodes as a pointer to a zero value.
 				return true, fmt.Sprintf("field %s.%s is an embedded pointer", t, f.Name)
+			}
+			if tag.omitEmpty && (f.Type.Kind() == reflect.Map || f.Type.Kind() == reflect.Slice) {
+				return true, fmt.Sprintf("field %s.%s: an empty %s is omitted (omitempty) and decodes as nil", t, f.Name, f.Type.Kind())
+			}
+			// Two fields under one key (a tag naming another field, a
+			// field shadowing one of an embedded struct, which msgpack
+			// inlines): the decoder puts both values into one of them.
+			for _, key := range msgpackKeys(f, tag) {
+				if other, dup := names[key]; dup {
+					return refs, fmt.Sprintf("fields %s.%s and %s share the msgpack key %q", t, other, f.Name, key)
+				}
+				names[key] = f.Name
 			}
 			r, why := roundTrips(f.Type, seen)
 			if why != "" {
@@ -145,6 +173,54 @@ func roundTrips(t reflect.Type, seen map[reflect.Type]bool) (refs bool, why stri
 	default: // interface, chan, func, unsafe pointer, complex
 		return true, fmt.Sprintf("%s is a %s", t, t.Kind())
 	}
+}
+
+type fieldTag struct {
+	name      string // msgpack's name for the field
+	omitEmpty bool
+	noInline  bool
+}
+
+// parseTag reads f's msgpack tag as msgpack's tag parser does for the
+// tags it accepts: a name and options, each trimmed of spaces. ok is false
+// for a tag with quotes or a colon (quoted names, options with values
+// such as an alias), which this check does not follow.
+func parseTag(f reflect.StructField) (tag fieldTag, ok bool) {
+	s := f.Tag.Get("msgpack")
+	if strings.ContainsAny(s, "':") {
+		return tag, false
+	}
+	parts := strings.Split(s, ",")
+	tag.name = strings.TrimSpace(parts[0])
+	for _, o := range parts[1:] {
+		switch strings.TrimSpace(o) {
+		case "omitempty":
+			tag.omitEmpty = true
+		case "noinline":
+			tag.noInline = true
+		}
+	}
+	if tag.name == "" {
+		tag.name = f.Name
+	}
+	return tag, true
+}
+
+// msgpackKeys returns the keys f may take in its struct's msgpack map: its
+// name and, for an embedded struct (which msgpack inlines unless it would
+// shadow a field before it), the keys of the embedded struct's fields.
+func msgpackKeys(f reflect.StructField, tag fieldTag) []string {
+	keys := []string{tag.name}
+	if !f.Anonymous || tag.noInline || f.Type.Kind() != reflect.Struct {
+		return keys
+	}
+	for i := range f.Type.NumField() {
+		inner := f.Type.Field(i)
+		if it, ok := parseTag(inner); ok && it.name != "-" && inner.IsExported() {
+			keys = append(keys, msgpackKeys(inner, it)...)
+		}
+	}
+	return keys
 }
 
 // handoff keeps the values of recently committed events by sequence

@@ -25,7 +25,7 @@ type plainEv struct {
 type mapEv struct {
 	ID    string            `msgpack:"id"`
 	Attrs map[string]string `msgpack:"attrs"`
-	List  []int             `msgpack:"list,omitempty"`
+	List  []int             `msgpack:"list"` // not omitempty: an empty one would decode as nil
 	Ptr   *string           `msgpack:"ptr"`
 }
 

@@ -188,16 +188,17 @@ func (m *Manager[T]) acquire(name string) (*Processor[T], error) {
 }
 
 // create runs the factory and New for e, a placeholder in procs, and
-// either fills it in or removes it.
+// either fills it in or removes it (also when the factory panics: the
+// callers waiting for it then create the stream themselves).
 func (m *Manager[T]) create(name string, e *managed[T]) (p *Processor[T], err error) {
 	defer m.creating.Done()
 	defer close(e.created)
 	defer func() {
-		if err != nil {
-			m.mu.Lock()
+		m.mu.Lock()
+		if e.p == nil && m.procs[name] == e {
 			delete(m.procs, name)
-			m.mu.Unlock()
 		}
+		m.mu.Unlock()
 	}()
 	d, opts, err := m.factory(name)
 	if err != nil {
