@@ -72,3 +72,44 @@ func ExampleProcessor_Subscribe() {
 	// retry scheduled after attempt 1
 	// attempt 2: 2 of 2 events delivered, err: <nil>
 }
+
+// pageView holds a map, so by default its batches are decoded from the WAL
+// (a producer could still change the map after Enqueue).
+type pageView struct {
+	Path  string            `msgpack:"path"`
+	Attrs map[string]string `msgpack:"attrs"`
+}
+
+func ExampleWithHandoff() {
+	dir, _ := os.MkdirTemp("", "walbatch")
+	defer os.RemoveAll(dir)
+
+	sink := dispatcher.Func[pageView](func(ctx context.Context, b *dispatcher.Batch[pageView]) error {
+		for _, ev := range b.Events {
+			fmt.Println(ev.Value.Path, ev.Value.Attrs["country"])
+		}
+		return nil
+	})
+	// HandoffOwned: this producer never touches an event after enqueueing
+	// it, so a batch sealed while the values are still in memory goes out
+	// with them instead of decoding the WAL's copies. What is written to
+	// the WAL, and what a restart replays, is the same either way.
+	p, err := processor.Open[pageView](filepath.Join(dir, "events.wal"), sink,
+		processor.WithBatchSize(2), processor.WithHandoff(processor.HandoffOwned))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	_ = p.EnqueueMany(ctx, []pageView{
+		{Path: "/pricing", Attrs: map[string]string{"country": "DE"}},
+		{Path: "/docs", Attrs: map[string]string{"country": "FR"}},
+	})
+	_ = p.Flush(ctx)
+	fmt.Println("handed off:", p.Stats().HandedOff)
+	_ = p.Stop(ctx)
+	// Output:
+	// /pricing DE
+	// /docs FR
+	// handed off: 2
+}
