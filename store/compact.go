@@ -47,7 +47,7 @@ func CompactFile(src, dst string, opts *Options) (CompactResult, error) {
 	inPlace := dst == ""
 	out := dst
 	if inPlace {
-		out = src + ".compact.tmp"
+		out = compactTmp(src)
 		_ = os.Remove(out) // left by an earlier interrupted compaction
 	} else if _, err := os.Stat(dst); err == nil {
 		return res, fmt.Errorf("store: compact %s: output %s already exists", src, dst)
@@ -115,3 +115,6 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// compactTmp is where an in-place compaction of path writes its copy.
+func compactTmp(path string) string { return path + ".compact.tmp" }

@@ -31,7 +31,8 @@ type DB struct {
 // opts.ReadOnly is set. It fails with ErrLocked when another process holds
 // the file, ErrNotWAL for a file that is not a walbatch WAL, ErrVersion for a
 // newer format, and ErrCorrupt for a damaged file. It never panics on a
-// damaged file.
+// damaged file. Opened for writing, it removes the copy a compaction killed
+// midway left next to the file (PATH.compact.tmp).
 func Open(path string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
 	if err := o.checkPageSize(); err != nil {
@@ -66,6 +67,12 @@ func Open(path string, opts *Options) (*DB, error) {
 				return nil, err
 			}
 			created = false
+		}
+		if !o.ReadOnly {
+			// A compaction killed midway leaves its copy behind. We hold
+			// the file's lock, and a compaction holds it all along, so
+			// none can be writing the copy now.
+			_ = os.Remove(compactTmp(path))
 		}
 		if !o.ReadOnly && o.AutoCompactRatio > 0 && db.shouldCompact() {
 			if err := db.Close(); err != nil {
