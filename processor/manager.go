@@ -273,7 +273,8 @@ func (m *Manager[T]) releaseIdle() {
 
 // Stop stops every stream's processor (see Processor.Stop; they stop in
 // parallel and share ctx) and, if OpenManager opened the file, closes it.
-// Idempotent.
+// It waits for streams being created (a factory or recovery running) until
+// ctx ends; one that finishes later stops its processor itself. Idempotent.
 func (m *Manager[T]) Stop(ctx context.Context) error {
 	m.mu.Lock()
 	if m.stopped {
@@ -284,8 +285,17 @@ func (m *Manager[T]) Stop(ctx context.Context) error {
 	m.mu.Unlock()
 	close(m.quit)
 	<-m.done
-	m.creating.Wait() // a processor created meanwhile stops itself (create)
-	err := m.stopAll(ctx)
+	// Wait for streams being created, as long as ctx allows: a processor
+	// whose creation ends after this stops itself (create).
+	var err error
+	created := make(chan struct{})
+	go func() { m.creating.Wait(); close(created) }()
+	select {
+	case <-created:
+	case <-ctx.Done():
+		err = fmt.Errorf("processor: stop: a stream is still being created: %w", ctx.Err())
+	}
+	err = errors.Join(err, m.stopAll(ctx))
 	if m.ownsLog {
 		err = errors.Join(err, m.log.Close())
 	}

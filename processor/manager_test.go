@@ -181,3 +181,35 @@ func TestManagerStopDuringCreation(t *testing.T) {
 	require.ErrorIs(t, <-done, ErrStopped)
 	require.NoError(t, <-stopped)
 }
+
+// Stop's ctx bounds its wait for a factory that does not return: Stop
+// returns ctx's error, and the creation, once it ends, stops its own
+// processor.
+func TestManagerStopDoesNotWaitPastCtxForACreation(t *testing.T) {
+	noLeaks(t)
+	rec := &streamRecorder{got: map[string][]int{}}
+	gate, entered := make(chan struct{}), make(chan struct{})
+	factory := func(stream string) (dispatcher.Dispatcher[int], []Option, error) {
+		close(entered)
+		<-gate
+		return rec.factory(stream)
+	}
+	m, err := OpenManager[int](filepath.Join(t.TempDir(), "m.db"), factory, time.Hour, nil)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- m.Enqueue(context.Background(), "s", 1) }()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- m.Stop(ctx) }()
+	select {
+	case err := <-stopped:
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	case <-time.After(5 * time.Second):
+		close(gate)
+		t.Fatal("Stop waited for the factory past its ctx")
+	}
+	close(gate)
+	require.Error(t, <-done) // ErrStopped, or the closed file's error
+}
