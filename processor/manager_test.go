@@ -154,10 +154,11 @@ func TestManagerCreatesStreamsOutsideItsLock(t *testing.T) {
 	require.NoError(t, m.Stop(ctx))
 }
 
-// Stop while a stream is being created waits for the creation, which then
-// stops the new processor and reports ErrStopped; nothing is left running.
-func TestManagerStopDuringCreation(t *testing.T) {
-	noLeaks(t)
+// managerCreatingAStream returns a manager whose factory for stream "s"
+// is running and blocked until gate is closed, and the result of the
+// Enqueue that started it.
+func managerCreatingAStream(t *testing.T) (m *Manager[int], gate chan struct{}, done chan error) {
+	t.Helper()
 	rec := &streamRecorder{got: map[string][]int{}}
 	gate, entered := make(chan struct{}), make(chan struct{})
 	factory := func(stream string) (dispatcher.Dispatcher[int], []Option, error) {
@@ -167,9 +168,17 @@ func TestManagerStopDuringCreation(t *testing.T) {
 	}
 	m, err := OpenManager[int](filepath.Join(t.TempDir(), "m.db"), factory, time.Hour, nil)
 	require.NoError(t, err)
-	done := make(chan error, 1)
+	done = make(chan error, 1)
 	go func() { done <- m.Enqueue(context.Background(), "s", 1) }()
 	<-entered
+	return m, gate, done
+}
+
+// Stop while a stream is being created waits for the creation, which then
+// stops the new processor and reports ErrStopped; nothing is left running.
+func TestManagerStopDuringCreation(t *testing.T) {
+	noLeaks(t)
+	m, gate, done := managerCreatingAStream(t)
 	stopped := make(chan error, 1)
 	go func() { stopped <- m.Stop(context.Background()) }()
 	select {
@@ -187,18 +196,7 @@ func TestManagerStopDuringCreation(t *testing.T) {
 // processor.
 func TestManagerStopDoesNotWaitPastCtxForACreation(t *testing.T) {
 	noLeaks(t)
-	rec := &streamRecorder{got: map[string][]int{}}
-	gate, entered := make(chan struct{}), make(chan struct{})
-	factory := func(stream string) (dispatcher.Dispatcher[int], []Option, error) {
-		close(entered)
-		<-gate
-		return rec.factory(stream)
-	}
-	m, err := OpenManager[int](filepath.Join(t.TempDir(), "m.db"), factory, time.Hour, nil)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- m.Enqueue(context.Background(), "s", 1) }()
-	<-entered
+	m, gate, done := managerCreatingAStream(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	stopped := make(chan error, 1)
