@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/walbatch/walbatch"
 )
 
 // commands lists the subcommands, in the order help shows them. A new
@@ -33,6 +35,7 @@ var commands = []func(*env) *cobra.Command{
 	newRepairCommand,
 	newSnapshotCommand,
 	newDemoCommand,
+	newVersionCommand,
 	newDemoChildCommand,
 }
 
@@ -106,7 +109,10 @@ while no process has it open.`,
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.CompletionOptions.DisableDefaultCmd = true
+	// cobra adds its own "completion" command (bash, zsh, fish,
+	// powershell); its help says how to install each script.
+	root.Version = walbatch.Version
+	root.SetVersionTemplate("walctl {{.Version}}\n")
 	for _, newCmd := range commands {
 		c := newCmd(e)
 		c.SilenceErrors, c.SilenceUsage = true, true
