@@ -14,8 +14,10 @@ import (
 // defaults.
 type HandlerOptions struct {
 	// Streams, when set, is called for each GET /stats and its result is
-	// added to the response under "streams" (for example the wal.Stats of
-	// each stream). It must be safe to call concurrently. Default: none.
+	// added to the response under "streams", encoded with encoding/json
+	// (for example a []processor.Stats or []wal.Stats, whose keys are
+	// snake_case like walctl's JSON, durations in seconds). It must be safe
+	// to call concurrently. Default: none.
 	Streams func() any
 }
 

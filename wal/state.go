@@ -53,31 +53,31 @@ func decodeState(b []byte) (streamState, error) {
 
 // Stats is a stream's counters, read from memory: O(1) whatever the backlog.
 type Stats struct {
-	Stream string
+	Stream string `json:"stream"`
 	// Pending is events appended and not yet sealed into a batch.
-	PendingEvents int64
-	PendingBytes  int64
+	PendingEvents int64 `json:"pending_events"`
+	PendingBytes  int64 `json:"pending_bytes"`
 	// InFlight is events in sealed batches not yet completed (dispatching,
 	// or waiting to retry).
-	InFlightBatches int64
-	InFlightEvents  int64
-	InFlightBytes   int64
+	InFlightBatches int64 `json:"inflight_batches"`
+	InFlightEvents  int64 `json:"inflight_events"`
+	InFlightBytes   int64 `json:"inflight_bytes"`
 	// Dead is events in the dead-letter store. DeadBytes counts the
 	// payload of each, or the stored length of a record that fails its
 	// checksum (quarantined as corrupt), as recovery.Verify's scan does.
-	DeadEvents int64
-	DeadBytes  int64
+	DeadEvents int64 `json:"dead_events"`
+	DeadBytes  int64 `json:"dead_bytes"`
 	// Completed is totals since the stream was created.
-	CompletedBatches int64
-	CompletedEvents  int64
+	CompletedBatches int64 `json:"completed_batches_total"`
+	CompletedEvents  int64 `json:"completed_events_total"`
 	// OldestPending is the enqueue time of the oldest event not completed
 	// (pending or in flight), requeued ones included; zero when there is
 	// none. Dead letters do not count.
-	OldestPending time.Time
+	OldestPending time.Time `json:"oldest_pending,omitzero"`
 	// LastSeq is the last sequence number assigned.
-	LastSeq uint64
+	LastSeq uint64 `json:"last_seq"`
 	// SealedThrough is the last sequence number sealed into a batch.
-	SealedThrough uint64
+	SealedThrough uint64 `json:"sealed_through"`
 }
 
 // Outstanding is every acknowledged event not yet completed: what pending
