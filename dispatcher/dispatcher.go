@@ -19,6 +19,7 @@ package dispatcher
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -73,5 +74,11 @@ type Dispatcher[T any] interface {
 // Func adapts a plain function to a Dispatcher.
 type Func[T any] func(ctx context.Context, b *Batch[T]) error
 
-// Dispatch calls f(ctx, b).
-func (f Func[T]) Dispatch(ctx context.Context, b *Batch[T]) error { return f(ctx, b) }
+// Dispatch calls f(ctx, b). A nil f returns a permanent error wrapping
+// ErrInvalidCall.
+func (f Func[T]) Dispatch(ctx context.Context, b *Batch[T]) error {
+	if f == nil {
+		return Permanent(fmt.Errorf("%w: nil Func", ErrInvalidCall))
+	}
+	return f(ctx, b)
+}

@@ -10,6 +10,11 @@ import (
 // invalid, or when options conflict. The wrapping error names the option.
 var ErrInvalidOption = errors.New("dispatcher: invalid option")
 
+// ErrInvalidCall is returned, wrapped in a *PermanentError, by a Dispatch
+// that cannot run: of a nil Func, of an HTTP not made by NewHTTP, or with a
+// nil context or a nil batch.
+var ErrInvalidCall = errors.New("dispatcher: invalid call")
+
 // ErrBodyTooLarge is returned by the HTTP dispatcher, wrapped in a
 // *PermanentError, when a single event's request body alone is over the byte
 // limit (WithMaxBodyBytes): it can never be sent, so it is not retried.
@@ -28,6 +33,9 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
+	if e == nil {
+		return "HTTP error " + noReason
+	}
 	msg := fmt.Sprintf("HTTP %d", e.Status)
 	if text := http.StatusText(e.Status); text != "" {
 		msg += " " + text

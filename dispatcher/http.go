@@ -76,8 +76,13 @@ func NewHTTP[T any](rawURL string, opts ...HTTPOption) (*HTTP[T], error) {
 // the status table). Each event is accepted at most once per call: after a
 // failure the remaining parts are not sent.
 func (h *HTTP[T]) Dispatch(ctx context.Context, b *Batch[T]) error {
-	if b == nil {
-		return Permanent(errors.New("dispatcher: nil batch"))
+	switch {
+	case h == nil || h.factory == nil:
+		return Permanent(fmt.Errorf("%w: HTTP not made by NewHTTP", ErrInvalidCall))
+	case ctx == nil:
+		return Permanent(fmt.Errorf("%w: nil context", ErrInvalidCall))
+	case b == nil:
+		return Permanent(fmt.Errorf("%w: nil batch", ErrInvalidCall))
 	}
 	if len(b.Events) == 0 {
 		return nil
@@ -95,7 +100,11 @@ func (h *HTTP[T]) Dispatch(ctx context.Context, b *Batch[T]) error {
 // CloseIdleConnections closes the idle keep-alive connections of the
 // dispatcher's client (with WithClient, the caller's client: its transport is
 // shared). Dispatch stays usable.
-func (h *HTTP[T]) CloseIdleConnections() { h.client.CloseIdleConnections() }
+func (h *HTTP[T]) CloseIdleConnections() {
+	if h != nil && h.client != nil {
+		h.client.CloseIdleConnections()
+	}
+}
 
 // deliver sends events (all of b's when whole) and returns how many leading
 // events the receiver accepted, with the error that stopped it.

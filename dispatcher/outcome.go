@@ -6,16 +6,27 @@ import (
 	"time"
 )
 
+// noReason stands for the cause of an outcome made without one
+// (Permanent(nil), Retryable(nil, d), a zero-value error struct).
+const noReason = "(no reason given)"
+
+// The outcome types below are safe in any state: every constructor accepts
+// nil and any number, and every method works on a zero value and on a nil
+// pointer, so a dispatcher's careless outcome can never panic the processor
+// that reads it.
+
 // PartialError reports that the first Delivered events of a batch were
 // accepted by the sink and the rest were not. Err says why the rest failed;
-// it may itself be permanent or carry a retry-after.
+// it may itself be permanent or carry a retry-after. A nil Err reads as a
+// retryable failure.
 type PartialError struct {
 	Delivered int
 	Err       error
 }
 
 // Partial returns an error saying the first n events were delivered and the
-// rest failed with err. A nil err is treated as a retryable failure.
+// rest failed with err. A nil err is treated as a retryable failure. n is
+// kept as given; Delivered clamps it to the batch.
 func Partial(n int, err error) error {
 	if err == nil {
 		err = errors.New("dispatcher: partial delivery")
@@ -24,46 +35,90 @@ func Partial(n int, err error) error {
 }
 
 func (e *PartialError) Error() string {
-	return fmt.Sprintf("first %d events delivered, rest failed: %v", e.Delivered, e.Err)
+	if e == nil {
+		return "partial delivery " + noReason
+	}
+	return fmt.Sprintf("first %d events delivered, rest failed: %s", e.Delivered, reason(e.Err))
 }
 
-func (e *PartialError) Unwrap() error { return e.Err }
+// Unwrap returns Err (nil for a nil pointer).
+func (e *PartialError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // RetryableError is a failure worth retrying. After, when positive, is the
 // delay the sink asked for (HTTP Retry-After); it takes precedence over the
-// processor's backoff schedule.
+// processor's backoff schedule. A zero or negative After asks for no
+// particular delay.
 type RetryableError struct {
 	Err   error
 	After time.Duration
 }
 
-// Retryable marks err as retryable after the given delay (0: use the
-// processor's backoff).
+// Retryable marks err as retryable after the given delay (0 or less: use
+// the processor's backoff). A nil err reads as "(no reason given)".
 func Retryable(err error, after time.Duration) error {
 	return &RetryableError{Err: err, After: after}
 }
 
 func (e *RetryableError) Error() string {
-	if e.After > 0 {
-		return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+	if e == nil {
+		return "retryable failure " + noReason
 	}
-	return e.Err.Error()
+	if e.After > 0 {
+		return fmt.Sprintf("%s (retry after %s)", reason(e.Err), e.After)
+	}
+	return reason(e.Err)
 }
 
-func (e *RetryableError) Unwrap() error { return e.Err }
+// Unwrap returns Err (nil for a nil pointer).
+func (e *RetryableError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // PermanentError is a failure that retrying cannot fix (an HTTP 400, an event
-// the sink rejects). The processor dead-letters the batch with Err as reason.
+// the sink rejects). The processor dead-letters the batch with Error() as
+// reason: "permanent: " and Err's message, or "permanent: (no reason given)"
+// when Err is nil.
 type PermanentError struct {
 	Err error
 }
 
-// Permanent marks err as permanent.
+// Permanent marks err as permanent. A nil err is allowed.
 func Permanent(err error) error { return &PermanentError{Err: err} }
 
-func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Error() string {
+	if e == nil {
+		return "permanent: " + noReason
+	}
+	return "permanent: " + reason(e.Err)
+}
 
-func (e *PermanentError) Unwrap() error { return e.Err }
+// Unwrap returns Err (nil for a nil pointer).
+func (e *PermanentError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
+
+// reason is err's message, or noReason when err is nil or its message is
+// empty.
+func reason(err error) string {
+	if err == nil {
+		return noReason
+	}
+	if msg := err.Error(); msg != "" {
+		return msg
+	}
+	return noReason
+}
 
 // IsPermanent reports whether err (or anything it wraps) is a *PermanentError.
 func IsPermanent(err error) bool {
@@ -71,10 +126,11 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// RetryAfter returns the delay the sink asked for, if err carries one.
+// RetryAfter returns the delay the sink asked for, if err carries a positive
+// one.
 func RetryAfter(err error) (time.Duration, bool) {
 	var r *RetryableError
-	if errors.As(err, &r) && r.After > 0 {
+	if errors.As(err, &r) && r != nil && r.After > 0 {
 		return r.After, true
 	}
 	return 0, false
@@ -87,12 +143,8 @@ func Delivered(err error, total int) (int, bool) {
 	if !errors.As(err, &p) {
 		return 0, false
 	}
-	n := p.Delivered
-	if n < 0 {
-		n = 0
+	if p == nil {
+		return 0, true
 	}
-	if n > total {
-		n = total
-	}
-	return n, true
+	return max(0, min(p.Delivered, total)), true
 }

@@ -80,7 +80,7 @@ func (l *loop[T]) attempt(r *result) (err error) {
 	start := time.Now()
 	err = p.d.Dispatch(ctx, batch)
 	r.latency = time.Since(start)
-	return err
+	return readable(err, len(r.recs))
 }
 
 // values fills in the Value of each event: from the handoff while it holds
