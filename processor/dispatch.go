@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/walbatch/walbatch/dispatcher"
@@ -247,11 +246,7 @@ func (l *loop[T]) fail(ib *inflight, cause error) {
 		p.freed()
 		return
 	}
-	delay := l.backoff(attempts)
-	if after, ok := dispatcher.RetryAfter(cause); ok {
-		delay = after
-	}
-	next := time.Now().Add(delay)
+	next := time.Now().Add(l.retryDelay(attempts, cause))
 	nb, err := p.s.Retry(ib.b.Seq, next, reason)
 	if err != nil {
 		p.cfg.logger.Error("walbatch: recording a retry failed", "batch", ib.b.ID, "err", err)
@@ -266,32 +261,3 @@ func (l *loop[T]) fail(ib *inflight, cause error) {
 	p.notes.emit(Notification{Kind: RetryScheduled, Stream: p.cfg.stream, BatchID: nb.ID, Count: nb.Count,
 		Bytes: nb.Bytes, Attempt: attempts, Err: cause, NextAttempt: next})
 }
-
-// afterWriteFailure is when to try again after a WAL write failed (a full
-// disk): the retry delay, never less than minRetryDelay, so a disk that
-// stays full cannot make a hot loop.
-func (l *loop[T]) afterWriteFailure() int64 {
-	return time.Now().Add(max(l.p.cfg.retryDelay, minRetryDelay)).UnixNano()
-}
-
-// backoff is the delay after the given failed attempt: the retry delay
-// doubled per attempt, capped, spread by jitter, and never below
-// minRetryDelay.
-func (l *loop[T]) backoff(attempts int) time.Duration {
-	c := l.p.cfg
-	d := c.retryDelay
-	for i := 1; i < attempts && d < c.maxRetryDelay; i++ {
-		d *= 2
-	}
-	d = min(d, c.maxRetryDelay)
-	if c.jitter > 0 && d > 0 {
-		f := 1 + c.jitter*(2*rand.Float64()-1)
-		d = time.Duration(float64(d) * f)
-	}
-	return max(d, minRetryDelay)
-}
-
-// minRetryDelay is the floor of every computed retry delay, so that a
-// retry delay of 0 (which the gateway document allows) cannot turn a
-// failing sink into a hot loop.
-const minRetryDelay = 10 * time.Millisecond

@@ -228,10 +228,10 @@ func (l *loop[T]) canSealAhead() bool {
 	return true
 }
 
-// sealFailed holds seals back for the retry delay (never less than
-// minRetryDelay).
+// sealFailed holds seals back for the retry delay (clamped, see
+// clampDelay).
 func (l *loop[T]) sealFailed() {
-	l.sealAfter = time.Now().Add(max(l.p.cfg.retryDelay, minRetryDelay))
+	l.sealAfter = time.Now().Add(clampDelay(l.p.cfg.retryDelay))
 }
 
 func (l *loop[T]) inactive(now time.Time) bool {
@@ -291,7 +291,7 @@ func (l *loop[T]) arm(now time.Time) {
 			at(time.Unix(0, ib.b.NextAttempt))
 		}
 		if ib.delivered {
-			at(now.Add(max(p.cfg.retryDelay, minRetryDelay)))
+			at(now.Add(clampDelay(p.cfg.retryDelay)))
 		}
 	}
 	if len(l.batches) < p.cfg.maxInFlight && p.s.Stats().PendingEvents > 0 {

@@ -159,9 +159,11 @@ func WithMaxRetries(n int) Option { return optionFunc(func(c *config) { c.maxRet
 
 // WithRetryDelay sets the delay before the first retry (retry_delay); it
 // doubles with each further attempt up to max, with jitter. A sink's
-// Retry-After replaces the computed delay. A computed delay is never below
-// 10ms, so a base of 0 cannot make a failing sink a hot loop. Defaults 1s
-// and 5m.
+// Retry-After replaces the computed delay. Every retry delay, computed or
+// asked for, is clamped to between 10ms and a year: a base of 0 or a
+// Retry-After of a nanosecond cannot make a failing sink a hot loop, and
+// no delay (math.MaxInt64 included) overflows the next attempt time.
+// Defaults 1s and 5m.
 func WithRetryDelay(base, max time.Duration) Option {
 	return optionFunc(func(c *config) { c.retryDelay, c.maxRetryDelay = base, max })
 }

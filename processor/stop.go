@@ -65,7 +65,9 @@ func (p *Processor[T]) Stop(ctx context.Context) error {
 	// includes them, as it includes every Enqueue that returned.
 	p.acks.wait()
 
-	deadline := time.Now().Add(p.cfg.stopTimeout)
+	// Clamped (see clampDelay): the notifier keeps the deadline as int64
+	// nanoseconds.
+	deadline := time.Now().Add(min(p.cfg.stopTimeout, maxDelay))
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
