@@ -22,6 +22,12 @@
 //   - With one batch in flight (the default) events go out in enqueue order.
 //   - Stop returns within its timeout (or ctx) and leaves no goroutine
 //     behind; what it could not deliver waits in the WAL.
+//   - A nil context is treated as context.Background() by every method
+//     that takes one (Enqueue, EnqueueMany, Flush, Stop, and the
+//     Manager's Enqueue, Flush and Stop). A nil WAL, dispatcher, factory,
+//     listener, logger or batch key function is refused with
+//     ErrInvalidOption; no option value or nil argument makes a method
+//     panic.
 //
 // See docs/processor.md for every option, its default and its source.
 package processor

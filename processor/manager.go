@@ -67,6 +67,9 @@ func OpenManager[T any](path string, factory Factory[T], idle time.Duration, wal
 
 // NewManager builds a manager on an open WAL; Stop does not close it.
 func NewManager[T any](l *wal.Log, factory Factory[T], idle time.Duration) (*Manager[T], error) {
+	if l == nil {
+		return nil, fmt.Errorf("%w: the WAL is required (NewManager got a nil *wal.Log)", ErrInvalidOption)
+	}
 	if factory == nil {
 		return nil, fmt.Errorf("%w: factory is required", ErrInvalidOption)
 	}
@@ -98,6 +101,7 @@ func NewManager[T any](l *wal.Log, factory Factory[T], idle time.Duration) (*Man
 // Enqueue enqueues ev on the named stream, creating its processor if
 // needed. See Processor.Enqueue.
 func (m *Manager[T]) Enqueue(ctx context.Context, stream string, ev T) error {
+	ctx = orBackground(ctx)
 	p, err := m.acquire(stream)
 	if err != nil {
 		return err
@@ -108,6 +112,7 @@ func (m *Manager[T]) Enqueue(ctx context.Context, stream string, ev T) error {
 
 // Flush flushes every active stream.
 func (m *Manager[T]) Flush(ctx context.Context) error {
+	ctx = orBackground(ctx)
 	var errs []error
 	for _, name := range m.Streams() {
 		p, err := m.acquire(name)
@@ -276,6 +281,7 @@ func (m *Manager[T]) releaseIdle() {
 // It waits for streams being created (a factory or recovery running) until
 // ctx ends; one that finishes later stops its processor itself. Idempotent.
 func (m *Manager[T]) Stop(ctx context.Context) error {
+	ctx = orBackground(ctx)
 	m.mu.Lock()
 	if m.stopped {
 		m.mu.Unlock()

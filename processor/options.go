@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/walbatch/walbatch/wal"
@@ -121,8 +122,15 @@ func (c *config) validate() error {
 		return bad("unknown full policy %d", c.fullPolicy)
 	case c.logger == nil:
 		return bad("logger must not be nil")
+	case c.keyFn != nil && reflect.ValueOf(c.keyFn).IsNil():
+		return bad("batch key function must not be nil")
 	case c.handoff < HandoffAuto || c.handoff > HandoffOff:
 		return bad("unknown handoff mode %d", c.handoff)
+	}
+	for _, r := range c.listeners {
+		if r.fn == nil {
+			return bad("listener for %s must not be nil", r.kind)
+		}
 	}
 	return nil
 }
@@ -215,7 +223,7 @@ func WithFullPolicy(p FullPolicy) Option { return optionFunc(func(c *config) { c
 // WithBatchKey partitions batches: events with different keys never share a
 // batch (the SDK's "new datafile revision" flush). A batch is a run of
 // consecutive events with the same key; enqueue order is kept. Default: no
-// key.
+// key; a nil fn is refused with ErrInvalidOption.
 func WithBatchKey[T any](fn func(T) string) Option {
 	return optionFunc(func(c *config) { c.keyFn = fn })
 }
@@ -233,7 +241,8 @@ func WithSync(m wal.SyncMode) Option { return optionFunc(func(c *config) { c.syn
 func WithWALOptions(o wal.Options) Option { return optionFunc(func(c *config) { c.walOpts = &o }) }
 
 // WithListener registers a notification listener at construction, so it
-// sees the Recovered notification of Open.
+// sees the Recovered notification of Open. A nil fn is refused with
+// ErrInvalidOption.
 func WithListener(kind Kind, fn Listener) Option {
 	return optionFunc(func(c *config) { c.listeners = append(c.listeners, listenerReg{kind, fn}) })
 }

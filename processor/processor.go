@@ -84,6 +84,9 @@ func Open[T any](path string, d dispatcher.Dispatcher[T], opts ...Option) (*Proc
 // New builds a processor for one named stream (WithStream) of a WAL that is
 // already open, so several streams share one file. Stop does not close l.
 func New[T any](l *wal.Log, d dispatcher.Dispatcher[T], opts ...Option) (*Processor[T], error) {
+	if l == nil {
+		return nil, fmt.Errorf("%w: the WAL is required (New got a nil *wal.Log)", ErrInvalidOption)
+	}
 	cfg, err := buildConfig(opts)
 	if err != nil {
 		return nil, err
@@ -107,8 +110,8 @@ func buildConfig(opts []Option) (config, error) {
 }
 
 func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*Processor[T], error) {
-	if d == nil {
-		return nil, fmt.Errorf("%w: dispatcher is required", ErrInvalidOption)
+	if isNil(d) {
+		return nil, fmt.Errorf("%w: dispatcher is required (got %T(nil))", ErrInvalidOption, d)
 	}
 	var keyFn func(T) string
 	if cfg.keyFn != nil {
@@ -154,6 +157,20 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 	return p, nil
 }
 
+// isNil reports whether d is nil or holds a nil pointer or func (a nil
+// dispatcher.Func, a nil *HTTP): calling it could only panic.
+func isNil[T any](d dispatcher.Dispatcher[T]) bool {
+	if d == nil {
+		return true
+	}
+	v := reflect.ValueOf(d)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
+
 // begin reports recovery and starts the loop when start on open is on.
 func (p *Processor[T]) begin() {
 	rep := p.recovery
@@ -197,7 +214,7 @@ func (p *Processor[T]) Start() error {
 // limit gets ErrEventTooLarge; after Stop began, ErrStopped. On any error
 // the event was not acknowledged.
 func (p *Processor[T]) Enqueue(ctx context.Context, ev T) error {
-	return p.enqueue(ctx, ev, p.cfg.fullPolicy)
+	return p.enqueue(orBackground(ctx), ev, p.cfg.fullPolicy)
 }
 
 // TryEnqueue is Enqueue that never waits for space: at the pending limits it
@@ -257,6 +274,7 @@ func (p *Processor[T]) enqueue(ctx context.Context, ev T, policy FullPolicy) err
 // are committed: the fast path for a producer with many events at hand.
 // Limits and errors are those of Enqueue, applied to evs as a whole.
 func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
+	ctx = orBackground(ctx)
 	if p.isStopping() {
 		return ErrStopped
 	}
@@ -327,6 +345,15 @@ func (p *Processor[T]) encodeEvent(e *encoder, ev T) ([]byte, error) {
 	return b, err
 }
 
+// orBackground treats a nil context as context.Background(), as the
+// package doc promises for every method taking one.
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
+}
+
 func (p *Processor[T]) mapErr(err error) error {
 	if errors.Is(err, wal.ErrClosed) {
 		return ErrStopped
@@ -378,8 +405,14 @@ func (p *Processor[T]) freed() {
 }
 
 // Subscribe adds a listener for one kind of notification and returns an ID
-// for Unsubscribe.
-func (p *Processor[T]) Subscribe(kind Kind, fn Listener) int { return p.notes.add(kind, fn) }
+// for Unsubscribe. A nil fn is not added: Subscribe returns 0, an ID that
+// Unsubscribe does not know.
+func (p *Processor[T]) Subscribe(kind Kind, fn Listener) int {
+	if fn == nil {
+		return 0
+	}
+	return p.notes.add(kind, fn)
+}
 
 // Unsubscribe removes a listener; it reports whether the ID was known.
 func (p *Processor[T]) Unsubscribe(id int) bool { return p.notes.remove(id) }

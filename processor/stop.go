@@ -12,6 +12,7 @@ import (
 // retrying early. Before Start it returns ErrNotStarted; after Stop began,
 // or when Stop ends dispatching before the events are done, ErrStopped.
 func (p *Processor[T]) Flush(ctx context.Context) error {
+	ctx = orBackground(ctx)
 	p.mu.Lock()
 	started, stopping, loopDone := p.started, p.stopping, p.loopDone
 	p.mu.Unlock()
@@ -51,6 +52,7 @@ func (p *Processor[T]) Flush(ctx context.Context) error {
 // the processor runs after Stop returns (a dispatcher that ignores its
 // context delays Stop until it returns).
 func (p *Processor[T]) Stop(ctx context.Context) error {
+	ctx = orBackground(ctx)
 	p.mu.Lock()
 	if p.stopping {
 		p.mu.Unlock()
