@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/wal"
 )
 
 // A batch is a run of consecutive events with the same key: A, B, A, A
@@ -211,6 +213,20 @@ func TestInvalidOptions(t *testing.T) {
 		{"negative retry delay", []Option{WithRetryDelay(-time.Second, time.Second)}},
 		{"retry cap below delay", []Option{WithRetryDelay(2*time.Second, time.Second)}},
 		{"jitter above 1", []Option{WithJitter(1.5)}},
+		{"jitter negative", []Option{WithJitter(-0.1)}},
+		{"jitter NaN", []Option{WithJitter(math.NaN())}},
+		{"jitter +Inf", []Option{WithJitter(math.Inf(1))}},
+		{"jitter -Inf", []Option{WithJitter(math.Inf(-1))}},
+		{"unknown sync mode", []Option{WithSync(99)}},
+		{"negative sync mode", []Option{WithSync(-1)}},
+		{"unknown sync mode in WAL options", []Option{WithWALOptions(wal.Options{Sync: 99})}},
+		{"read-only WAL options", []Option{WithWALOptions(wal.Options{ReadOnly: true})}},
+		{"WithSync and WAL options disagree", []Option{WithSync(wal.SyncAlways), WithWALOptions(wal.Options{Sync: wal.SyncNone})}},
+		{"unknown handoff", []Option{WithHandoff(Handoff(9))}},
+		{"negative stop timeout", []Option{WithStopTimeout(-time.Second)}},
+		{"negative dispatch timeout", []Option{WithDispatchTimeout(-time.Second)}},
+		{"negative max age", []Option{WithMaxAge(-time.Second)}},
+		{"negative inactive timeout", []Option{WithInactiveTimeout(-time.Second)}},
 		{"stop timeout 0", []Option{WithStopTimeout(0)}},
 		{"dispatch timeout 0", []Option{WithDispatchTimeout(0)}},
 		{"max in flight 0", []Option{WithMaxInFlight(0)}},

@@ -50,8 +50,20 @@ const DefaultIdle = 5 * time.Minute
 
 // OpenManager opens (or creates) the WAL file at path and starts a
 // processor for every stream that has work left from an earlier run. idle
-// 0 means DefaultIdle. Stop closes the file.
+// 0 means DefaultIdle. Stop closes the file. walOpts (nil: the defaults)
+// sets the file's durability for every stream (see WithSync): a factory
+// may repeat it with WithSync, not change it. An unknown sync mode or
+// ReadOnly is ErrInvalidOption.
 func OpenManager[T any](path string, factory Factory[T], idle time.Duration, walOpts *wal.Options) (*Manager[T], error) {
+	if factory == nil {
+		return nil, fmt.Errorf("%w: factory is required", ErrInvalidOption)
+	}
+	if walOpts != nil {
+		c := config{walOpts: walOpts}
+		if err := c.validateSync(); err != nil {
+			return nil, err
+		}
+	}
 	l, err := wal.Open(path, walOpts)
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)

@@ -49,6 +49,7 @@ type config struct {
 	logger          *slog.Logger
 	listeners       []listenerReg
 	sync            wal.SyncMode
+	syncSet         bool // WithSync was given
 	walOpts         *wal.Options
 	handoff         Handoff
 }
@@ -106,7 +107,7 @@ func (c *config) validate() error {
 		return bad("max retries %d must not be negative", c.maxRetries)
 	case c.retryDelay < 0 || c.maxRetryDelay < c.retryDelay:
 		return bad("retry delay %s must be >= 0 and <= the cap %s", c.retryDelay, c.maxRetryDelay)
-	case c.jitter < 0 || c.jitter > 1:
+	case !(c.jitter >= 0 && c.jitter <= 1): // NaN too
 		return bad("jitter %g must be in [0, 1]", c.jitter)
 	case c.stopTimeout <= 0:
 		return bad("stop timeout %s must be positive", c.stopTimeout)
@@ -127,10 +128,63 @@ func (c *config) validate() error {
 	case c.handoff < HandoffAuto || c.handoff > HandoffOff:
 		return bad("unknown handoff mode %d", c.handoff)
 	}
+	if err := c.validateSync(); err != nil {
+		return err
+	}
 	for _, r := range c.listeners {
 		if r.fn == nil {
 			return bad("listener for %s must not be nil", r.kind)
 		}
+	}
+	return nil
+}
+
+// validateSync checks the durability options (see WithSync): known modes,
+// a log that can be written, and WithSync and WithWALOptions agreeing.
+func (c *config) validateSync() error {
+	known := func(m wal.SyncMode) bool { return m == wal.SyncAlways || m == wal.SyncNone }
+	switch {
+	case c.syncSet && !known(c.sync):
+		return fmt.Errorf("%w: WithSync(%s): unknown sync mode", ErrInvalidOption, c.sync)
+	case c.walOpts == nil:
+		return nil
+	case !known(c.walOpts.Sync):
+		return fmt.Errorf("%w: WithWALOptions: unknown sync mode %s", ErrInvalidOption, c.walOpts.Sync)
+	case c.walOpts.ReadOnly:
+		return fmt.Errorf("%w: WithWALOptions: ReadOnly: a processor writes to its file", ErrInvalidOption)
+	case c.syncSet && c.walOpts.Sync != wal.SyncAlways && c.walOpts.Sync != c.sync:
+		return fmt.Errorf("%w: WithSync(%s) and WithWALOptions' Sync %s disagree", ErrInvalidOption, c.sync, c.walOpts.Sync)
+	}
+	return nil
+}
+
+// walOptions is what Open passes to wal.Open: WithWALOptions, with the
+// sync mode of WithSync when it was given.
+func (c *config) walOptions() wal.Options {
+	var o wal.Options
+	if c.walOpts != nil {
+		o = *c.walOpts
+	}
+	if c.syncSet {
+		o.Sync = c.sync
+	}
+	return o
+}
+
+// checkLog checks the options against a log that is already open (New,
+// and the Manager's streams): durability was set where the file was
+// opened, and an option that would set it otherwise is refused rather
+// than ignored.
+func (c *config) checkLog(l *wal.Log) error {
+	mode := wal.SyncAlways
+	if l.Store().NoSync() {
+		mode = wal.SyncNone
+	}
+	switch {
+	case c.walOpts != nil:
+		return fmt.Errorf("%w: WithWALOptions applies where the file is opened (Open, OpenManager); this log is open already", ErrInvalidOption)
+	case c.syncSet && c.sync != mode:
+		return fmt.Errorf("%w: WithSync(%s): the log was opened with %s, and durability is set where the file is opened", ErrInvalidOption, c.sync, mode)
 	}
 	return nil
 }
@@ -231,13 +285,25 @@ func WithBatchKey[T any](fn func(T) string) Option {
 // WithLogger sets the logger. Default: discard.
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
 
-// WithSync sets the WAL's durability when Open opens the file: SyncAlways
+// WithSync sets the file's durability when Open opens it: SyncAlways
 // (default; survives power loss) or SyncNone (survives process death only).
-// Ignored by New, whose log is already open.
-func WithSync(m wal.SyncMode) Option { return optionFunc(func(c *config) { c.sync = m }) }
+//
+// Durability belongs to the open file, so it is set where the file is
+// opened, once: by Open (WithSync, or the Sync field of WithWALOptions),
+// by OpenManager (its *wal.Options) or by wal.Open; every processor on the
+// file has that durability. A processor built on a log that is open
+// already (New, a Manager's streams) may repeat WithSync only with the
+// log's mode: another mode is refused with ErrInvalidOption, never
+// ignored. An unknown mode, and a WithSync that disagrees with a Sync
+// field set in WithWALOptions, are ErrInvalidOption too.
+func WithSync(m wal.SyncMode) Option {
+	return optionFunc(func(c *config) { c.sync, c.syncSet = m, true })
+}
 
 // WithWALOptions passes further options to wal.Open when Open opens the
-// file. Ignored by New.
+// file. Its Sync field is used unless WithSync is given (see WithSync for
+// the rule); ReadOnly is refused. New, whose log is open already, refuses
+// it with ErrInvalidOption.
 func WithWALOptions(o wal.Options) Option { return optionFunc(func(c *config) { c.walOpts = &o }) }
 
 // WithListener registers a notification listener at construction, so it

@@ -62,11 +62,7 @@ func Open[T any](path string, d dispatcher.Dispatcher[T], opts ...Option) (*Proc
 	if err != nil {
 		return nil, err
 	}
-	wo := wal.Options{}
-	if cfg.walOpts != nil {
-		wo = *cfg.walOpts
-	}
-	wo.Sync = cfg.sync
+	wo := cfg.walOptions()
 	l, err := wal.Open(path, &wo)
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
@@ -83,12 +79,16 @@ func Open[T any](path string, d dispatcher.Dispatcher[T], opts ...Option) (*Proc
 
 // New builds a processor for one named stream (WithStream) of a WAL that is
 // already open, so several streams share one file. Stop does not close l.
+// The processor has l's durability (see WithSync).
 func New[T any](l *wal.Log, d dispatcher.Dispatcher[T], opts ...Option) (*Processor[T], error) {
 	if l == nil {
 		return nil, fmt.Errorf("%w: the WAL is required (New got a nil *wal.Log)", ErrInvalidOption)
 	}
 	cfg, err := buildConfig(opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.checkLog(l); err != nil {
 		return nil, err
 	}
 	p, err := newProcessor[T](l, d, cfg)
