@@ -28,7 +28,8 @@ var (
 	ErrNoStream = errors.New("wal: no such stream")
 
 	// ErrInvalidName is returned for an empty stream name or one longer
-	// than 255 bytes.
+	// than 255 bytes, and when creating a stream whose name is not valid
+	// UTF-8 or holds a control or bidi character (see Log.Stream).
 	ErrInvalidName = errors.New("wal: invalid stream name")
 
 	// ErrRecord is returned by DecodeRecord for bytes that are not a valid

@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/safetext"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -164,7 +165,11 @@ func (l *Log) Streams() []string {
 
 // Stream returns the named stream, creating it (one committed transaction)
 // if the file does not have it yet. On a read-only log a missing stream is
-// ErrNoStream.
+// ErrNoStream. A name is 1 to 255 bytes; a new stream's name must also be
+// valid UTF-8 without control characters (NUL, C0, DEL, C1), bidirectional
+// formatting characters or line and paragraph separators, else Stream
+// returns ErrInvalidName. A stream an older version created under such a
+// name is still returned, so its events are not stranded.
 func (l *Log) Stream(name string) (*Stream, error) {
 	if name == "" || len(name) > 255 {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidName, name)
@@ -181,6 +186,9 @@ func (l *Log) Stream(name string) (*Stream, error) {
 	}
 	if l.db.ReadOnly() {
 		return nil, fmt.Errorf("%w: %q in %s", ErrNoStream, name, l.db.Path())
+	}
+	if !safetext.Clean(name) {
+		return nil, fmt.Errorf("%w: %q holds a control or bidi character or invalid UTF-8", ErrInvalidName, name)
 	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
