@@ -58,14 +58,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // execute is run with the environment given (tests fix the clock).
+// Nothing reaches stdout or an error line raw: stdout goes through a
+// safeWriter, error lines through cell (see output.go).
 func execute(e *env, args []string, stdout, stderr io.Writer) (code int) {
 	root := newRootCommand(e)
 	root.SetArgs(args)
-	root.SetOut(stdout)
+	out := &safeWriter{w: stdout}
+	defer out.flush()
+	root.SetOut(out)
 	root.SetErr(stderr)
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "walctl: internal error: %v\n", r)
+			fmt.Fprintf(stderr, "walctl: internal error: %s\n", cell(fmt.Sprint(r)))
 			code = exitError
 		}
 	}()
@@ -74,7 +78,7 @@ func execute(e *env, args []string, stdout, stderr io.Writer) (code int) {
 		return exitOK
 	}
 	if !isSilent(err) {
-		fmt.Fprintf(stderr, "walctl: %s\n", oneLine(err))
+		fmt.Fprintf(stderr, "walctl: %s\n", cell(oneLine(err)))
 	}
 	return exitCode(err)
 }

@@ -101,7 +101,7 @@ func streamsOf(l *wal.Log, name string) ([]*wal.Stream, error) {
 			found = found || n == name
 		}
 		if !found {
-			return nil, fmt.Errorf("%s: no stream %q (streams: %v)", l.Path(), name, names)
+			return nil, fmt.Errorf("%s: no stream %q (streams: %q)", l.Path(), name, names)
 		}
 		names = []string{name}
 	}

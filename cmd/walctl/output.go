@@ -7,8 +7,11 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+
+	"github.com/walbatch/walbatch/internal/safetext"
 )
 
 // format is the -o switch of read commands: a table for people, JSON for
@@ -133,18 +136,85 @@ func (r *rows[T]) close() error {
 	return r.tw.Flush()
 }
 
-// cell makes a value safe for one table cell: no tabs or newlines, and a
-// dash for empty.
+// cell makes a value safe for one table cell or plain line: a dash for
+// empty, else the value as safetext.Escape shows it (quoted, with Go
+// escapes, when it holds a control or bidi character, a tab or newline, or
+// invalid UTF-8).
 func cell(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
+	return safetext.Escape(s)
+}
+
+// safeWriter is what commands write their stdout through: whatever reaches
+// it, no control or bidi character (see internal/safetext) reaches the
+// terminal. Tab and newline pass; every other unsafe character is written
+// as \uHHHH, which inside a JSON string (the only place JSON output can
+// hold one) is the same character, so JSON stays valid and means the same;
+// a byte that is not valid UTF-8 is written as \xHH. Table cells are
+// escaped before this (cell), so it changes only JSON and the plain lines
+// that print a path. A character split across two writes is held until the
+// next one; flush writes what is held.
+type safeWriter struct {
+	w    io.Writer
+	held []byte // the start of a character the last write ended within
+	buf  []byte
+}
+
+func (s *safeWriter) Write(p []byte) (int, error) {
+	data := p
+	if len(s.held) > 0 {
+		data = append(s.held, p...)
+		s.held = nil
+	}
+	out := s.buf[:0]
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < utf8.RuneSelf {
+			if c == '\t' || c == '\n' || !safetext.Unsafe(rune(c)) {
+				out = append(out, c)
+			} else {
+				out = fmt.Appendf(out, `\u%04x`, c)
+			}
+			i++
+			continue
 		}
-		return r
-	}, s)
+		if !utf8.FullRune(data[i:]) {
+			s.held = append([]byte(nil), data[i:]...)
+			break
+		}
+		r, n := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			out = fmt.Appendf(out, `\x%02x`, c)
+		case safetext.Unsafe(r):
+			out = fmt.Appendf(out, `\u%04x`, r)
+		default:
+			out = append(out, data[i:i+n]...)
+		}
+		i += n
+	}
+	s.buf = out
+	if _, err := s.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// flush writes the bytes of an incomplete character the last write ended
+// with, as \xHH each.
+func (s *safeWriter) flush() error {
+	if len(s.held) == 0 {
+		return nil
+	}
+	var out []byte
+	for _, c := range s.held {
+		out = fmt.Appendf(out, `\x%02x`, c)
+	}
+	s.held = nil
+	_, err := s.w.Write(out)
+	return err
 }
 
 // writeJSON writes v as one indented JSON document.
