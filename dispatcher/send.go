@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/walbatch/walbatch/internal/safetext"
 )
 
 const (
@@ -94,7 +96,10 @@ func (h *HTTP[T]) transportError(ctx, reqCtx context.Context, r *request, err er
 
 // excerpt returns the start of an error response's body for a *StatusError:
 // secrets removed first (reading far enough that a secret starting within the
-// excerpt is seen whole), then cut to excerptBytes, valid UTF-8, on one line.
+// excerpt is seen whole), then cut to excerptBytes, valid UTF-8, on one line,
+// with every control and bidi character (C0, DEL, C1, U+202E and the like,
+// see internal/safetext) made a space: what is stored as a dead-letter
+// reason or last error cannot drive a terminal.
 func excerpt(body io.Reader, red *redactor) string {
 	p, _ := io.ReadAll(io.LimitReader(body, int64(excerptBytes+red.longest())))
 	s := red.String(string(p))
@@ -107,7 +112,7 @@ func excerpt(body io.Reader, red *redactor) string {
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if safetext.Unsafe(r) {
 			return ' '
 		}
 		return r
