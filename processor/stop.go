@@ -13,15 +13,12 @@ import (
 // or when Stop ends dispatching before the events are done, ErrStopped.
 func (p *Processor[T]) Flush(ctx context.Context) error {
 	ctx = orBackground(ctx)
-	p.mu.Lock()
-	started, stopping, loopDone := p.started, p.stopping, p.loopDone
-	p.mu.Unlock()
-	switch {
-	case stopping:
-		return ErrStopped
-	case !started:
-		return ErrNotStarted
+	if err := p.lifecycleErr(); err != nil {
+		return err
 	}
+	p.mu.Lock()
+	loopDone := p.loopDone
+	p.mu.Unlock()
 	f := &flushReq{target: p.s.Stats().LastSeq, done: make(chan struct{})}
 	select {
 	case p.flushCh <- f:
@@ -36,6 +33,20 @@ func (p *Processor[T]) Flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// lifecycleErr is ErrStopped once Stop began, ErrNotStarted before Start,
+// else nil: when Flush and Drain can work.
+func (p *Processor[T]) lifecycleErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.stopping:
+		return ErrStopped
+	case !p.started:
+		return ErrNotStarted
+	}
+	return nil
 }
 
 // Stop stops accepting events (Enqueue and EnqueueAsync return ErrStopped
