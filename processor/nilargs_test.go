@@ -43,6 +43,7 @@ func TestNilContext(t *testing.T) {
 	require.NoError(t, returnsWithin(t, "Flush(nil)", func() error { return p.Flush(nilCtx) }))
 	require.Equal(t, seqN(0, 4), sink.delivered())
 	require.NoError(t, p.Enqueue(nilCtx, tev{N: 4}))
+	require.NoError(t, returnsWithin(t, "Drain(nil)", func() error { return p.Drain(nilCtx) }))
 	require.NoError(t, returnsWithin(t, "Stop(nil)", func() error { return p.Stop(nilCtx) }))
 	require.NoError(t, returnsWithin(t, "a second Stop(nil)", func() error { return p.Stop(nilCtx) }))
 	require.NoError(t, returnsWithin(t, "Stop after Stop(nil)", func() error { return p.Stop(context.Background()) }))
