@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"reflect"
 	"strconv"
 )
@@ -19,19 +18,20 @@ import (
 // split batch, so a receiver can drop redeliveries without dropping the other
 // parts. An *HTTP is safe for concurrent use.
 type HTTP[T any] struct {
-	url      string // as given to NewHTTP, passed to the factory
-	safeURL  string // url with its password redacted
-	password string // url's password, hidden wherever it might show
-	cfg      config
-	factory  EventFactory[T]
-	client   *http.Client
-	log      *slog.Logger
-	red      *redactor // the secrets known at construction
+	url     string       // as given to NewHTTP, passed to the factory
+	dest    *destination // url taken apart
+	cfg     config
+	factory EventFactory[T]
+	client  *http.Client
+	log     *slog.Logger
+	red     *redactor // the secrets known at construction
 }
 
 // NewHTTP returns an HTTP dispatcher sending batches to rawURL (http or
-// https). Invalid options or option conflicts give an error wrapping
-// ErrInvalidOption; it never shows the URL's password.
+// https). The URL's userinfo, if any, is sent as Authorization: Basic, and
+// errors and logs show the URL with its userinfo and query values
+// redacted. Invalid options or option conflicts give an error wrapping
+// ErrInvalidOption; it never shows the URL.
 func NewHTTP[T any](rawURL string, opts ...HTTPOption) (*HTTP[T], error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -40,15 +40,12 @@ func NewHTTP[T any](rawURL string, opts ...HTTPOption) (*HTTP[T], error) {
 		}
 		o.apply(&cfg)
 	}
-	u, err := cfg.validate(rawURL)
+	dest, err := cfg.validate(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	h := &HTTP[T]{url: rawURL, safeURL: u.Redacted(), cfg: cfg, log: cfg.logger}
-	if p, ok := u.User.Password(); ok {
-		h.password = p
-	}
-	h.red = newRedactor(cfg.secret, cfg.header, h.password)
+	h := &HTTP[T]{url: rawURL, dest: dest, cfg: cfg, log: cfg.logger}
+	h.red = newRedactor(cfg.secret, cfg.header, dest)
 	h.factory = NewEventFactory[T](cfg.format)
 	if cfg.factory != nil {
 		f, ok := cfg.factory.(EventFactory[T])
@@ -62,10 +59,10 @@ func NewHTTP[T any](rawURL string, opts ...HTTPOption) (*HTTP[T], error) {
 	if client == nil {
 		client = newDefaultClient()
 	}
-	h.client = withRedirectPolicy(client)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.client = withRedirectPolicy(client, cfg.secret, h.log)
 	return h, nil
 }
 
@@ -181,16 +178,14 @@ func (h *HTTP[T]) build(part *Batch[T], whole bool) (*request, error) {
 	if out.URL == "" {
 		out.URL = h.url
 	}
-	r := &request{ev: out, safeURL: h.safeURL, events: len(part.Events)}
-	password := h.password
+	dest := h.dest
 	if out.URL != h.url {
-		u, err := url.Parse(out.URL)
-		if err != nil || u.Host == "" {
+		if dest, err = newDestination(out.URL); err != nil {
 			return nil, Permanent(fmt.Errorf("dispatcher: batch %s: event factory returned an invalid URL", part.ID))
 		}
-		r.safeURL = u.Redacted()
-		password, _ = u.User.Password()
 	}
+	out.URL = dest.send
+	r := &request{ev: out, safeURL: dest.safe, events: len(part.Events)}
 	for name, vs := range ev.Header {
 		out.Header[name] = append([]string(nil), vs...)
 	}
@@ -201,7 +196,10 @@ func (h *HTTP[T]) build(part *Batch[T], whole bool) (*request, error) {
 		out.Header.Set("User-Agent", "walbatch")
 	}
 	out.Header.Set("Idempotency-Key", idempotencyKey(part, whole))
-	r.red = newRedactor(h.cfg.secret, out.Header, password)
+	if dest.basic != "" && out.Header.Get("Authorization") == "" {
+		out.Header.Set("Authorization", dest.basic)
+	}
+	r.red = newRedactor(h.cfg.secret, out.Header, dest)
 	if h.cfg.gzip && out.Header.Get("Content-Encoding") == "" {
 		z, err := gzipBytes(out.Body)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -65,16 +64,15 @@ func defaultConfig() config {
 // reservedHeaders are set by the dispatcher itself.
 var reservedHeaders = []string{"Content-Length", "Content-Encoding", "Idempotency-Key", "Transfer-Encoding"}
 
-// validate checks the configuration and the URL; it returns the parsed URL.
-// Its errors wrap ErrInvalidOption and never show a URL's password.
-func (c *config) validate(rawURL string) (*url.URL, error) {
+// validate checks the configuration and the URL, and returns the URL taken
+// apart. Its errors wrap ErrInvalidOption and never show the URL.
+func (c *config) validate(rawURL string) (*destination, error) {
 	if len(c.errs) > 0 {
 		return nil, c.errs[0]
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		// The parse error quotes the URL, password included: leave it out.
-		return nil, fmt.Errorf("%w: URL must be absolute http:// or https:// with a host", ErrInvalidOption)
+	dest, err := newDestination(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	switch {
 	case c.timeout <= 0:
@@ -93,7 +91,7 @@ func (c *config) validate(rawURL string) (*url.URL, error) {
 			return nil, fmt.Errorf("%w: header %s is set by the dispatcher", ErrInvalidOption, name)
 		}
 	}
-	return u, nil
+	return dest, nil
 }
 
 // WithTimeout bounds each HTTP request, from sending it to reading the
@@ -146,8 +144,11 @@ func WithEventFactory[T any](f EventFactory[T]) HTTPOption {
 // WithClient sends requests with the caller's client (its transport, proxy,
 // TLS settings and Timeout). The dispatcher works on a shallow copy that will
 // not follow a redirect changing the method (a 301, 302 or 303 answer to a
-// POST): such an answer is a permanent error. Default: a client of its own on
-// a clone of http.DefaultTransport, TLS certificates verified.
+// POST): such an answer is a permanent error. On a redirect it follows, the
+// copy sends no Referer, and no secret header to another origin (scheme,
+// host or port); then the client's own CheckRedirect, if any, decides.
+// Default: a client of its own on a clone of http.DefaultTransport, TLS
+// certificates verified.
 func WithClient(client *http.Client) HTTPOption {
 	return optionFunc(func(c *config) {
 		if client == nil {
@@ -193,8 +194,9 @@ func WithHeaders(h http.Header) HTTPOption {
 }
 
 // WithSecretHeader declares more headers whose values are secret: they never
-// appear in logs, errors or anything the dispatcher returns. Default:
-// Authorization, Proxy-Authorization, Cookie and X-Api-Key.
+// appear in logs, errors or anything the dispatcher returns, and a redirect
+// to another origin does not carry them. Default: Authorization,
+// Proxy-Authorization, Cookie and X-Api-Key.
 func WithSecretHeader(names ...string) HTTPOption {
 	return optionFunc(func(c *config) {
 		for _, name := range names {

@@ -8,7 +8,10 @@ import "net/http"
 type LogEvent struct {
 	// Method is the HTTP method; "" means POST.
 	Method string
-	// URL is where the request goes; "" means the URL given to NewHTTP.
+	// URL is where the request goes: an absolute http or https URL (any
+	// other is a permanent error); "" means the URL given to NewHTTP. Its
+	// userinfo is sent as Authorization: Basic, unless Header has an
+	// Authorization.
 	URL string
 	// Body is the request body before compression.
 	Body []byte

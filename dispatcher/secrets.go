@@ -8,7 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/walbatch/walbatch/internal/redact"
 )
 
 // defaultSecretHeaders are the headers whose values the HTTP dispatcher never
@@ -22,14 +25,16 @@ const redacted = "[REDACTED]"
 // hidden whatever its length.
 const minSecretPart = 8
 
-// redactor removes known secret values from text.
+// redactor removes known secrets from text: the values of secret headers,
+// and what a URL carries (see internal/redact).
 type redactor struct {
-	values []string // longest first, so a value hides before its parts
+	forms  [][2]string // a URL's raw forms and their redacted text
+	values []string    // longest first, so a value hides before its parts
 }
 
 // newRedactor collects the values of the headers named in secret (canonical
-// names) from h, and the extra values (a URL password).
-func newRedactor(secret map[string]bool, h http.Header, extra ...string) *redactor {
+// names) from h, and the secrets of the destinations' URLs.
+func newRedactor(secret map[string]bool, h http.Header, dests ...*destination) *redactor {
 	r := &redactor{}
 	add := func(v string) {
 		if v != "" {
@@ -49,10 +54,14 @@ func newRedactor(secret map[string]bool, h http.Header, extra ...string) *redact
 			}
 		}
 	}
-	for _, v := range extra {
-		add(v)
+	for _, d := range dests {
+		r.forms = append(r.forms, d.forms...)
+		for _, v := range d.secrets {
+			add(v)
+		}
 	}
 	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+	sort.Slice(r.forms, func(i, j int) bool { return len(r.forms[i][0]) > len(r.forms[j][0]) })
 	return r
 }
 
@@ -60,16 +69,27 @@ func isSecretSeparator(c rune) bool {
 	return c == ' ' || c == '\t' || c == ';' || c == ',' || c == '='
 }
 
-// longest returns the length of the longest secret value (0 when none).
+// longest returns the length of the longest text String replaces: a secret
+// value or a URL form (0 when none).
 func (r *redactor) longest() int {
-	if len(r.values) == 0 {
-		return 0
+	n := 0
+	if len(r.values) > 0 {
+		n = len(r.values[0])
 	}
-	return len(r.values[0])
+	if len(r.forms) > 0 {
+		n = max(n, len(r.forms[0][0]))
+	}
+	return n
 }
 
-// String returns s with every secret value replaced by [REDACTED].
+// String returns s with every known URL replaced by its redacted form and
+// every secret value by [REDACTED].
 func (r *redactor) String(s string) string {
+	for _, f := range r.forms {
+		if strings.Contains(s, f[0]) {
+			s = strings.ReplaceAll(s, f[0], f[1])
+		}
+	}
 	for _, v := range r.values {
 		if strings.Contains(s, v) {
 			s = strings.ReplaceAll(s, v, redacted)
@@ -82,16 +102,23 @@ func (r *redactor) String(s string) string {
 // returns an error with the message redacted that still answers errors.Is for
 // the usual transport sentinels and Timeout(), but does not unwrap to the
 // original (whose message holds the secret). A *url.Error keeps its shape with
-// its URL redacted.
+// its URL redacted; one deeper in the chain has its URL redacted in the
+// message.
 func (r *redactor) Error(err error) error {
 	if err == nil {
 		return nil
 	}
 	if ue, ok := err.(*url.Error); ok {
-		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: r.Error(ue.Err)}
+		return &url.Error{Op: ue.Op, URL: redact.URL(ue.URL), Err: r.Error(ue.Err)}
 	}
 	msg := err.Error()
 	clean := r.String(msg)
+	var ue *url.Error
+	if errors.As(err, &ue) && ue != nil {
+		safe := redact.URL(ue.URL)
+		clean = strings.ReplaceAll(clean, strconv.Quote(ue.URL), strconv.Quote(safe))
+		clean = strings.ReplaceAll(clean, ue.URL, safe)
+	}
 	if clean == msg {
 		return err
 	}
@@ -122,16 +149,6 @@ func (e *redactedError) Is(target error) bool {
 		}
 	}
 	return false
-}
-
-// redactURL returns raw with the password of its userinfo replaced, or a
-// placeholder when it does not parse (its text might hold a password).
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "[unparsable URL]"
-	}
-	return u.Redacted()
 }
 
 // redactKeepingClass redacts err (an event factory's) and keeps it permanent

@@ -111,7 +111,7 @@ func TestHTTPSecretsNeverShowInErrorsOrLogs(t *testing.T) {
 			require.NotContains(t, text, s)
 		}
 	}
-	require.Contains(t, logs.String(), "user:xxxxx@127.0.0.1", "URLs are logged with the password masked")
+	require.Contains(t, logs.String(), "http://REDACTED@127.0.0.1", "URLs are logged with the userinfo hidden")
 	require.Contains(t, errs[0].Error(), redacted, "the echoed headers are redacted in the excerpt")
 	require.Contains(t, errs[0].Error(), "Idempotency-Key: b-secret", "the rest of the excerpt is kept")
 	require.Contains(t, errs[len(errs)-2].Error(), "signing failed with "+redacted)
