@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/walbatch/walbatch/internal/redact"
 )
 
 type snapshotOptions struct {
@@ -43,7 +46,7 @@ the copy exactly like a WAL: it is the way to inspect a file in use.`,
 			}
 			u, err := url.Parse(o.url)
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				return usageErrorf("%q is not an http(s) URL", o.url)
+				return usageErrorf("%q is not an http(s) URL", redact.URL(o.url))
 			}
 			if !strings.HasSuffix(u.Path, "/snapshot") {
 				u.Path = strings.TrimSuffix(u.Path, "/") + "/snapshot"
@@ -67,18 +70,26 @@ func (o *snapshotOptions) run(ctx context.Context, e *env, w io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
+	// Every message shows the URL redacted: no userinfo, no query values.
+	safeURL := redact.URL(o.url)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, o.url, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("snapshot: GET %s: cannot make the request", safeURL)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := snapshotClient.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = &url.Error{Op: ue.Op, URL: redact.URL(ue.URL), Err: ue.Err}
+		}
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		// The body may echo the request: its URL, its Authorization.
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
-		return fmt.Errorf("snapshot: GET %s: %s: %s", o.url, resp.Status, strings.TrimSpace(string(msg)))
+		return fmt.Errorf("snapshot: GET %s: %s: %s", safeURL, resp.Status,
+			strings.TrimSpace(redact.InText(string(msg), o.url)))
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(o.output), filepath.Base(o.output)+".*.tmp")
 	if err != nil {
@@ -98,7 +109,7 @@ func (o *snapshotOptions) run(ctx context.Context, e *env, w io.Writer) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("snapshot: download from %s: %w", o.url, err)
+		return fmt.Errorf("snapshot: download from %s: %w", safeURL, err)
 	}
 	l, err := openReadOnly(tmp.Name())
 	if err != nil {
@@ -115,6 +126,17 @@ func (o *snapshotOptions) run(ctx context.Context, e *env, w io.Writer) error {
 	_, err = fmt.Fprintf(w, "wrote %s: %d bytes, format version %d, %d streams\n", o.output, n, version, streams)
 	return err
 }
+
+// snapshotClient follows redirects as http.DefaultClient does (net/http
+// sends the URL's userinfo only to the URL's own host), without the
+// Referer net/http would add: it quotes the URL, query token included.
+var snapshotClient = &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	req.Header.Del("Referer")
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	return nil
+}}
 
 type countingReader struct {
 	r io.Reader
