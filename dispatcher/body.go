@@ -71,10 +71,14 @@ func (e *encodeError) Error() string {
 func (e *encodeError) Unwrap() error { return e.err }
 
 // EncodeBody encodes b in the given format, as the default event factory
-// does. An event whose Value cannot be encoded gives a permanent error.
+// does. An event whose Value cannot be encoded gives a permanent error; so
+// does a nil b (ErrInvalidCall).
 func EncodeBody[T any](format BodyFormat, b *Batch[T]) ([]byte, error) {
 	if !format.valid() {
 		return nil, Permanent(fmt.Errorf("%w: unknown body format %d", ErrInvalidOption, int(format)))
+	}
+	if b == nil {
+		return nil, Permanent(fmt.Errorf("%w: nil batch", ErrInvalidCall))
 	}
 	buf := make([]byte, 0, 64+b.Bytes()*2+len(b.Events)*96)
 	if format == BodyEnvelope {

@@ -54,8 +54,11 @@ type Batch[T any] struct {
 	Events []Event[T]
 }
 
-// Bytes returns the total size of the events' payloads.
+// Bytes returns the total size of the events' payloads (0 for a nil b).
 func (b *Batch[T]) Bytes() int {
+	if b == nil {
+		return 0
+	}
 	n := 0
 	for i := range b.Events {
 		n += len(b.Events[i].Payload)

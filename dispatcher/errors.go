@@ -12,7 +12,7 @@ var ErrInvalidOption = errors.New("dispatcher: invalid option")
 
 // ErrInvalidCall is returned, wrapped in a *PermanentError, by a Dispatch
 // that cannot run: of a nil Func, of an HTTP not made by NewHTTP, or with a
-// nil context or a nil batch.
+// nil context or a nil batch; and by EncodeBody for a nil batch.
 var ErrInvalidCall = errors.New("dispatcher: invalid call")
 
 // ErrBodyTooLarge is returned by the HTTP dispatcher, wrapped in a

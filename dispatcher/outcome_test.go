@@ -87,4 +87,12 @@ func TestDispatchersThatCannotRunReturnErrInvalidCall(t *testing.T) {
 	}
 	new(HTTP[click]).CloseIdleConnections()
 	nilHTTP.CloseIdleConnections()
+	var nilBatch *Batch[click]
+	require.Zero(t, nilBatch.Bytes())
+	for _, f := range []BodyFormat{BodyEnvelope, BodyJSONArray, BodyNDJSON} {
+		_, err := EncodeBody(f, nilBatch)
+		require.ErrorIs(t, err, ErrInvalidCall)
+		_, err = NewEventFactory[click](f)("http://h/", nil)
+		require.ErrorIs(t, err, ErrInvalidCall)
+	}
 }

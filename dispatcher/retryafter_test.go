@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -46,17 +47,48 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
+// A huge Retry-After under a huge cap gives the cap, never a wrapped or
+// negative delay: 9999999999 s is more nanoseconds than an int64 holds.
+func TestParseRetryAfterNeverOverflows(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const maxDuration = time.Duration(math.MaxInt64)
+	for _, tc := range []struct {
+		in    string
+		limit time.Duration
+		want  time.Duration
+	}{
+		{"9999999999", maxDuration, maxDuration},
+		{"9223372036", maxDuration, 9223372036 * time.Second},
+		{"9223372037", maxDuration, maxDuration},
+		{"99999999999999999999999999", maxDuration, maxDuration},
+		{"9999999999", 100 * 365 * 24 * time.Hour, 100 * 365 * 24 * time.Hour},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", maxDuration, maxDuration},
+		{"Mon, 01 Jan 0001 00:00:00 GMT", maxDuration, 0},
+	} {
+		got, ok := parseRetryAfter(tc.in, now, tc.limit)
+		require.True(t, ok, tc.in)
+		require.Equal(t, tc.want, got, tc.in)
+	}
+}
+
+// FuzzParseRetryAfter checks that any value under any cap gives a delay in
+// [0, cap], and 0 when the value is not understood.
 func FuzzParseRetryAfter(f *testing.F) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	for _, seed := range []string{"0", "120", "-1", "99999999999999999999", "Sun, 01 Mar 2026 12:01:00 GMT",
-		"Sunday, 01-Mar-26 12:00:30 GMT", "Sun Mar  1 12:00:45 2026", "", "x", "1e3"} {
-		f.Add(seed)
+	for _, seed := range []string{"0", "120", "-1", "99999999999999999999", "9999999999", "Sun, 01 Mar 2026 12:01:00 GMT",
+		"Sunday, 01-Mar-26 12:00:30 GMT", "Sun Mar  1 12:00:45 2026", "Fri, 31 Dec 9999 23:59:59 GMT", "", "x", "1e3"} {
+		for _, limit := range []int64{int64(time.Hour), math.MaxInt64, 1} {
+			f.Add(seed, limit)
+		}
 	}
-	const limit = time.Hour
-	f.Fuzz(func(t *testing.T, in string) {
+	f.Fuzz(func(t *testing.T, in string, limitNs int64) {
+		limit := time.Duration(limitNs)
+		if limit <= 0 {
+			return // NewHTTP refuses it
+		}
 		d, ok := parseRetryAfter(in, now, limit)
 		if d < 0 || d > limit {
-			t.Fatalf("parseRetryAfter(%q) = %s, out of [0, %s]", in, d, limit)
+			t.Fatalf("parseRetryAfter(%q, cap %s) = %s, out of [0, cap]", in, limit, d)
 		}
 		if !ok && d != 0 {
 			t.Fatalf("parseRetryAfter(%q) = %s but not ok", in, d)
