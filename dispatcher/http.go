@@ -187,6 +187,12 @@ func (h *HTTP[T]) build(part *Batch[T], whole bool) (*request, error) {
 	out.URL = dest.send
 	r := &request{ev: out, safeURL: dest.safe, events: len(part.Events)}
 	for name, vs := range ev.Header {
+		for _, v := range vs {
+			if err := checkHeader(name, v); err != nil {
+				// net/http would refuse it at every attempt.
+				return nil, Permanent(fmt.Errorf("dispatcher: batch %s: event factory: %w", part.ID, err))
+			}
+		}
 		out.Header[name] = append([]string(nil), vs...)
 	}
 	for name, vs := range h.cfg.header {

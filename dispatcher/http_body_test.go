@@ -141,3 +141,22 @@ func TestHTTPEmptyBatchSendsNothing(t *testing.T) {
 	require.True(t, IsPermanent(h.Dispatch(context.Background(), nil)))
 	require.Empty(t, rc.requests())
 }
+
+// A request the factory made that net/http can never send (a header value
+// with CR or LF, a method that is not a token, a URL that is not http(s))
+// is a permanent error, not a retry loop, and the value is not shown.
+func TestHTTPEventFactoryRequestThatCannotBeSentIsPermanent(t *testing.T) {
+	rc := newReceiver(t, nil)
+	for name, ev := range map[string]*LogEvent{
+		"header value": {Header: http.Header{"X-Signature": {"abc\r\nInjected: " + signature}}},
+		"header name":  {Header: http.Header{"X Sig": {"1"}}},
+		"method":       {Method: "PO ST"},
+		"scheme":       {URL: "ftp://127.0.0.1/x"},
+	} {
+		h := newHTTP(t, rc.URL, WithEventFactory(func(string, *Batch[click]) (*LogEvent, error) { return ev, nil }))
+		err := h.Dispatch(context.Background(), makeBatch("b", 1, 1))
+		require.True(t, IsPermanent(err), "%s: %v", name, err)
+		require.NotContains(t, err.Error(), signature, name)
+	}
+	require.Empty(t, rc.requests())
+}

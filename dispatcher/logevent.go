@@ -16,7 +16,9 @@ type LogEvent struct {
 	// Body is the request body before compression.
 	Body []byte
 	// Header holds the request headers the factory wants (Content-Type
-	// above all). It may be nil.
+	// above all). It may be nil. A name that is not a token or a value
+	// holding CR, LF or NUL is a permanent error (ErrInvalidOption), the
+	// value not shown.
 	Header http.Header
 }
 

@@ -80,6 +80,21 @@ func TestHTTPURLSecretsNeverShowInErrorsOrLogs(t *testing.T) {
 		require.Error(t, err)
 		errs = append(errs, err)
 	}
+	// An event factory's error quoting the URL it was given, or a URL of
+	// its own that does not parse.
+	for _, factory := range []EventFactory[click]{
+		func(url string, _ *Batch[click]) (*LogEvent, error) {
+			return nil, fmt.Errorf("cannot sign a request for %s", url)
+		},
+		func(url string, _ *Batch[click]) (*LogEvent, error) {
+			return &LogEvent{URL: strings.Replace(url, "127.0.0.1", "%zz", 1)}, nil
+		},
+	} {
+		h := newHTTP(t, withURLSecrets(echo.URL), WithLogger(logger), WithEventFactory(factory))
+		err := h.Dispatch(context.Background(), makeBatch("b-url", 2, 1))
+		require.Error(t, err)
+		errs = append(errs, err)
+	}
 	require.True(t, sawBasic, "the userinfo is still sent as Basic credentials")
 	texts := []string{logs.String()}
 	for _, err := range errs {
