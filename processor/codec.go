@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/walbatch/walbatch/internal/msgpackcheck"
 )
 
 // Events are stored as their msgpack encoding. Encoders are pooled: the
@@ -148,15 +150,21 @@ func encodeMany[T any](e *encoder, evs []T, byPtr bool, fast *fastPlan, fn func(
 	return nil
 }
 
+// decode decodes b as decodeInto does, with msgpack alone.
 func decode[T any](b []byte) (T, error) {
 	var v T
-	err := msgpack.Unmarshal(b, &v)
+	d := getBatchDecoder()
+	defer d.release()
+	err := decodeInto(d, nil, b, &v)
 	return v, err
 }
 
 // batchDecoder decodes the events of a batch with one msgpack decoder,
 // reset for each event: msgpack.Unmarshal takes a decoder from its pool and
-// allocates a reader for every call. It decodes exactly as Unmarshal does.
+// allocates a reader for every call. It decodes the same values as
+// Unmarshal, without Unmarshal's preallocated values: for every map key
+// and value type it meets, that option starts a goroutine that runs for
+// the rest of the process, holding 256 values of the type.
 type batchDecoder struct {
 	rd  bytes.Reader
 	dec *msgpack.Decoder
@@ -165,7 +173,6 @@ type batchDecoder struct {
 var decPool = sync.Pool{New: func() any {
 	d := &batchDecoder{}
 	d.dec = msgpack.NewDecoder(&d.rd)
-	d.dec.UsePreallocateValues(true) // as Unmarshal does
 	return d
 }}
 
@@ -178,8 +185,13 @@ func (d *batchDecoder) release() {
 
 // decodeInto decodes b into *v, which must hold T's zero value: with the
 // fast codec when it has a plan for T and knows every byte, else with
-// msgpack. A panic in msgpack is an error (see encodeValue): the batch goes
-// to dead letters instead of the process going down.
+// msgpack. Whatever the bytes, the decoding is bounded: msgpack sees only
+// bytes msgpackcheck.Check accepts (lengths within the payload, nesting at
+// most msgpackcheck.MaxDepth deep), so it allocates in proportion to
+// len(b) (times the size of T's largest element type) and recurses at most
+// MaxDepth levels; the fast codec checks every length itself. A panic in
+// msgpack is an error (see encodeValue). An error makes the event
+// undecodable: it goes to dead letters alone (loop.values).
 func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
 	if fast != nil {
 		if fast.decode(b, unsafe.Pointer(v)) {
@@ -187,6 +199,9 @@ func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
 		}
 		var zero T
 		*v = zero
+	}
+	if err := msgpackcheck.Check(b); err != nil {
+		return err
 	}
 	return d.decode(b, v)
 }

@@ -5,15 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/walbatch/walbatch/dispatcher"
 	"github.com/walbatch/walbatch/wal"
 )
-
-// errDecode marks an event that cannot be decoded into T: retrying cannot
-// help, so the batch is dead-lettered.
-var errDecode = errors.New("processor: cannot decode event")
 
 // dispatch runs one attempt of a batch on its own goroutine and reports the
 // outcome to the loop.
@@ -61,10 +58,15 @@ func (l *loop[T]) attempt(r *result) (err error) {
 		r.recs = recs
 	}
 	batch := &dispatcher.Batch[T]{ID: r.b.ID, Stream: p.cfg.stream, Attempt: r.b.Attempts + 1, Events: make([]dispatcher.Event[T], len(r.recs))}
-	ids := eventIDs(r.recs)
-	if err := l.values(batch.Events, r.recs); err != nil {
-		return err
+	if bad := l.values(batch.Events, r.recs); len(bad) > 0 {
+		if err := l.undecodable(r, batch, bad); err != nil {
+			return err
+		}
+		if r.b == nil {
+			return nil // nothing left to send
+		}
 	}
+	ids := eventIDs(r.recs)
 	for i, rec := range r.recs {
 		ev := &batch.Events[i]
 		ev.ID, ev.Seq, ev.EnqueuedAt, ev.Key, ev.Payload = ids[i*idLen:(i+1)*idLen], rec.Seq, rec.Time, rec.Key, rec.Payload
@@ -83,9 +85,9 @@ func (l *loop[T]) attempt(r *result) (err error) {
 }
 
 // values fills in the Value of each event: from the handoff while it holds
-// the event, else decoded from the record's payload. An event that does
-// not decode makes the batch a permanent failure.
-func (l *loop[T]) values(evs []dispatcher.Event[T], recs []wal.Record) error {
+// the event, else decoded from the record's payload. It returns the events
+// that do not decode, in order (none, nearly always).
+func (l *loop[T]) values(evs []dispatcher.Event[T], recs []wal.Record) []badEvent {
 	missed := l.p.hot.takeBatch(recs, evs)
 	l.p.handedOff.Add(int64(len(recs) - len(missed)))
 	if len(missed) == 0 {
@@ -93,11 +95,66 @@ func (l *loop[T]) values(evs []dispatcher.Event[T], recs []wal.Record) error {
 	}
 	dec := getBatchDecoder()
 	defer dec.release()
+	var bad []badEvent
 	for _, i := range missed {
 		if err := decodeInto(dec, l.p.fast, recs[i].Payload, &evs[i].Value); err != nil {
-			return dispatcher.Permanent(fmt.Errorf("%w %s: %v", errDecode, recs[i].ID, err))
+			bad = append(bad, badEvent{i: i, err: err})
 		}
 	}
+	return bad
+}
+
+// badEvent is an event of an attempt that does not decode: its index in
+// the attempt and why.
+type badEvent struct {
+	i   int
+	err error
+}
+
+// undecodable moves the events of an attempt that do not decode into T to
+// dead letters, each alone with reason "undecodable: ...", and takes them
+// out of the attempt: the rest of the batch goes out in it. No retry can
+// make them decode, and dead-lettering the whole batch would lose the
+// good events; keeping them would fail the batch at every attempt and
+// after every restart. r.b becomes nil when nothing is left to send.
+func (l *loop[T]) undecodable(r *result, batch *dispatcher.Batch[T], bad []badEvent) error {
+	p := l.p
+	evs := make([]wal.EventReason, len(bad))
+	for j, e := range bad {
+		evs[j] = wal.EventReason{Seq: r.recs[e.i].Seq, Reason: "undecodable: " + strings.ReplaceAll(e.err.Error(), "\n", " ")}
+	}
+	nb, err := p.s.DeadLetterEvents(r.b.Seq, evs)
+	if err != nil {
+		return fmt.Errorf("processor: moving undecodable events of batch %s to dead letters: %w", r.b.ID, err)
+	}
+	p.deadLettered.Add(int64(len(bad)))
+	p.freed()
+	for j, e := range bad {
+		rec := &r.recs[e.i]
+		p.cfg.logger.Warn("walbatch: undecodable event moved to dead letters", "stream", p.cfg.stream, "batch", r.b.ID,
+			"event", rec.ID.String(), "reason", evs[j].Reason)
+		p.notes.emit(Notification{Kind: DeadLettered, Stream: p.cfg.stream, BatchID: r.b.ID, Count: 1,
+			Bytes: int64(len(rec.Payload)), Attempt: r.b.Attempts + 1, Err: fmt.Errorf("%w: %s", ErrUndecodable, evs[j].Reason)})
+	}
+	r.b = nb
+	if nb == nil {
+		r.recs = nil
+		return nil
+	}
+	// A new slice: the loop may hold the old one (ib.recs).
+	recs := make([]wal.Record, 0, len(r.recs)-len(bad))
+	kept := batch.Events[:0]
+	j := 0
+	for i := range r.recs {
+		if j < len(bad) && bad[j].i == i {
+			j++
+			continue
+		}
+		recs = append(recs, r.recs[i])
+		kept = append(kept, batch.Events[i])
+	}
+	clear(batch.Events[len(kept):])
+	r.recs, batch.Events = recs, kept
 	return nil
 }
 
@@ -108,7 +165,7 @@ func (l *loop[T]) apply(r result) {
 	l.running--
 	ib := l.batches[r.seq]
 	ib.running = false
-	if r.b == nil { // every record was corrupt and is in dead letters now
+	if r.b == nil { // every record was corrupt or undecodable and is in dead letters now
 		delete(l.batches, r.seq)
 		p.freed()
 		return

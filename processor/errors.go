@@ -20,6 +20,13 @@ var (
 	// is larger than the batch byte limit: it could never be dispatched.
 	ErrEventTooLarge = errors.New("processor: event larger than the batch byte limit")
 
+	// ErrUndecodable is wrapped by the Err of the DeadLettered
+	// notification for an event whose payload does not decode into T
+	// (malformed msgpack, nested deeper than the limit, or not of T's
+	// shape). Such an event goes to dead letters alone, with reason
+	// "undecodable: ..."; the rest of its batch is dispatched.
+	ErrUndecodable = errors.New("processor: undecodable event")
+
 	// ErrInvalidOption is returned by Open and New for an option value
 	// out of range or options that conflict.
 	ErrInvalidOption = errors.New("processor: invalid option")

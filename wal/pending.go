@@ -61,10 +61,49 @@ func (s *Stream) OldestPendingTime() (time.Time, error) {
 // It returns the batch as it now stands, or nil when nothing was left in it
 // (the batch is then removed).
 func (s *Stream) QuarantineInFlight(batchSeq uint64, seqs []uint64) (*Batch, error) {
+	evs := make([]EventReason, len(seqs))
+	for i, seq := range seqs {
+		evs[i].Seq = seq
+	}
+	out, err := s.moveToDead(batchSeq, evs, true)
+	if err != nil {
+		return nil, fmt.Errorf("wal: quarantine %q batch %d: %w", s.name, batchSeq, err)
+	}
+	return out, nil
+}
+
+// EventReason names an event of a batch and why it goes to dead letters.
+type EventReason struct {
+	Seq    uint64
+	Reason string
+}
+
+// DeadLetterEvents moves some events of an in-flight batch to dead letters,
+// each alone with its own reason (an event no dispatcher can be given, such
+// as one whose payload does not decode), and shrinks the batch to the rest,
+// in one transaction. A record that fails its checksum goes with reason
+// "corrupt: ..." instead, as QuarantineInFlight would move it. Events that
+// are not in the batch are left alone. The batch's attempts do not change:
+// the events moved were not part of an attempt. It returns the batch as it
+// now stands, or nil when nothing was left in it (the batch is then
+// removed).
+func (s *Stream) DeadLetterEvents(batchSeq uint64, evs []EventReason) (*Batch, error) {
+	out, err := s.moveToDead(batchSeq, evs, false)
+	if err != nil {
+		return nil, fmt.Errorf("wal: dead-letter events of %q batch %d: %w", s.name, batchSeq, err)
+	}
+	return out, nil
+}
+
+// moveToDead moves the events evs names out of an in-flight batch into dead
+// letters, and tightens the batch to the events left. With corruptOnly it
+// moves only records that fail their checksum.
+func (s *Stream) moveToDead(batchSeq uint64, evs []EventReason, corruptOnly bool) (*Batch, error) {
 	var st streamState
 	var out *Batch
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
+		out = nil
 		b, err := s.getBatch(tx, batchSeq)
 		if err != nil {
 			return err
@@ -78,7 +117,8 @@ func (s *Stream) QuarantineInFlight(batchSeq uint64, seqs []uint64) (*Batch, err
 			return err
 		}
 		now := time.Now().UnixNano()
-		for _, seq := range seqs {
+		for _, ev := range evs {
+			seq := ev.Seq
 			if seq < b.First || seq > b.Last {
 				continue
 			}
@@ -87,21 +127,25 @@ func (s *Stream) QuarantineInFlight(batchSeq uint64, seqs []uint64) (*Batch, err
 			if v == nil {
 				continue
 			}
-			_, derr := DecodeRecord(seq, v)
-			if derr == nil {
+			reason := ev.Reason
+			r, derr := DecodeRecord(seq, v)
+			// The dead store counts a record by its payload length, one
+			// that does not decode by its stored length.
+			n := uint64(len(r.Payload))
+			if derr != nil {
+				reason, n = "corrupt: "+derr.Error(), uint64(len(v))
+			} else if corruptOnly {
 				continue
 			}
-			n := uint64(len(v))
-			d := deadRecord{Record: append([]byte(nil), v...), Reason: "corrupt: " + derr.Error(), BatchID: b.ID, Attempts: b.Attempts, At: now}
+			d := deadRecord{Record: append([]byte(nil), v...), Reason: reason, BatchID: b.ID, Attempts: b.Attempts, At: now}
 			if err := putDead(dead, k, &d); err != nil {
 				return err
 			}
 			if err := events.Delete(k); err != nil {
 				return err
 			}
-			// Counters took the payload length at append; the dead store
-			// counts a record that does not decode by its stored length.
-			added := appendedBytes(v)
+			// Counters took the payload length at append.
+			added := appendedBytes(d.Record)
 			b.Count--
 			b.Bytes -= min(int64(added), b.Bytes)
 			st.InflightCount--
@@ -144,7 +188,7 @@ func (s *Stream) QuarantineInFlight(batchSeq uint64, seqs []uint64) (*Batch, err
 		return s.putState(tx, &st)
 	}, func() { s.setState(st) })
 	if err != nil {
-		return nil, fmt.Errorf("wal: quarantine %q batch %d: %w", s.name, batchSeq, err)
+		return nil, err
 	}
 	return out, nil
 }
