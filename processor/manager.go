@@ -27,11 +27,14 @@ type Manager[T any] struct {
 	ownsLog bool
 	factory Factory[T]
 	idle    time.Duration
+	shared  []Option  // every stream's first options (OpenManager's opts)
+	notes   *notifier // the manager's own listeners (Subscribe)
 
-	mu       sync.Mutex // guards procs, stopped
-	procs    map[string]*managed[T]
-	stopped  bool
-	creating sync.WaitGroup // acquires running a factory and New
+	mu        sync.Mutex // guards procs, stopped, recovered
+	procs     map[string]*managed[T]
+	stopped   bool
+	recovered map[string]RecoveryReport
+	creating  sync.WaitGroup // acquires running a factory and New
 
 	quit chan struct{}
 	done chan struct{}
@@ -50,11 +53,16 @@ const DefaultIdle = 5 * time.Minute
 
 // OpenManager opens (or creates) the WAL file at path and starts a
 // processor for every stream that has work left from an earlier run. idle
-// 0 means DefaultIdle. Stop closes the file. walOpts (nil: the defaults)
+// 0 means DefaultIdle. Stop closes the file.
+//
+// opts are options every stream starts with, before those its factory
+// returns (which win): a logger, listeners (WithListener) or limits shared
+// by all streams are given once here. WithStream has no place among them
+// (ErrInvalidOption); the manager names each stream. walOpts (nil: the defaults)
 // sets the file's durability for every stream (see WithSync): a factory
 // may repeat it with WithSync, not change it. An unknown sync mode or
 // ReadOnly is ErrInvalidOption.
-func OpenManager[T any](path string, factory Factory[T], idle time.Duration, walOpts *wal.Options) (*Manager[T], error) {
+func OpenManager[T any](path string, factory Factory[T], idle time.Duration, walOpts *wal.Options, opts ...Option) (*Manager[T], error) {
 	if factory == nil {
 		return nil, fmt.Errorf("%w: factory is required", ErrInvalidOption)
 	}
@@ -68,7 +76,7 @@ func OpenManager[T any](path string, factory Factory[T], idle time.Duration, wal
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
-	m, err := NewManager(l, factory, idle)
+	m, err := NewManager(l, factory, idle, opts...)
 	if err != nil {
 		_ = l.Close()
 		return nil, err
@@ -77,8 +85,9 @@ func OpenManager[T any](path string, factory Factory[T], idle time.Duration, wal
 	return m, nil
 }
 
-// NewManager builds a manager on an open WAL; Stop does not close it.
-func NewManager[T any](l *wal.Log, factory Factory[T], idle time.Duration) (*Manager[T], error) {
+// NewManager builds a manager on an open WAL; Stop does not close it. opts
+// are every stream's first options, as for OpenManager.
+func NewManager[T any](l *wal.Log, factory Factory[T], idle time.Duration, opts ...Option) (*Manager[T], error) {
 	if l == nil {
 		return nil, fmt.Errorf("%w: the WAL is required (NewManager got a nil *wal.Log)", ErrInvalidOption)
 	}
@@ -91,7 +100,15 @@ func NewManager[T any](l *wal.Log, factory Factory[T], idle time.Duration) (*Man
 	if idle == 0 {
 		idle = DefaultIdle
 	}
-	m := &Manager[T]{log: l, factory: factory, idle: idle, procs: map[string]*managed[T]{},
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.stream != DefaultStream {
+		return nil, fmt.Errorf("%w: WithStream(%q) among a manager's options: the manager names each stream", ErrInvalidOption, cfg.stream)
+	}
+	m := &Manager[T]{log: l, factory: factory, idle: idle, shared: opts, notes: newNotifier(cfg.logger),
+		procs: map[string]*managed[T]{}, recovered: map[string]RecoveryReport{},
 		quit: make(chan struct{}), done: make(chan struct{})}
 	for _, name := range l.Streams() {
 		s, err := l.Stream(name)
@@ -101,6 +118,7 @@ func NewManager[T any](l *wal.Log, factory Factory[T], idle time.Duration) (*Man
 		if ev, _ := s.Stats().Outstanding(); ev > 0 {
 			if _, err := m.acquire(name); err != nil {
 				_ = m.stopAll(context.Background())
+				m.notes.close()
 				return nil, err
 			}
 			m.release(name)
@@ -221,7 +239,13 @@ func (m *Manager[T]) create(name string, e *managed[T]) (p *Processor[T], err er
 	if err != nil {
 		return nil, fmt.Errorf("processor: factory for stream %q: %w", name, err)
 	}
-	p, err = New(m.log, d, append(opts, WithStream(name))...)
+	all := make([]Option, 0, len(m.shared)+len(forwardedKinds)+len(opts)+1)
+	all = append(all, m.shared...)
+	for _, k := range forwardedKinds {
+		all = append(all, WithListener(k, m.notes.emit))
+	}
+	all = append(append(all, opts...), WithStream(name))
+	p, err = New(m.log, d, all...)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +256,7 @@ func (m *Manager[T]) create(name string, e *managed[T]) (p *Processor[T], err er
 		return nil, ErrStopped
 	}
 	e.p, e.users, e.lastUsed = p, 1, time.Now()
+	m.recovered[name] = p.Recovery()
 	m.mu.Unlock()
 	return p, nil
 }
@@ -285,6 +310,7 @@ func (m *Manager[T]) releaseIdle() {
 		delete(m.procs, name)
 		close(e.released)
 		m.mu.Unlock()
+		m.notes.emit(Notification{Kind: StreamReleased, Stream: name})
 	}
 }
 
@@ -314,6 +340,14 @@ func (m *Manager[T]) Stop(ctx context.Context) error {
 		err = fmt.Errorf("processor: stop: a stream is still being created: %w", ctx.Err())
 	}
 	err = errors.Join(err, m.stopAll(ctx))
+	// The streams' notifiers are closed: nothing forwards any more. The
+	// manager's listeners get what is queued for as long as a stream's
+	// would (the default stop timeout, or ctx's deadline).
+	deadline := time.Now().Add(DefaultStopTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	m.notes.closeBy(deadline)
 	if m.ownsLog {
 		err = errors.Join(err, m.log.Close())
 	}

@@ -22,7 +22,15 @@ const (
 	Recovered
 	// Flushed fires when a Flush (or the flush of Stop) finished.
 	Flushed
+	// StreamReleased fires on a Manager's listeners (Manager.Subscribe)
+	// when an idle stream's processor was stopped and released; the next
+	// use of the name creates it afresh. A Processor never emits it.
+	StreamReleased
 )
+
+// forwardedKinds are the kinds a Manager forwards from each stream's
+// processor to its own listeners.
+var forwardedKinds = []Kind{BatchDispatched, RetryScheduled, DeadLettered, Recovered, Flushed}
 
 func (k Kind) String() string {
 	switch k {
@@ -36,6 +44,8 @@ func (k Kind) String() string {
 		return "recovered"
 	case Flushed:
 		return "flushed"
+	case StreamReleased:
+		return "stream_released"
 	}
 	return "unknown"
 }
@@ -78,9 +88,10 @@ type listenerReg struct {
 type notifier struct {
 	log *slog.Logger
 
-	mu     sync.RWMutex // guards subs, nextID
+	mu     sync.RWMutex // guards subs, nextID, closed (and ch against a send after close)
 	subs   map[int]listenerReg
 	nextID int
+	closed bool
 
 	ch      chan Notification
 	done    chan struct{}
@@ -110,9 +121,15 @@ func (n *notifier) remove(id int) bool {
 	return ok
 }
 
-// emit queues a notification without ever blocking.
+// emit queues a notification without ever blocking. After close it drops
+// the notification: a Manager's notifier may still be handed one by a
+// stream whose creation ended after the manager stopped.
 func (n *notifier) emit(note Notification) {
 	n.mu.RLock()
+	defer n.mu.RUnlock() // held across the send: close cannot run meanwhile
+	if n.closed {
+		return
+	}
 	any := false
 	for _, s := range n.subs {
 		if s.kind == note.Kind {
@@ -120,7 +137,6 @@ func (n *notifier) emit(note Notification) {
 			break
 		}
 	}
-	n.mu.RUnlock()
 	if !any {
 		return
 	}
@@ -163,7 +179,10 @@ func (n *notifier) call(fn Listener, note Notification) {
 
 // close delivers what is queued and ends the goroutine.
 func (n *notifier) close() {
+	n.mu.Lock()
+	n.closed = true
 	close(n.ch)
+	n.mu.Unlock()
 	<-n.done
 }
 
