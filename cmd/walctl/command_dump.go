@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/walbatch/walbatch/internal/msgpackcheck"
 )
 
 type dumpOptions struct {
@@ -34,7 +36,9 @@ func newDumpCommand(e *env) *cobra.Command {
 number, ID, state, enqueue time, key, size and the payload. Payloads are
 decoded from msgpack to JSON (map keys become strings; byte strings become
 text when they are UTF-8, else {"base64": "..."}); a payload that is not
-msgpack is printed encoded, with a payload_error field. With --raw every
+msgpack, declares lengths past its end or nests arrays and maps more than
+100 deep is printed encoded, with a payload_error field, and the dump goes
+on. With --raw every
 payload is printed as its bytes, encoded with --encoding.
 Dead letters follow the live events of each stream, with their reason.
 A record that fails its checksum prints a line with an "error" field and
@@ -196,16 +200,20 @@ func (n *ndjson) close() error { return nil }
 // JSON. Maps with keys that are not strings get their keys formatted as
 // text; byte strings become text when they are valid UTF-8, otherwise
 // {"base64": "..."}; floats JSON cannot hold (NaN, ±Inf) become strings.
+// Whatever the bytes, it is bounded: b must pass msgpackcheck.Check
+// (declared lengths within b, nested at most msgpackcheck.MaxDepth deep)
+// before the decoder sees it, so a hostile payload is an error, never an
+// allocation of its declared size, a hang or a stack overflow.
 func msgpackToJSON(b []byte) (json.RawMessage, error) {
-	r := bytes.NewReader(b)
-	dec := msgpack.NewDecoder(r)
+	if err := msgpackcheck.Check(b); err != nil {
+		return nil, err // "malformed msgpack: ..."
+	}
+	// Check accepted exactly one value: the decoder reads all of b.
+	dec := msgpack.NewDecoder(bytes.NewReader(b))
 	dec.SetMapDecoder(func(d *msgpack.Decoder) (any, error) { return d.DecodeUntypedMap() })
 	v, err := dec.DecodeInterface()
 	if err != nil {
 		return nil, fmt.Errorf("not msgpack: %w", err)
-	}
-	if r.Len() != 0 {
-		return nil, fmt.Errorf("not msgpack: %d bytes after the first value", r.Len())
 	}
 	out, err := json.Marshal(jsonable(v))
 	if err != nil {

@@ -69,7 +69,7 @@ func TestDumpDecodesPayloads(t *testing.T) {
 	require.Len(t, lines, 6) // 3, 6, 7, 8 live; 4, 5 dead
 	require.Contains(t, lines[0], `"payload":{"items":["a","b"],"order":3}`)
 	require.Contains(t, lines[1], `"payload":{"note":"tab\there","order":6}`)
-	require.Contains(t, lines[2], `"payload_error":"not msgpack`)
+	require.Contains(t, lines[2], `"payload_error":"malformed msgpack: 9 bytes after the value"`)
 	require.Contains(t, lines[4], `"blob":{"base64":"/wAQ"}`)
 	require.Contains(t, lines[5], `"payload":{"5":"five"}`)
 }
