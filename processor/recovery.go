@@ -25,7 +25,10 @@ type RecoveryReport struct {
 	// Repaired lists what the checks at open fixed (see recovery.Plan).
 	Repaired []string
 	// Problems lists damage found at open that needs recovery.Repair on
-	// the closed file; dispatching goes on meanwhile.
+	// the closed file; dispatching goes on meanwhile. An invalid meta page
+	// (events acknowledged in the newest commit may be missing) is one:
+	// the next commit rewrites that page, so stop the processor and
+	// repair at once to restore what can be restored.
 	Problems []string
 
 	// redispatch are the in-flight batches recovery found sound, in seal
@@ -61,6 +64,10 @@ func recoverStream(s *wal.Stream) (RecoveryReport, error) {
 		PendingBytes:    st.PendingBytes,
 		DeadEvents:      st.DeadEvents,
 		OldestPending:   st.OldestPending,
+	}
+	rep.Repaired = append(rep.Repaired, plan.FileRepaired...)
+	for _, p := range plan.File {
+		rep.Problems = append(rep.Problems, p.String())
 	}
 	for _, sr := range plan.Streams {
 		rep.redispatch = append(rep.redispatch, sr.Redispatch...)

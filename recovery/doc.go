@@ -27,6 +27,10 @@
 // Everything else (a batch record that does not decode, overlapping
 // ranges, counters a scan is needed to know) is listed in the plan's
 // Problems for Verify and Repair, and such batches are not dispatched.
+// An invalid meta page that the log's open went past (events acknowledged
+// in the newest commit may be missing) is in the plan's File problems; a
+// newest commit the open restored (only its meta page's checksum damaged)
+// is in FileRepaired.
 //
 // # Verify
 //
@@ -35,7 +39,9 @@
 // than stopping at the first:
 //
 //   - the file's pages, read with plain reads rather than through bbolt's
-//     memory map, so that damage cannot fault or loop: both meta pages,
+//     memory map, so that damage cannot fault or loop: both meta pages
+//     (an invalid one, which bbolt opens past to the other, is a problem:
+//     the newest commit may be missing; see store.DB.MetaProblems),
 //     every page reference in range and used once, page types, key order,
 //     the freelist, no page both used and free, none lost; then, when the
 //     page tree is sound, bbolt's own tx.Check;
@@ -69,7 +75,9 @@
 //
 // Repair works on a closed file. When Verify finds nothing it changes
 // nothing. Otherwise, holding the file's lock, it first copies the file to
-// "<path>.broken-<UTC time>" and fsyncs the copy. If bbolt's structure is
+// "<path>.broken-<UTC time>" and fsyncs the copy. If the newest commit's
+// meta page has only its checksum damaged (its fields intact), it rewrites
+// the checksum, and the file is at that commit again. If bbolt's structure is
 // damaged it writes a fresh file holding every bucket and key the page
 // reader can reach, and renames it over the original. Then, for each
 // stream, in one transaction:

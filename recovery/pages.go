@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
+	"syscall"
+
+	"github.com/walbatch/walbatch/internal/boltfile"
 )
 
 // This file reads a bbolt file's pages with plain reads, never through a
@@ -15,24 +17,21 @@ import (
 // reference cycle is reported, not followed). Verify runs it before letting
 // bbolt walk the file; Repair uses it to salvage every readable key.
 //
-// The layout read here is bbolt's (little-endian on the platforms Go's
-// bbolt supports): a 16-byte page header (id u64, flags u16, count u16,
-// overflow u32), 16-byte branch elements (pos u32, ksize u32, pgid u64),
-// 16-byte leaf elements (flags u32, pos u32, ksize u32, vsize u32), meta
-// pages 0 and 1, and a bucket value that starts with its root page id and
-// holds an inline page when that id is 0.
+// The layout read here is bbolt's (package internal/boltfile has the page
+// header and the meta pages): 16-byte branch elements (pos u32, ksize u32,
+// pgid u64), 16-byte leaf elements (flags u32, pos u32, ksize u32, vsize
+// u32), and a bucket value that starts with its root page id and holds an
+// inline page when that id is 0.
 
 const (
-	boltMagic      = 0xED0CDAED
-	boltVersion    = 2
-	pageHeaderSize = 16
+	pageHeaderSize = boltfile.PageHeaderSize
 	elemSize       = 16
-	flagBranch     = 0x01
-	flagLeaf       = 0x02
-	flagMeta       = 0x04
-	flagFreelist   = 0x10
+	flagBranch     = boltfile.FlagBranch
+	flagLeaf       = boltfile.FlagLeaf
+	flagMeta       = boltfile.FlagMeta
+	flagFreelist   = boltfile.FlagFreelist
 	leafBucketFlag = 0x01
-	noFreelist     = ^uint64(0)
+	noFreelist     = boltfile.NoFreelist
 	maxPageBytes   = 1 << 30 // a larger page run is taken as damage
 )
 
@@ -44,66 +43,33 @@ type pageFile struct {
 	hwm      uint64 // high-water mark: pages [0, hwm) are in use or free
 	root     uint64 // root bucket's page
 	freelist uint64
-}
-
-type boltMeta struct {
-	pageSize uint32
-	root     uint64
-	freelist uint64
-	pgid     uint64
-	txid     uint64
-}
-
-func readMeta(f *os.File, off int64) (boltMeta, bool) {
-	var b [64]byte
-	if _, err := f.ReadAt(b[:], off+pageHeaderSize); err != nil {
-		return boltMeta{}, false
-	}
-	le := binary.LittleEndian
-	if le.Uint32(b[0:]) != boltMagic || le.Uint32(b[4:]) != boltVersion {
-		return boltMeta{}, false
-	}
-	h := fnv.New64a()
-	h.Write(b[:56])
-	if h.Sum64() != le.Uint64(b[56:]) {
-		return boltMeta{}, false
-	}
-	return boltMeta{pageSize: le.Uint32(b[8:]), root: le.Uint64(b[16:]), freelist: le.Uint64(b[32:]),
-		pgid: le.Uint64(b[40:]), txid: le.Uint64(b[48:])}, true
+	// metaProblems describes an invalid meta page opened past.
+	metaProblems []string
 }
 
 // openPages reads the meta pages and chooses the valid one with the
 // highest transaction id, as bbolt does.
 func openPages(path string) (*pageFile, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", path)
+	}
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	m0, ok0 := readMeta(f, 0)
-	var best boltMeta
-	found := false
-	sizes := []int64{int64(os.Getpagesize()), 4096, 8192, 16384, 32768, 65536}
-	if ok0 {
-		best, found = m0, true
-		sizes = []int64{int64(m0.pageSize)}
-	}
-	for _, ps := range sizes {
-		if m1, ok := readMeta(f, ps); ok && int64(m1.pageSize) == ps && (!found || m1.txid > best.txid) {
-			best, found = m1, true
-			break
-		}
-	}
-	if !found || best.pageSize < 512 || best.pageSize > 1<<20 {
+	metas := boltfile.ReadMetas(f)
+	best, found := metas.At()
+	if !found || best.PageSize < 512 || best.PageSize > 1<<20 {
 		f.Close()
 		return nil, fmt.Errorf("no valid meta page")
 	}
-	return &pageFile{f: f, size: fi.Size(), ps: int64(best.pageSize), hwm: best.pgid,
-		root: best.root, freelist: best.freelist}, nil
+	return &pageFile{f: f, size: fi.Size(), ps: int64(best.PageSize), hwm: best.Pgid,
+		root: best.Root, freelist: best.Freelist, metaProblems: metas.Problems()}, nil
 }
 
 func (pf *pageFile) Close() error { return pf.f.Close() }
@@ -138,7 +104,10 @@ func (pf *pageFile) page(id uint64) ([]byte, error) {
 // B+trees (a walk through bbolt would fault or loop); other problems are
 // in the freelist or unreachable pages.
 type pageWalk struct {
-	pf    *pageFile
+	pf *pageFile
+	// meta describes an invalid meta page the walk opened past (not in
+	// tree or other: Verify has it from store.DB.MetaProblems).
+	meta  []string
 	reach map[uint64]bool
 	freed map[uint64]bool
 	tree  []string
@@ -161,7 +130,7 @@ func checkPages(path string, onBucket func([][]byte), onKV func([][]byte, []byte
 		return nil, err
 	}
 	defer pf.Close()
-	w := &pageWalk{pf: pf, reach: map[uint64]bool{0: true, 1: true}, freed: map[uint64]bool{},
+	w := &pageWalk{pf: pf, meta: pf.metaProblems, reach: map[uint64]bool{0: true, 1: true}, freed: map[uint64]bool{},
 		onBucket: onBucket, onKV: onKV, isBucket: isBucket}
 	if int64(pf.hwm)*pf.ps > pf.size {
 		w.tree = append(w.tree, fmt.Sprintf("file is truncated: %d bytes, its pages need %d", pf.size, int64(pf.hwm)*pf.ps))

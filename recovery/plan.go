@@ -29,6 +29,17 @@ type Recovery struct {
 	Path    string
 	At      time.Time
 	Streams []StreamRecovery
+	// File lists damage to the file as a whole that the log's open found
+	// and bbolt opened past: an invalid meta page (see
+	// store.DB.MetaProblems), which may mean the newest commit, with
+	// acknowledged events, is missing. Stop the process and run Repair:
+	// the next commit rewrites that page, and with it what Repair could
+	// restore.
+	File []Problem
+	// FileRepaired says what the log's open repaired in the file as a
+	// whole: a newest commit restored by rewriting its meta page's
+	// damaged checksum (store.DB.MetaRestored).
+	FileRepaired []string
 }
 
 // StreamRecovery is one stream's part of a Recovery.
@@ -88,6 +99,12 @@ func Plan(l *wal.Log, opts *PlanOptions) (*Recovery, error) {
 		names = l.Streams()
 	}
 	rec := &Recovery{Path: l.Path(), At: o.Now}
+	if m := l.Store().MetaRestored(); m != "" {
+		rec.FileRepaired = append(rec.FileRepaired, m)
+	}
+	for _, p := range l.Store().MetaProblems() {
+		rec.File = append(rec.File, Problem{Kind: KindFile, Msg: p})
+	}
 	for _, name := range names {
 		s, err := l.Stream(name)
 		if err != nil {
@@ -135,6 +152,12 @@ func Plan(l *wal.Log, opts *PlanOptions) (*Recovery, error) {
 func (r *Recovery) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "recovery %s: %d stream(s)", r.Path, len(r.Streams))
+	for _, p := range r.File {
+		fmt.Fprintf(&b, "; %s", p.Msg)
+	}
+	for _, m := range r.FileRepaired {
+		fmt.Fprintf(&b, "; repaired: %s", m)
+	}
 	for _, s := range r.Streams {
 		fmt.Fprintf(&b, "; %q: ", s.Stream)
 		if len(s.Redispatch) > 0 {
@@ -166,8 +189,12 @@ func (r *Recovery) String() string {
 	return b.String()
 }
 
-// OK reports whether no stream has an unfixed problem.
+// OK reports whether neither the file nor any stream has an unfixed
+// problem.
 func (r *Recovery) OK() bool {
+	if len(r.File) > 0 {
+		return false
+	}
 	for _, s := range r.Streams {
 		if len(s.Problems) > 0 {
 			return false

@@ -107,7 +107,7 @@ func rebuildFile(path string, rep *RepairReport) error {
 		return fmt.Errorf("recovery: rebuild %s: %w", path, err)
 	}
 	rep.Rebuilt = true
-	for _, p := range append(w.tree, w.other...) {
+	for _, p := range append(append(w.meta, w.tree...), w.other...) {
 		rep.Actions = append(rep.Actions, "rebuilt the file around: "+p)
 	}
 	rep.Actions = append(rep.Actions, fmt.Sprintf("rebuilt the file from %d readable key(s)", keys))

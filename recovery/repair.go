@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/boltfile"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -66,11 +67,16 @@ func (r *RepairReport) String() string {
 // Repair fixes what can be fixed in the closed WAL file at path, and
 // reports what it did. It first verifies the file; if nothing is wrong it
 // changes nothing. Otherwise it copies the file to "<path>.broken-<time>"
-// (fsynced) before any change, rebuilds the file from its readable pages
-// if bbolt's own structure is damaged, then repairs every stream in one
+// (fsynced) before any change, restores the newest commit when only its
+// meta page's checksum is damaged, rebuilds the file from its readable
+// pages if bbolt's own structure is damaged (an invalid meta page
+// included: the file is rebuilt at the older commit), then repairs every stream in one
 // transaction (see the package documentation). It never deletes a record
 // it cannot read: corrupt events become dead letters with reason
 // "corrupt: ...".
+//
+// A symbolic link is followed (see store.Resolve): the file it points to
+// is repaired and backed up next to itself, and the link is kept.
 //
 // It returns store.ErrLocked for a file in use, store.ErrNotWAL and
 // store.ErrVersion (the file is not touched), and ErrUnrepairable when no
@@ -89,6 +95,12 @@ func Repair(path string, opts *RepairOptions) (*RepairReport, error) {
 	}
 	vo := &VerifyOptions{LockTimeout: o.LockTimeout, MaxProblems: -1}
 	rep := &RepairReport{Path: path}
+	// A symbolic link is followed: the file it points to is repaired in
+	// its own directory, its backup put next to it, and the link kept.
+	path, err := store.Resolve(path)
+	if err != nil {
+		return nil, err
+	}
 	before, err := Verify(path, vo)
 	switch {
 	case err != nil && !errors.Is(err, store.ErrCorrupt):
@@ -104,6 +116,16 @@ func Repair(path string, opts *RepairOptions) (*RepairReport, error) {
 		return nil, err
 	}
 	rep.Backup, err = backup(path, o.Now)
+	if err == nil {
+		var restored bool
+		restored, err = restoreMeta(path, rep)
+		if restored {
+			// The file is at the newest commit now: whether its pages
+			// need a rebuild is for a walk of that commit's tree to say.
+			w, werr := checkPages(path, nil, nil, nil)
+			rebuild = werr != nil || len(w.tree)+len(w.other) > 0
+		}
+	}
 	if err == nil && rebuild {
 		err = rebuildFile(path, rep)
 	}
@@ -124,6 +146,25 @@ func Repair(path string, opts *RepairOptions) (*RepairReport, error) {
 	}
 	rep.After, err = Verify(path, vo)
 	return rep, err
+}
+
+// restoreMeta brings the file back to its newest commit when only that
+// commit's meta page checksum was damaged (see boltfile.Restore); the
+// caller holds the lock.
+func restoreMeta(path string, rep *RepairReport) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false, fmt.Errorf("recovery: repair %s: %w", path, err)
+	}
+	defer f.Close()
+	done, err := boltfile.Restore(f)
+	if err != nil {
+		return false, fmt.Errorf("recovery: repair %s: %w", path, err)
+	}
+	if done != "" {
+		rep.Actions = append(rep.Actions, done)
+	}
+	return done != "", nil
 }
 
 // lockFile takes the exclusive lock bbolt uses (flock on the file), so no

@@ -65,6 +65,9 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 	r := &Report{Path: db.Path(), Info: db.Info(), PagesChecked: pages}
 	ps := &problems{max: o.MaxProblems}
 	defer func() { r.Problems, r.Omitted = ps.list, ps.omitted }()
+	for _, p := range db.MetaProblems() {
+		ps.add(KindFile, "", 0, "%s", p)
+	}
 	if pages {
 		w, err := checkPages(db.Path(), nil, nil, nil)
 		if err != nil {

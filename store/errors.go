@@ -1,6 +1,9 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Every error returned by this package that has one of
 // these causes wraps it, with the file's path for context; test with
@@ -11,8 +14,17 @@ var (
 	ErrLocked = errors.New("store: WAL file is in use by another process")
 
 	// ErrNotWAL is returned by Open for a file that is not a walbatch WAL:
-	// not a bbolt file at all, or a bbolt file without walbatch's meta bucket.
+	// not a regular file (ErrNotRegular), a file too short or with no
+	// valid meta page and nothing of bbolt's in it, or a bbolt file without
+	// walbatch's meta bucket (an empty bbolt file included: only a missing
+	// or zero-length file is made a WAL).
 	ErrNotWAL = errors.New("store: not a walbatch WAL file")
+
+	// ErrNotRegular is returned by Open and CompactFile for a path that
+	// is not a regular file (a directory, a FIFO, a device, a socket),
+	// found without opening it in a way that could block. It wraps
+	// ErrNotWAL: errors.Is(err, ErrNotWAL) holds for it too.
+	ErrNotRegular = fmt.Errorf("%w: not a regular file", ErrNotWAL)
 
 	// ErrVersion is returned by Open for a WAL written by a newer format
 	// version than this build understands.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/walbatch/walbatch/internal/boltfile"
 )
 
 // filePageSize reads the page size recorded in the file's first meta page.
@@ -17,7 +19,7 @@ func filePageSize(t *testing.T, path string) int {
 	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
-	_, err = f.ReadAt(b, pageHeaderSize+8)
+	_, err = f.ReadAt(b, boltfile.PageHeaderSize+8)
 	require.NoError(t, err)
 	return int(binary.LittleEndian.Uint32(b))
 }

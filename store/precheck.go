@@ -1,57 +1,28 @@
 package store
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
+
+	"github.com/walbatch/walbatch/internal/boltfile"
 )
 
-// bbolt's meta page, as laid out on disk (little-endian on the platforms
-// Go supports here): a 16-byte page header, then magic, version, page size,
-// flags, root bucket (root page, sequence), freelist page, high-water page
-// id, transaction id, and an FNV-64a checksum of the fields before it.
-const (
-	boltMagic       = 0xED0CDAED
-	boltVersion     = 2
-	pageHeaderSize  = 16
-	metaSize        = 64
-	metaChecksumOff = 56
-)
-
-type boltMeta struct {
-	pageSize uint32
-	freelist uint64
-	pgid     uint64
-	txid     uint64
-}
-
-// readMetaAt decodes and checks the meta page at off; ok is false when it
-// is not a valid meta page.
-func readMetaAt(f *os.File, off int64) (boltMeta, bool) {
-	buf := make([]byte, metaSize)
-	if _, err := f.ReadAt(buf, off+pageHeaderSize); err != nil {
-		return boltMeta{}, false
-	}
-	le := binary.LittleEndian
-	if le.Uint32(buf[0:]) != boltMagic || le.Uint32(buf[4:]) != boltVersion {
-		return boltMeta{}, false
-	}
-	h := fnv.New64a()
-	h.Write(buf[:metaChecksumOff])
-	if h.Sum64() != le.Uint64(buf[metaChecksumOff:]) {
-		return boltMeta{}, false
-	}
-	return boltMeta{pageSize: le.Uint32(buf[8:]), freelist: le.Uint64(buf[32:]), pgid: le.Uint64(buf[40:]), txid: le.Uint64(buf[48:])}, true
-}
-
-// precheck refuses, before bbolt maps the file, a bbolt file whose newest
-// valid meta page points past the end of the file (a truncated file).
-// bbolt would otherwise fault or panic reading the missing pages, and a
-// panic after the mapping leaves the file locked for the life of the
-// process. Files precheck cannot read are left to bbolt's own checks.
+// precheck refuses, before bbolt opens and maps the file, what bbolt would
+// hang on, fault on or misreport: a path that is not a regular file
+// (ErrNotRegular, checked on the opened descriptor), a non-empty file with
+// no valid meta page (ErrCorrupt if it has bbolt's marks, else ErrNotWAL:
+// a short file, a foreign one), and a bbolt file whose newest valid meta
+// page points past the end of the file (a truncated file) or at a freelist
+// past its last page (ErrCorrupt). bbolt would otherwise fault or panic
+// reading the missing pages, and a panic after the mapping leaves the file
+// locked for the life of the process. A missing or empty file passes (a
+// new file); a file precheck cannot open is left to bbolt to say why.
 func precheck(path string) error {
-	f, err := os.Open(path)
+	f, err := openRegular(path, os.O_RDONLY, 0)
+	if errors.Is(err, ErrNotRegular) {
+		return err
+	}
 	if err != nil {
 		return nil // missing: created by bbolt; unreadable: bbolt says why
 	}
@@ -60,39 +31,27 @@ func precheck(path string) error {
 	if err != nil || fi.Size() == 0 {
 		return nil
 	}
-	m0, ok0 := readMetaAt(f, 0)
-	var m1 boltMeta
-	ok1 := false
-	if ok0 {
-		m1, ok1 = readMetaAt(f, int64(m0.pageSize))
-	} else {
-		// The first meta page is unreadable: look for the second at each
-		// page size a file can have.
-		for ps := int64(4096); ps <= 65536 && !ok1; ps *= 2 {
-			m1, ok1 = readMetaAt(f, ps)
-			ok1 = ok1 && int64(m1.pageSize) == ps
-		}
-	}
-	var m boltMeta
+	metas := boltfile.ReadMetas(f)
+	m, ok := metas.At()
 	switch {
-	case ok0 && ok1:
-		m = m0
-		if m1.txid > m0.txid {
-			m = m1
-		}
-	case ok0:
-		m = m0
-	case ok1:
-		m = m1
-	default:
-		return nil
+	case !ok && boltfile.LooksLikeBolt(f):
+		return fmt.Errorf("%w: %s: no valid meta page (page 0: %s; page 1: %s)", ErrCorrupt, path, why(metas.Page[0]), why(metas.Page[1]))
+	case !ok:
+		return fmt.Errorf("%w: %s (%d bytes, no bbolt meta page)", ErrNotWAL, path, fi.Size())
 	}
-	need := int64(m.pgid) * int64(m.pageSize)
+	need := int64(m.Pgid) * int64(m.PageSize)
 	if need > fi.Size() {
 		return fmt.Errorf("%w: %s is truncated: %d bytes, its pages need %d", ErrCorrupt, path, fi.Size(), need)
 	}
-	if m.freelist != ^uint64(0) && m.freelist >= m.pgid {
-		return fmt.Errorf("%w: %s: freelist page %d is past the last page %d", ErrCorrupt, path, m.freelist, m.pgid)
+	if m.Freelist != boltfile.NoFreelist && m.Freelist >= m.Pgid {
+		return fmt.Errorf("%w: %s: freelist page %d is past the last page %d", ErrCorrupt, path, m.Freelist, m.Pgid)
 	}
 	return nil
+}
+
+func why(p boltfile.MetaPage) string {
+	if !p.Read {
+		return "beyond the end of the file"
+	}
+	return p.Why
 }

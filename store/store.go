@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,45 +12,65 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/walbatch/walbatch/internal/boltfile"
 )
 
 // DB is an open WAL file. It is safe for concurrent use. Update serializes
 // writers (bbolt allows one write transaction at a time); View runs
 // concurrently with them.
 type DB struct {
-	bolt   *bolt.DB
-	file   *os.File // bbolt's own handle, captured through Options.OpenFile
-	path   string
-	opts   Options
-	info   Info
-	broken atomic.Bool // set after bbolt panicked on a damaged page
+	bolt *bolt.DB
+	file *os.File // bbolt's own handle, captured through Options.OpenFile
+	path string   // as given to Open
+	real string   // path with its symbolic links resolved: the file itself
+	opts Options
+	info Info
+	// metaProblems is what the meta pages showed once the lock was held;
+	// metaRestored what restoreMeta did before.
+	metaProblems []string
+	metaRestored string
+	broken       atomic.Bool // set after bbolt panicked on a damaged page
 }
 
 // Open opens the WAL file at path, creating it (mode 0600) unless
-// opts.ReadOnly is set. It fails with ErrLocked when another process holds
-// the file, ErrNotWAL for a file that is not a walbatch WAL, ErrVersion for a
-// newer format, and ErrCorrupt for a damaged file. It never panics on a
-// damaged file. Opened for writing, it removes the copy a compaction killed
-// midway left next to the file (PATH.compact.tmp).
+// opts.ReadOnly is set. Only a missing or zero-length file is made a WAL:
+// any other file must already be one. It fails with ErrLocked when another
+// process holds the file, ErrNotWAL for a file that is not a walbatch WAL
+// (ErrNotRegular, which wraps it, for a directory, FIFO, device or socket,
+// refused without blocking), ErrVersion for a newer format, and ErrCorrupt
+// for a damaged file. It never panics on a damaged file, and leaves a file
+// it refuses unchanged. A symbolic link is followed (see Resolve); a link
+// that leads nowhere is not created through. Opened for writing, it
+// removes the copy a compaction killed midway left next to the file
+// (PATH.compact.tmp), and restores the newest commit when only its meta
+// page's checksum is damaged (MetaRestored). An invalid meta page that
+// bbolt opened past is not an error: MetaProblems reports it.
 func Open(path string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
 	if err := o.checkPageSize(); err != nil {
 		return nil, err
 	}
-	fi, statErr := os.Stat(path)
+	real, err := Resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, statErr := os.Stat(real)
 	switch {
 	case statErr != nil && !os.IsNotExist(statErr):
 		return nil, fmt.Errorf("store: open %s: %w", path, statErr)
 	case statErr != nil && o.ReadOnly:
 		return nil, fmt.Errorf("store: open %s: %w", path, statErr)
-	case statErr == nil && fi.IsDir():
-		return nil, fmt.Errorf("%w: %s is a directory", ErrNotWAL, path)
-	case statErr == nil && fi.Size() == 0 && o.ReadOnly:
+	case statErr != nil:
+		// a new file
+	case !fi.Mode().IsRegular():
+		return nil, checkRegular(path, fi)
+	case fi.Size() == 0 && o.ReadOnly:
 		return nil, fmt.Errorf("%w: %s is empty", ErrNotWAL, path)
 	}
 	created := statErr != nil // the file did not exist: bbolt creates it
 	for attempt := 0; ; attempt++ {
-		db, err := openOnce(path, o)
+		db, err := openOnce(path, real, o, !o.ReadOnly)
 		if errors.Is(err, errReplaced) && attempt < 3 {
 			continue // compacted and replaced while we waited for the lock
 		}
@@ -62,7 +81,7 @@ func Open(path string, opts *Options) (*DB, error) {
 			// The new file's name is durable only once its directory is
 			// fsynced; without this, a power cut could take the file, and
 			// the first acknowledged events with it.
-			if err := syncDir(filepath.Dir(path)); err != nil {
+			if err := syncDir(filepath.Dir(real)); err != nil {
 				_ = db.Close()
 				return nil, err
 			}
@@ -72,7 +91,7 @@ func Open(path string, opts *Options) (*DB, error) {
 			// A compaction killed midway leaves its copy behind. We hold
 			// the file's lock, and a compaction holds it all along, so
 			// none can be writing the copy now.
-			_ = os.Remove(compactTmp(path))
+			_ = os.Remove(compactTmp(real))
 		}
 		if !o.ReadOnly && o.AutoCompactRatio > 0 && db.shouldCompact() {
 			if err := db.Close(); err != nil {
@@ -80,7 +99,7 @@ func Open(path string, opts *Options) (*DB, error) {
 			}
 			// Compaction is an optimisation: when it cannot run (a full
 			// disk has no room for the copy), open the file as it is.
-			_, _ = CompactFile(path, "", &o)
+			_, _ = CompactFile(real, "", &o)
 			o.AutoCompactRatio = -1
 			continue
 		}
@@ -90,7 +109,11 @@ func Open(path string, opts *Options) (*DB, error) {
 
 var errReplaced = errors.New("store: file replaced while opening")
 
-func openOnce(path string, o Options) (db *DB, err error) {
+// openOnce opens real (path with its links resolved; path names it in
+// errors). With mayInit, a file that was missing or empty when looked at
+// here, before bbolt created or locked it, gets walbatch's meta bucket;
+// any other file without one is refused with ErrNotWAL and left unchanged.
+func openOnce(path, real string, o Options, mayInit bool) (db *DB, err error) {
 	bo := &bolt.Options{
 		Timeout:         o.LockTimeout,
 		ReadOnly:        o.ReadOnly,
@@ -98,25 +121,34 @@ func openOnce(path string, o Options) (db *DB, err error) {
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: o.InitialMmapSize,
 	}
-	if err := precheck(path); err != nil {
+	if err := precheck(real); err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+	restored := ""
+	if !o.ReadOnly {
+		var err error
+		if restored, err = restoreMeta(path, real); err != nil {
+			return nil, err
+		}
+	}
+	fresh := false
+	if fi, err := os.Stat(real); err != nil || fi.Size() == 0 {
 		// Only a new file takes the page size: for a file that exists
 		// bbolt reads it from the meta pages (and falls back to its own
 		// default when both are unreadable).
 		bo.PageSize = o.PageSize
+		fresh = true
 	}
 	var file *os.File
 	bo.OpenFile = func(name string, flag int, mode os.FileMode) (*os.File, error) {
-		f, e := os.OpenFile(name, flag, mode)
+		f, e := openRegular(name, flag, mode)
 		file = f
 		return f, e
 	}
 	var bdb *bolt.DB
 	err = guard(path, func() error {
 		var e error
-		bdb, e = bolt.Open(path, 0o600, bo)
+		bdb, e = bolt.Open(real, 0o600, bo)
 		return e
 	})
 	if err != nil {
@@ -127,9 +159,9 @@ func openOnce(path string, o Options) (db *DB, err error) {
 			// precheck below keeps the common damage from getting there.
 			_ = file.Close()
 		}
-		return nil, classifyOpenError(path, err)
+		return nil, classifyOpenError(path, real, err)
 	}
-	db = &DB{bolt: bdb, file: file, path: path, opts: o}
+	db = &DB{bolt: bdb, file: file, path: path, real: real, opts: o, metaRestored: restored}
 	defer func() {
 		if err != nil {
 			_ = bdb.Close()
@@ -141,10 +173,14 @@ func openOnce(path string, o Options) (db *DB, err error) {
 	if err := db.checkSize(); err != nil {
 		return nil, err
 	}
-	if !o.ReadOnly {
+	// Read under the lock: before it, a writer's meta write in progress
+	// could look like damage.
+	db.metaProblems = boltfile.ReadMetas(file).Problems()
+	if !o.ReadOnly && mayInit && fresh {
 		// Look before writing: an Update, even an empty one, commits a new
-		// meta page, and a file that turns out not to be ours (or the
-		// source of a compaction to another path) must be left unchanged.
+		// meta page, and a file that turns out not to be ours must be
+		// left unchanged. A fresh file another opener initialised while
+		// we waited for the lock is not empty any more.
 		empty := false
 		if err := db.View(func(tx *bolt.Tx) error { empty = isEmpty(tx); return nil }); err != nil {
 			return nil, err
@@ -167,14 +203,14 @@ func openOnce(path string, o Options) (db *DB, err error) {
 }
 
 // classifyOpenError maps bbolt's open errors onto our sentinels.
-func classifyOpenError(path string, err error) error {
+func classifyOpenError(path, real string, err error) error {
 	switch {
-	case errors.Is(err, ErrCorrupt):
+	case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNotWAL):
 		return err
 	case errors.Is(err, berrors.ErrTimeout):
 		return fmt.Errorf("%w: %s (lock not acquired; read a live WAL through a snapshot instead)", ErrLocked, path)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
-		if hasBoltMagic(path) {
+		if looksLikeBolt(real) {
 			return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
 		}
 		return fmt.Errorf("%w: %s", ErrNotWAL, path)
@@ -184,46 +220,21 @@ func classifyOpenError(path string, err error) error {
 	return fmt.Errorf("store: open %s: %w", path, err)
 }
 
-// hasBoltMagic reports whether the file was a bbolt file before it was
-// damaged: either of the first two pages carries bbolt's meta magic, or,
-// with both meta pages destroyed, the pages after them still carry bbolt
-// page headers (their own page number and a known page type).
-func hasBoltMagic(path string) bool {
-	f, err := os.Open(path)
+// looksLikeBolt reports whether the file at path was a bbolt file before
+// it was damaged (see boltfile.LooksLikeBolt).
+func looksLikeBolt(path string) bool {
+	f, err := openRegular(path, os.O_RDONLY, 0)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	const magic = 0xED0CDAED
-	buf := make([]byte, 4)
-	for _, off := range []int64{16, 4096 + 16, 8192 + 16, 16384 + 16, 32768 + 16, 65536 + 16} {
-		if _, err := f.ReadAt(buf, off); err == nil && binary.LittleEndian.Uint32(buf) == magic {
-			return true
-		}
-	}
-	hdr := make([]byte, 10)
-	for _, pageSize := range []int64{4096, 8192, 16384, 32768, 65536} {
-		ok := true
-		for id := int64(2); id < 4 && ok; id++ {
-			if _, err := f.ReadAt(hdr, id*pageSize); err != nil {
-				ok = false
-				break
-			}
-			flags := binary.LittleEndian.Uint16(hdr[8:])
-			ok = binary.LittleEndian.Uint64(hdr) == uint64(id) &&
-				(flags == 0x01 || flags == 0x02 || flags == 0x10) // branch, leaf, freelist
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
+	return boltfile.LooksLikeBolt(f)
 }
 
 // checkSameFile guards against opening a file that was replaced (by a
 // compaction) between our open(2) and acquiring the lock.
 func (db *DB) checkSameFile() error {
-	want, err := os.Stat(db.path)
+	want, err := os.Stat(db.real)
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", db.path, err)
 	}
@@ -275,6 +286,23 @@ func (e *faultError) Unwrap() error { return e.err }
 
 // Path returns the file's path.
 func (db *DB) Path() string { return db.path }
+
+// MetaProblems describes an invalid meta page that Open found and bbolt
+// opened past, at the other page: one line, "meta page N invalid (why);
+// the file is at transaction T: ..." saying whether events acknowledged
+// in the newest commit may be missing. It is empty when both meta pages
+// were valid. It is what Open found: the next commit rewrites that page,
+// so a later Open no longer sees it. recovery.Plan, recovery.Verify and
+// walctl stats report it; recovery.Repair restores the newest commit when
+// only its page's checksum was damaged.
+func (db *DB) MetaProblems() []string { return db.metaProblems }
+
+// MetaRestored says, in one line, how Open restored the newest commit
+// before bbolt opened the file: opened for writing, Open rewrites the
+// checksum of a meta page whose fields are intact and only its checksum
+// damaged (so the commit it holds, acknowledged, is not lost). Empty when
+// Open did not. recovery.Plan reports it among what it repaired.
+func (db *DB) MetaRestored() string { return db.metaRestored }
 
 // Info returns what the meta bucket records.
 func (db *DB) Info() Info { return db.info }

@@ -22,13 +22,19 @@ func newCompactCommand(e *env) *cobra.Command {
 		Long: `compact rewrites the WAL without its free pages, which bbolt keeps for reuse
 but never returns to the file system. Without --output the file is replaced
 atomically (a crash leaves the old file or the new one, whole); with
---output the compacted copy goes to a new file and FILE is left as it is.
+--output the compacted copy goes to a new file (which must not exist, in a
+directory that does) and FILE is only read, so it may be on a read-only
+filesystem. A symbolic link FILE is followed: the file it points to is
+compacted and the link kept.
 It prints the sizes before and after. The file must not be in use.`,
 		Example: `  walctl compact events.wal
   walctl compact events.wal --output events.compact.wal`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.path = args[0]
+			if cmd.Flags().Changed("output") && o.output == "" {
+				return usageErrorf("compact --output needs a file name; without --output, FILE is compacted in place")
+			}
 			return o.run(e, cmd.OutOrStdout())
 		},
 	}

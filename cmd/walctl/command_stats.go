@@ -29,7 +29,10 @@ func newStatsCommand(e *env) *cobra.Command {
 and for each stream: pending events and bytes, in-flight batches and events,
 dead letters, the age of the oldest event not yet delivered, the completion
 records kept for audit (count and totals) and the totals since the stream
-was created. It reads kept counters, so it is fast whatever the backlog.`,
+was created. A damaged meta page that bbolt opened past is shown as a
+PROBLEM line ("meta page N invalid ...; the file is at transaction T"):
+events acknowledged in the newest commit may be missing; run verify, then
+repair. It reads kept counters, so it is fast whatever the backlog.`,
 		Example: `  walctl stats events.wal
   walctl stats events.wal --stream orders -o json`,
 		Args: exactArgs(1, "FILE"),
@@ -51,6 +54,10 @@ type fileReport struct {
 	FormatVersion uint64    `json:"format_version"`
 	Created       time.Time `json:"created,omitzero"`
 	FileID        string    `json:"file_id"`
+	// Problems is damage found at open that bbolt opened past: an invalid
+	// meta page, "meta page N invalid (...); the file is at transaction
+	// T: ...". Run walctl verify and repair.
+	Problems []string `json:"problems,omitempty"`
 }
 
 type streamReport struct {
@@ -115,6 +122,7 @@ func collectStats(l *wal.Log, stream string, now time.Time) (statsReport, error)
 	rep.File = fileReport{
 		Path: l.Path(), SizeBytes: fs.FileSize, FreeBytes: max(fs.FreeBytes, fs.FileSize-used), PageSize: fs.PageSize,
 		FormatVersion: info.Version, Created: utc(info.Created), FileID: hex.EncodeToString(info.FileID[:]),
+		Problems: l.Store().MetaProblems(),
 	}
 	streams, err := streamsOf(l, stream)
 	if err != nil {
@@ -161,6 +169,9 @@ func writeStatsTable(w io.Writer, rep statsReport) error {
 	fmt.Fprintf(tw, "created\t%s\n", cell(fmtTime(f.Created)))
 	fmt.Fprintf(tw, "file id\t%s\n", f.FileID)
 	fmt.Fprintf(tw, "streams\t%d\n", len(rep.Streams))
+	for _, p := range f.Problems {
+		fmt.Fprintf(tw, "PROBLEM\t%s (run walctl verify, then walctl repair)\n", cell(p))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -16,17 +16,23 @@ import (
 const lockTimeout = time.Second
 
 // checkFile refuses, before anything opens path, a file that does not
-// exist, a directory and an empty file, so that no command ever creates or
-// initialises a WAL by accident.
+// exist (a symbolic link to nothing included), what is not a regular file
+// (a directory, a FIFO, a device: refused without opening it) and an empty
+// file, so that no command ever blocks on, creates or initialises a WAL by
+// accident. A symbolic link is followed by every command: the file it
+// points to is read or changed, and the link is kept (store.Resolve).
 func checkFile(path string) error {
-	fi, err := os.Stat(path)
+	fi, err := store.Stat(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		if target, lerr := os.Readlink(path); lerr == nil {
+			return explained{fmt.Sprintf("%s: no such file (a symbolic link to %s, which does not exist)", path, target), err}
+		}
 		return explained{fmt.Sprintf("%s: no such file", path), err}
+	case errors.Is(err, store.ErrNotRegular):
+		return explained{causeAfter(err, store.ErrNotRegular.Error()) + ", not a WAL file", err}
 	case err != nil:
 		return err
-	case fi.IsDir():
-		return explained{fmt.Sprintf("%s: is a directory, not a WAL file", path), store.ErrNotWAL}
 	case fi.Size() == 0:
 		return explained{fmt.Sprintf("%s: empty file, not a WAL", path), store.ErrNotWAL}
 	}
@@ -47,7 +53,9 @@ func openReadOnly(path string) (*wal.Log, error) {
 }
 
 // openReadWrite opens path for a command whose purpose is to change it.
-// Automatic compaction is off: a command changes only what it says.
+// Automatic compaction is off: a command changes only what it says. A file
+// with an invalid meta page is refused as damaged (exit 7): the command's
+// commit would overwrite that page, and repair must see it first.
 func openReadWrite(path string) (*wal.Log, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
@@ -58,6 +66,12 @@ func openReadWrite(path string) (*wal.Log, error) {
 	})
 	if err != nil {
 		return nil, explainOpen(path, err)
+	}
+	if p := l.Store().MetaProblems(); len(p) > 0 {
+		// Its first commit would rewrite the damaged page: repair first,
+		// which keeps the original.
+		_ = l.Close()
+		return nil, explainOpen(path, fmt.Errorf("%w: %s", store.ErrCorrupt, p[0]))
 	}
 	return l, nil
 }
@@ -71,7 +85,9 @@ func explainOpen(path string, err error) error {
 		msg = fmt.Sprintf("%s: the WAL is in use by a running process (lock not acquired within %s); "+
 			"read it through a snapshot instead: walctl snapshot URL -o copy.wal, then run this command on copy.wal", path, lockTimeout)
 	case errors.Is(err, store.ErrVersion):
-		msg = fmt.Sprintf("%s: written by a newer walbatch format than this walctl reads (%s); use a newer walctl", path, causeAfter(err, store.ErrVersion))
+		msg = fmt.Sprintf("%s: written by a newer walbatch format than this walctl reads (%s); use a newer walctl", path, causeAfter(err, store.ErrVersion.Error()))
+	case errors.Is(err, store.ErrNotRegular):
+		msg = causeAfter(err, store.ErrNotRegular.Error()) + ", not a WAL file"
 	case errors.Is(err, store.ErrNotWAL):
 		msg = fmt.Sprintf("%s: not a walbatch WAL file", path)
 	case errors.Is(err, store.ErrCorrupt):
@@ -84,8 +100,8 @@ func explainOpen(path string, err error) error {
 
 // causeAfter returns the text of err after the sentinel's own message, for
 // details such as version numbers.
-func causeAfter(err, sentinel error) string {
-	s, p := err.Error(), sentinel.Error()+": "
+func causeAfter(err error, sentinel string) string {
+	s, p := err.Error(), sentinel+": "
 	if i := strings.Index(s, p); i >= 0 {
 		return s[i+len(p):]
 	}
