@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -126,5 +127,19 @@ func TestExcerptHidesAnEchoedRequestLineCutByTheLimit(t *testing.T) {
 		body := strings.Repeat("-", pad) + "POST " + u.RequestURI() + " HTTP/1.1"
 		got := excerpt(strings.NewReader(body), red)
 		require.NotContains(t, got, "sig="+urlSig, "pad %d", pad)
+	}
+}
+
+// A *url.Error deeper in an error's chain (a factory wrapping one) has its
+// URL redacted in the message, whatever URL it names.
+func TestRedactorHidesTheURLOfAWrappedURLError(t *testing.T) {
+	red := newRedactor(nil, nil)
+	for _, raw := range []string{"http://u:" + urlPassword + "@h/?sig=" + urlSig, "http://h/\"?sig=" + urlSig} {
+		err := fmt.Errorf("signing: %w", &url.Error{Op: "Get", URL: raw, Err: io.ErrUnexpectedEOF})
+		got := red.Error(err)
+		require.NotContains(t, got.Error(), urlSig, raw)
+		require.NotContains(t, got.Error(), urlPassword, raw)
+		require.Contains(t, got.Error(), "sig=REDACTED", raw)
+		require.ErrorIs(t, got, io.ErrUnexpectedEOF)
 	}
 }
