@@ -23,8 +23,9 @@ const (
 	KindState Kind = "state"
 	// KindRecord is an event whose key or envelope is bad (checksum).
 	KindRecord Kind = "record"
-	// KindBatch is a batch record that does not decode, points at missing
-	// events, overlaps another batch or disagrees with its range.
+	// KindBatch is a batch record that does not decode, fails its
+	// checksum, points at missing events, overlaps another batch or
+	// disagrees with its range.
 	KindBatch Kind = "batch"
 	// KindSealed is an event on the wrong side of SealedThrough: sealed
 	// but in no batch.
@@ -33,9 +34,11 @@ const (
 	// sequence number not above every key, or requeued runs that do not
 	// hold exactly the requeued events.
 	KindCounter Kind = "counter"
-	// KindDead is a dead letter that does not decode.
+	// KindDead is a dead letter that does not decode, or whose reason,
+	// batch, attempts or time fail their checksum.
 	KindDead Kind = "dead"
-	// KindDone is a completion record that does not decode.
+	// KindDone is a completion record that does not decode or fails its
+	// checksum.
 	KindDone Kind = "done"
 )
 

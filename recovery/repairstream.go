@@ -242,8 +242,10 @@ func (r *streamRepair) unseal(a *analysis, lastBatch uint64) (uint64, error) {
 }
 
 // fixDead wraps dead letters that do not decode in a readable one, marks
-// those whose record fails its checksum as corrupt, and re-keys those that
-// share a key with an event. Nothing is dropped.
+// as corrupt those whose record or other fields fail their checksum
+// (keeping the record), re-keys those that share a key with an event, and
+// drops completion records that do not decode or fail their checksum
+// (audit data). No event is dropped.
 func (r *streamRepair) fixDead(a *analysis) error {
 	rs := a.rs
 	for _, seq := range a.deadBad {
@@ -253,6 +255,23 @@ func (r *streamRepair) fixDead(a *analysis) error {
 			return err
 		}
 		r.act("dead letter %d does not decode: kept whole inside a new one marked corrupt", seq)
+	}
+	for _, seq := range a.deadSum {
+		k := wal.SeqKey(seq)
+		d, err := wal.DecodeDeadRecord(rs.Dead.Get(k))
+		if err != nil {
+			return err
+		}
+		held := "the event's own checksum holds"
+		if _, derr := wal.DecodeRecord(seq, d.Record); derr != nil {
+			held = fmt.Sprintf("the event fails its own checksum too: %v", derr)
+		}
+		d.Reason = fmt.Sprintf("corrupt: dead-letter fields fail their checksum; %s (reason as read: %s)", held, d.Reason)
+		d.Record = append([]byte(nil), d.Record...)
+		if err := r.putDead(rs, k, d); err != nil {
+			return err
+		}
+		r.act("dead letter %d: its reason, batch, attempts or time fail their checksum: kept, reason now starts with corrupt (%s)", seq, held)
 	}
 	for _, seq := range a.deadRot {
 		k := wal.SeqKey(seq)
@@ -286,12 +305,11 @@ func (r *streamRepair) fixDead(a *analysis) error {
 		}
 		r.act("dead letter under key %x moved to %d (an event holds that key or it is malformed)", k, to)
 	}
-	c = rs.Done.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		seq, ok := wal.ParseSeqKey(k)
-		if _, err := wal.DecodeCompletion(a.uid, seq, v); !ok || err != nil {
-			r.rep.Unrepaired = append(r.rep.Unrepaired, fmt.Sprintf("stream %q: completion record %x does not decode (audit only)", r.name, k))
+	for _, k := range a.doneBad {
+		if err := rs.Done.Delete(k); err != nil {
+			return err
 		}
+		r.act("dropped completion record %x: it does not decode or fails its checksum (audit data only; no event is lost)", k)
 	}
 	return nil
 }

@@ -27,6 +27,8 @@ type analysis struct {
 	inBatch  []batchCount // per well-formed batch: what its range holds
 	deadBad  []uint64     // dead letters that do not decode
 	deadRot  []uint64     // dead letters whose record fails its checksum, reason not "corrupt"
+	deadSum  []uint64     // dead letters whose reason, batch, attempts or time fail their checksum
+	doneBad  [][]byte     // keys of completion records that do not decode or fail their checksum
 	counted  wal.State
 	events   int64
 	maxEvent uint64
@@ -305,6 +307,11 @@ func (a *analysis) scanDead(ps *problems) {
 			continue
 		}
 		a.counted.DeadBytes += wal.RecordBytes(d.Record)
+		if !d.SumOK() {
+			a.deadSum = append(a.deadSum, seq)
+			ps.add(KindDead, a.name, seq, "dead letter %d: its reason, batch, attempts or time fail their checksum (reason as read: %q)", seq, d.Reason)
+			continue
+		}
 		if _, err := wal.DecodeRecord(seq, d.Record); err != nil && !strings.HasPrefix(d.Reason, "corrupt") {
 			a.deadRot = append(a.deadRot, seq)
 			ps.add(KindDead, a.name, seq, "dead letter (%s): %v", d.Reason, err)
@@ -325,12 +332,14 @@ func (a *analysis) scanDone(ps *problems) {
 		seq, ok := wal.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindDone, a.name, 0, "completion key %x is not 8 bytes", k)
+			a.doneBad = append(a.doneBad, append([]byte(nil), k...))
 			continue
 		}
 		a.maxDone = max(a.maxDone, seq)
 		a.counted.DoneRecords++
 		if _, err := wal.DecodeCompletion(a.uid, seq, v); err != nil {
 			ps.add(KindDone, a.name, seq, "%v", err)
+			a.doneBad = append(a.doneBad, append([]byte(nil), k...))
 		}
 	}
 }

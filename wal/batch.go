@@ -31,6 +31,12 @@ type Batch struct {
 	// DeliveredBytes is the payload bytes of the Delivered events. A batch
 	// record written before the field existed decodes with 0.
 	DeliveredBytes int64 `msgpack:"delivered_bytes,omitempty"`
+	// Sum is the stored CRC32C of the other fields (see fieldsum.go;
+	// absent in a record written before it existed). Storing a batch sets
+	// it, decoding checks it (a batch whose fields fail it does not
+	// decode: store.ErrCorrupt) and clears it: it is 0 in every Batch the
+	// log returns, and callers never set it.
+	Sum uint32 `msgpack:"crc,omitempty"`
 }
 
 // NextAttemptTime returns when the batch may be dispatched again.
@@ -205,11 +211,18 @@ func (s *Stream) putBatch(tx *bolt.Tx, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	v, err := msgpack.Marshal(b)
+	v, err := encodeBatch(b)
 	if err != nil {
 		return err
 	}
 	return bb.Put(u64key(b.Seq), v)
+}
+
+// encodeBatch returns the stored form of b, with its checksum.
+func encodeBatch(b *Batch) ([]byte, error) {
+	c := *b
+	c.Sum = uint32(c.sum())
+	return msgpack.Marshal(&c)
 }
 
 func (s *Stream) getBatch(tx *bolt.Tx, seq uint64) (*Batch, error) {
@@ -225,10 +238,9 @@ func (s *Stream) getBatch(tx *bolt.Tx, seq uint64) (*Batch, error) {
 }
 
 func (s *Stream) decodeBatch(seq uint64, v []byte) (*Batch, error) {
-	var b Batch
-	if err := msgpack.Unmarshal(v, &b); err != nil || b.Seq != seq {
-		return nil, fmt.Errorf("wal: stream %q batch %d: bad record: %w", s.name, seq, store.ErrCorrupt)
+	b, err := DecodeBatch(s.uid, seq, v)
+	if err != nil {
+		return nil, fmt.Errorf("wal: stream %q: %w", s.name, err)
 	}
-	b.ID = s.BatchID(seq)
-	return &b, nil
+	return b, nil
 }

@@ -13,21 +13,31 @@ import (
 )
 
 // deadRecord is a dead letter as stored: the event's envelope, unchanged
-// (its checksum still checks it), and why it died.
+// (its checksum still checks it), why it died, and the checksum of the
+// fields other than the envelope (see fieldsum.go; 0 in records written
+// before it existed).
 type deadRecord struct {
 	Record   []byte `msgpack:"rec"`
 	Reason   string `msgpack:"reason"`
 	BatchID  string `msgpack:"batch"`
 	Attempts int    `msgpack:"attempts"`
 	At       int64  `msgpack:"at"`
+	Sum      uint32 `msgpack:"crc,omitempty"`
 }
 
 func putDead(dead *bolt.Bucket, k []byte, d *deadRecord) error {
-	v, err := msgpack.Marshal(d)
+	v, err := encodeDead(d)
 	if err != nil {
 		return err
 	}
 	return dead.Put(append([]byte(nil), k...), v)
+}
+
+// encodeDead returns the stored form of d, with its checksum.
+func encodeDead(d *deadRecord) ([]byte, error) {
+	c := *d
+	c.Sum = uint32(c.sum())
+	return msgpack.Marshal(&c)
 }
 
 // DeadLetter is an event in the dead-letter store.

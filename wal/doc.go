@@ -18,9 +18,14 @@
 //	    requeued              runs of requeued events: big-endian [first, last]
 //	                          key pairs, ascending; absent when there are none
 //	    events/  seq -> record envelope    pending and in-flight events
-//	    batches/ batch seq -> msgpack Batch (range, attempts, next, last error)
-//	    dead/    seq -> msgpack {record envelope, reason, batch, attempts, at}
-//	    done/    batch seq -> msgpack Completion (bounded: CompletedKeep)
+//	    batches/ batch seq -> msgpack Batch (range, attempts, next, last error, crc)
+//	    dead/    seq -> msgpack {record envelope, reason, batch, attempts, at, crc}
+//	    done/    batch seq -> msgpack Completion (bounded: CompletedKeep; crc)
+//
+// The crc of batch, dead-letter and completion records is a CRC32C of
+// their other fields' values (a dead letter's envelope has its own; see
+// fieldsum.go). Records written before it existed lack it and are read as
+// before: the format version did not change.
 //
 // The events bucket is written with FillPercent 1.0: its keys only grow, so
 // pages are packed full instead of split in half.

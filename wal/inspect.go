@@ -204,8 +204,8 @@ func RecordTime(v []byte) int64 { return recordTime(v) }
 func FormatBatchID(uid [8]byte, seq uint64) string { return formatBatchID(uid, seq) }
 
 // DecodeBatch decodes a stored batch record kept under key seq. A record
-// that does not decode, or names another sequence number, is an error
-// wrapping store.ErrCorrupt.
+// that does not decode, names another sequence number or fails its
+// checksum is an error wrapping store.ErrCorrupt.
 func DecodeBatch(uid [8]byte, seq uint64, v []byte) (*Batch, error) {
 	var b Batch
 	if err := msgpack.Unmarshal(v, &b); err != nil {
@@ -214,25 +214,33 @@ func DecodeBatch(uid [8]byte, seq uint64, v []byte) (*Batch, error) {
 	if b.Seq != seq {
 		return nil, fmt.Errorf("wal: batch record under key %d names batch %d: %w", seq, b.Seq, store.ErrCorrupt)
 	}
-	b.ID = formatBatchID(uid, seq)
+	if !sumOK(b.Sum, b.sum()) {
+		return nil, fmt.Errorf("wal: batch %d: its fields fail their checksum: %w", seq, store.ErrCorrupt)
+	}
+	b.ID, b.Sum = formatBatchID(uid, seq), 0
 	return &b, nil
 }
 
-// EncodeBatch returns the stored form of b (stored under SeqKey(b.Seq)).
-func EncodeBatch(b *Batch) ([]byte, error) { return msgpack.Marshal(b) }
+// EncodeBatch returns the stored form of b (stored under SeqKey(b.Seq)),
+// with its checksum (b.Sum is not used).
+func EncodeBatch(b *Batch) ([]byte, error) { return encodeBatch(b) }
 
 // DeadRecord is a dead letter as stored: the event's envelope, unchanged,
-// and why it died.
+// why it died, and the checksum of the other fields.
 type DeadRecord struct {
 	Record   []byte `msgpack:"rec"`
 	Reason   string `msgpack:"reason"`
 	BatchID  string `msgpack:"batch"`
 	Attempts int    `msgpack:"attempts"`
 	At       int64  `msgpack:"at"` // unix ns
+	// Sum is the CRC32C of Reason, BatchID, Attempts and At as stored
+	// (see fieldsum.go); 0 in a record written before it existed.
+	// EncodeDeadRecord sets it; SumOK checks it.
+	Sum uint32 `msgpack:"crc,omitempty"`
 }
 
-// DecodeDeadRecord decodes a stored dead letter; its envelope is not
-// checked (decode it with DecodeRecord).
+// DecodeDeadRecord decodes a stored dead letter; neither its envelope
+// (decode it with DecodeRecord) nor its other fields (SumOK) are checked.
 func DecodeDeadRecord(v []byte) (DeadRecord, error) {
 	var d deadRecord
 	if err := msgpack.Unmarshal(v, &d); err != nil {
@@ -241,13 +249,24 @@ func DecodeDeadRecord(v []byte) (DeadRecord, error) {
 	return DeadRecord(d), nil
 }
 
-// EncodeDeadRecord returns the stored form of d.
+// SumOK reports whether the fields other than the envelope (Reason,
+// BatchID, Attempts, At) match their checksum; a record written before
+// dead letters had one passes.
+func (d DeadRecord) SumOK() bool {
+	dr := deadRecord(d)
+	return sumOK(dr.Sum, dr.sum())
+}
+
+// EncodeDeadRecord returns the stored form of d, with its checksum (d.Sum
+// is not used).
 func EncodeDeadRecord(d DeadRecord) ([]byte, error) {
 	dr := deadRecord(d)
-	return msgpack.Marshal(&dr)
+	return encodeDead(&dr)
 }
 
 // DecodeCompletion decodes a stored completion record kept under key seq.
+// A record that does not decode, names another batch or fails its
+// checksum is an error wrapping store.ErrCorrupt.
 func DecodeCompletion(uid [8]byte, seq uint64, v []byte) (Completion, error) {
 	var c Completion
 	if err := msgpack.Unmarshal(v, &c); err != nil {
@@ -256,7 +275,10 @@ func DecodeCompletion(uid [8]byte, seq uint64, v []byte) (Completion, error) {
 	if c.Seq != seq {
 		return c, fmt.Errorf("wal: completion record under key %d names batch %d: %w", seq, c.Seq, store.ErrCorrupt)
 	}
-	c.ID = formatBatchID(uid, seq)
+	if !sumOK(c.Sum, c.sum()) {
+		return c, fmt.Errorf("wal: completion record %d fails its checksum: %w", seq, store.ErrCorrupt)
+	}
+	c.ID, c.Sum = formatBatchID(uid, seq), 0
 	return c, nil
 }
 

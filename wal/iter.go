@@ -3,7 +3,6 @@ package wal
 import (
 	"fmt"
 
-	"github.com/vmihailenco/msgpack/v5"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/store"
@@ -109,11 +108,14 @@ func (s *Stream) ForEachCompletion(fn func(Completion) error) error {
 			return err
 		}
 		return done.ForEach(func(k, v []byte) error {
-			var c Completion
-			if err := msgpack.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("wal: completion record %x: %w", k, store.ErrCorrupt)
+			seq, ok := keyU64(k)
+			if !ok {
+				return fmt.Errorf("wal: stream %q: completion key %x: %w", s.name, k, store.ErrCorrupt)
 			}
-			c.ID = s.BatchID(c.Seq)
+			c, err := DecodeCompletion(s.uid, seq, v)
+			if err != nil {
+				return fmt.Errorf("wal: stream %q: %w", s.name, err)
+			}
 			return fn(c)
 		})
 	})

@@ -21,6 +21,12 @@ type Completion struct {
 	Bytes       int64  `msgpack:"bytes"`    // their payload bytes
 	Attempts    int    `msgpack:"attempts"` // the successful one included
 	CompletedAt int64  `msgpack:"at"`
+	// Sum is the stored CRC32C of the other fields (see fieldsum.go;
+	// absent in a record written before it existed). Decoding checks it (a
+	// record that fails it does not decode: store.ErrCorrupt, and
+	// recovery.Repair drops it, as it is audit data only) and clears it: it
+	// is 0 in every Completion the log returns.
+	Sum uint32 `msgpack:"crc,omitempty"`
 }
 
 // Complete marks an in-flight batch delivered: its remaining events and the
@@ -307,8 +313,10 @@ func (s *Stream) recordDone(tx *bolt.Tx, st *streamState, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	v, err := msgpack.Marshal(&Completion{Seq: b.Seq, Count: b.Count + b.Delivered, Bytes: b.Bytes + b.DeliveredBytes,
-		Attempts: b.Attempts + 1, CompletedAt: time.Now().UnixNano()})
+	c := Completion{Seq: b.Seq, Count: b.Count + b.Delivered, Bytes: b.Bytes + b.DeliveredBytes,
+		Attempts: b.Attempts + 1, CompletedAt: time.Now().UnixNano()}
+	c.Sum = uint32(c.sum())
+	v, err := msgpack.Marshal(&c)
 	if err != nil {
 		return err
 	}
