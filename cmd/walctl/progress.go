@@ -22,10 +22,11 @@ type progress struct {
 	done  sync.WaitGroup
 }
 
-// startProgress begins showing label; unit names what add counts ("" shows
-// only the elapsed time). With e.terminal false it returns a no-op.
+// startProgress begins showing label (escaped as a table cell is: it may
+// hold a file name); unit names what add counts ("" shows only the elapsed
+// time). With e.terminal false it returns a no-op.
 func startProgress(e *env, label, unit string) *progress {
-	p := &progress{w: e.stderr, label: label, unit: unit, start: time.Now()}
+	p := &progress{w: e.stderr, label: cell(label), unit: unit, start: time.Now()}
 	if !e.terminal {
 		return p
 	}

@@ -45,3 +45,15 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 	require.Contains(t, out, "dumping... 5 records")
 	require.True(t, strings.HasSuffix(out, "\r\033[K"), "the line is cleared at the end")
 }
+
+// The label may hold a file name: only progress's own line clearing
+// reaches the terminal as a control sequence.
+func TestProgressEscapesItsLabel(t *testing.T) {
+	var tty syncBuffer
+	p := startProgress(&env{stderr: &tty, terminal: true}, "verifying "+hostile, "records")
+	p.draw()
+	p.end()
+	out := strings.ReplaceAll(tty.String(), "\r\033[K", "")
+	requireTerminalSafe(t, "progress", out)
+	require.Contains(t, out, `"verifying \x1b[31mred`)
+}
