@@ -170,7 +170,7 @@ func restoreMeta(path string, rep *RepairReport) (bool, error) {
 // lockFile takes the exclusive lock bbolt uses (flock on the file), so no
 // writer changes the file while it is copied and rebuilt.
 func lockFile(path string, timeout time.Duration) (func(), error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0) // never blocks, even on a FIFO swapped in
 	if err != nil {
 		return nil, fmt.Errorf("recovery: repair %s: %w", path, err)
 	}
@@ -192,7 +192,7 @@ func lockFile(path string, timeout time.Duration) (func(), error) {
 // directory, and returns the copy's path.
 func backup(path string, now time.Time) (string, error) {
 	dst := path + ".broken-" + now.UTC().Format("20060102T150405.000000000Z")
-	src, err := os.Open(path)
+	src, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", fmt.Errorf("recovery: backup %s: %w", path, err)
 	}

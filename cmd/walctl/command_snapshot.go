@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/walbatch/walbatch/internal/redact"
+	"github.com/walbatch/walbatch/store"
 )
 
 type snapshotOptions struct {
@@ -62,8 +63,9 @@ the copy exactly like a WAL: it is the way to inspect a file in use.`,
 }
 
 func (o *snapshotOptions) run(ctx context.Context, e *env, w io.Writer) error {
-	if _, err := os.Stat(o.output); err == nil && !o.force {
-		return fmt.Errorf("%s already exists (use --force to replace it)", o.output)
+	target, err := o.target()
+	if err != nil {
+		return err
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -91,7 +93,7 @@ func (o *snapshotOptions) run(ctx context.Context, e *env, w io.Writer) error {
 		return fmt.Errorf("snapshot: GET %s: %s: %s", safeURL, resp.Status,
 			strings.TrimSpace(redact.InText(string(msg), o.url)))
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(o.output), filepath.Base(o.output)+".*.tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(target), filepath.Base(target)+".*.tmp")
 	if err != nil {
 		return err
 	}
@@ -120,11 +122,28 @@ func (o *snapshotOptions) run(ctx context.Context, e *env, w io.Writer) error {
 	if err := l.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), o.output); err != nil {
+	if err := os.Rename(tmp.Name(), target); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(w, "wrote %s: %d bytes, format version %d, %d streams\n", o.output, n, version, streams)
 	return err
+}
+
+// target is the file the snapshot replaces: -o itself, or, for a symbolic
+// link, the file it points to (as every command follows links: the link is
+// kept). A name that exists (a link to nothing included) is replaced only
+// with --force, and only when it is a regular file.
+func (o *snapshotOptions) target() (string, error) {
+	if _, err := os.Lstat(o.output); err != nil {
+		return o.output, nil
+	}
+	if !o.force {
+		return "", fmt.Errorf("%s already exists (use --force to replace it)", o.output)
+	}
+	if _, err := store.Stat(o.output); err != nil {
+		return "", fmt.Errorf("snapshot: -o %s: %w", o.output, err)
+	}
+	return store.Resolve(o.output)
 }
 
 // snapshotClient follows redirects as http.DefaultClient does (net/http

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/boltfile"
+	"github.com/walbatch/walbatch/store"
+	"github.com/walbatch/walbatch/wal"
 )
 
 // everyCommand is each command that takes a FILE, with what it needs
@@ -186,4 +189,47 @@ func TestDamagedMetaPageRefusedByWriters(t *testing.T) {
 		requireOneLineError(t, r, "meta page")
 		require.Equal(t, before, hashFile(t, f.path), "%v changed the file", args)
 	}
+}
+
+// snapshot -o follows a symbolic link as every command does: with --force
+// the link's target is replaced and the link kept; a link to nothing and
+// what is not a regular file are refused, and nothing is created.
+func TestSnapshotOutputLink(t *testing.T) {
+	f := buildWAL(t)
+	l, err := wal.Open(f.path, nil)
+	require.NoError(t, err)
+	defer l.Close()
+	srv := httptest.NewServer(store.Handler(l.Store(), nil))
+	defer srv.Close()
+
+	dir := t.TempDir()
+	target := filepath.Join(dir, "copy.wal")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o600))
+	link := filepath.Join(t.TempDir(), "link.wal")
+	require.NoError(t, os.Symlink(target, link))
+	r := walctl(t, "snapshot", srv.URL, "-o", link)
+	require.Equal(t, exitError, r.code, r.stderr)
+	requireOneLineError(t, r, "already exists")
+	r = walctl(t, "snapshot", srv.URL, "-o", link, "--force")
+	require.Equal(t, 0, r.code, r.stderr)
+	fi, err := os.Lstat(link)
+	require.NoError(t, err)
+	require.NotZero(t, fi.Mode()&os.ModeSymlink, "the link is kept")
+	require.Equal(t, 0, walctl(t, "verify", target).code, "the target is the snapshot")
+
+	nowhere := filepath.Join(dir, "nowhere.wal")
+	dangling := filepath.Join(dir, "dangling.wal")
+	require.NoError(t, os.Symlink(nowhere, dangling))
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	for _, out := range []string{dangling, fifo} {
+		r = walctl(t, "snapshot", srv.URL, "-o", out, "--force")
+		require.NotEqual(t, 0, r.code, r.stderr)
+		requireOneLineError(t, r, out)
+	}
+	_, err = os.Lstat(nowhere)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	fi, err = os.Lstat(fifo)
+	require.NoError(t, err)
+	require.NotZero(t, fi.Mode()&os.ModeNamedPipe, "the FIFO is left as it was")
 }
