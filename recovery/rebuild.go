@@ -12,8 +12,14 @@ import (
 	"github.com/walbatch/walbatch/wal"
 )
 
-// rebuildTxKeys bounds the keys copied per transaction of a rebuild.
-const rebuildTxKeys = 50000
+// rebuildTxKeys and rebuildTxBytes bound the keys, and the bytes of keys
+// and values, copied per transaction of a rebuild: a transaction holds
+// its copies in memory until it commits, so the rebuild's memory does not
+// grow with the file (large payloads included).
+const (
+	rebuildTxKeys  = 50000
+	rebuildTxBytes = 8 << 20
+)
 
 // rebuildFile copies every bucket and key that the page reader can reach
 // in path into a fresh bbolt file and, if that file is a WAL (its meta
@@ -36,7 +42,7 @@ func rebuildFile(path string, rep *RepairReport) error {
 		return fail(err)
 	}
 	var werr error
-	keys := 0
+	keys, txBytes := 0, 0
 	bucket := func(path [][]byte) *bolt.Bucket {
 		b, err := tx.CreateBucketIfNotExists(path[0])
 		for _, name := range path[1:] {
@@ -67,10 +73,12 @@ func rebuildFile(path string, rep *RepairReport) error {
 			werr = err
 			return
 		}
-		if keys++; keys%rebuildTxKeys == 0 {
+		keys++
+		if txBytes += len(k) + len(v); keys%rebuildTxKeys == 0 || txBytes >= rebuildTxBytes {
 			if werr = tx.Commit(); werr == nil {
 				tx, werr = dst.Begin(true)
 			}
+			txBytes = 0
 		}
 	}
 	w, err := checkPages(path, onBucket, onKV, walLayout)
