@@ -37,9 +37,9 @@ func findValue(t *testing.T, b *bolt.Bucket, text string) []byte {
 	return found
 }
 
-// A flipped bit in a dead letter's reason, a completion record or an
-// in-flight batch's fields decodes fine; only the records' field checksums
-// reveal it. Verify reports it, Repair fixes it without losing an event,
+// A flipped bit in a dead letter's reason, a completion record, an
+// in-flight batch's fields or the stream ID decodes fine; only the records'
+// field checksums (for the stream ID: the IDs its events carry) reveal it. Verify reports it, Repair fixes it without losing an event,
 // and Verify is clean after.
 func TestFieldChecksumsCatchFlippedBits(t *testing.T) {
 	cases := []struct {
@@ -82,6 +82,28 @@ func TestFieldChecksumsCatchFlippedBits(t *testing.T) {
 				k, _ := rs.Done.Cursor().First()
 				require.NotNil(t, k)
 				require.NoError(t, rs.Done.Put(k, []byte{0xc1}))
+			}},
+		{name: "stream ID", kind: KindBucket, action: "restored the stream ID", says: "differs from the one its events carry",
+			damage: func(t *testing.T, rs wal.RawStream) {
+				uid := append([]byte(nil), rs.UID...)
+				uid[3] ^= 0x10
+				require.NoError(t, rs.Bucket.Put([]byte("uid"), uid))
+			},
+			check: func(t *testing.T, path string, before, after contents) {
+				l, err := wal.Open(path, &wal.Options{ReadOnly: true})
+				require.NoError(t, err)
+				defer l.Close()
+				s, err := l.Stream("a")
+				require.NoError(t, err)
+				bs, err := s.Batches()
+				require.NoError(t, err)
+				require.NotEmpty(t, bs)
+				for _, b := range bs {
+					require.Equal(t, wal.FormatBatchID(s.UID(), b.Seq), b.ID)
+					rs, _, err := s.ReadBatch(&b)
+					require.NoError(t, err)
+					require.Equal(t, s.UID(), [8]byte(rs[0].ID[:8]), "batch IDs are the ones sent before the damage")
+				}
 			}},
 		{name: "batch last error", kind: KindBatch, action: "dropped batch",
 			damage: func(t *testing.T, rs wal.RawStream) {

@@ -17,7 +17,8 @@ const (
 	// KindFile is damage to bbolt's own structure: meta pages, page
 	// references, page types, key order, the freelist.
 	KindFile Kind = "file"
-	// KindBucket is a stream bucket missing a sub-bucket or its ID.
+	// KindBucket is a stream bucket missing a sub-bucket or its ID, or
+	// whose ID differs from the one its events carry.
 	KindBucket Kind = "bucket"
 	// KindState is a stream's state record that does not decode.
 	KindState Kind = "state"

@@ -70,6 +70,14 @@ func analyze(rs wal.RawStream, ps *problems) *analysis {
 	n := rs.Name
 	if a.uidOK = len(rs.UID) == 8; a.uidOK {
 		copy(a.uid[:], rs.UID)
+		// The ID has no checksum of its own, but every event carries it
+		// (as the first half of its ID) under the event's: a flipped bit
+		// in it would change every batch ID, which receivers use as the
+		// idempotency key.
+		if carried, ok := a.carriedUID(); ok && carried != a.uid {
+			a.uidOK = false
+			ps.add(KindBucket, n, 0, "stream ID %x differs from the one its events carry (%x): batch IDs would change", a.uid, carried)
+		}
 	} else {
 		ps.add(KindBucket, n, 0, "stream ID missing or malformed (%d bytes)", len(rs.UID))
 	}
@@ -379,9 +387,20 @@ func (a *analysis) compare(ps *problems) {
 	check("OldestNanos", uint64(s.OldestNanos), uint64(c.OldestNanos))
 }
 
-// recoverUID finds the stream ID a stream's events carry (an event ID is
-// the stream ID followed by a sequence number), or makes a new one.
+// recoverUID finds the stream ID a stream's events carry (see
+// carriedUID), or makes a new one.
 func (a *analysis) recoverUID() (uid [8]byte, found bool) {
+	if uid, found = a.carriedUID(); found {
+		return uid, true
+	}
+	_, _ = rand.Read(uid[:])
+	return uid, false
+}
+
+// carriedUID returns the stream ID the first readable event or dead letter
+// carries (an event ID is the stream ID followed by the sequence number of
+// the event's first append); false if none is readable.
+func (a *analysis) carriedUID() (uid [8]byte, found bool) {
 	for _, b := range []*bolt.Bucket{a.rs.Events, a.rs.Dead} {
 		if b == nil {
 			continue
@@ -402,7 +421,6 @@ func (a *analysis) recoverUID() (uid [8]byte, found bool) {
 			}
 		}
 	}
-	_, _ = rand.Read(uid[:])
 	return uid, false
 }
 
