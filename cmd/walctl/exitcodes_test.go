@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,12 +52,32 @@ func TestExitCodes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.Truncate(truncated, fi.Size()/2))
 
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	random := filepath.Join(dir, "random.wal")
+	require.NoError(t, os.WriteFile(random, bytes.Repeat([]byte{0x5a, 0xc3, 0x11, 0xfe}, 1024), 0o600))
+	emptyBolt := filepath.Join(dir, "empty.db")
+	db, err = bolt.Open(emptyBolt, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	out := filepath.Join(t.TempDir(), "out.wal")
+
 	cases := []struct {
 		name string
 		args []string
 		code int
 		msg  string
 	}{
+		{"fifo", []string{"stats", fifo}, exitNotWAL, "named pipe"},
+		{"fifo requeue", []string{"requeue", fifo, "--all"}, exitNotWAL, "named pipe"},
+		{"dev null", []string{"dump", "/dev/null"}, exitNotWAL, "character device"},
+		{"dev zero compact", []string{"compact", "/dev/zero"}, exitNotWAL, "character device"},
+		{"4096 bytes", []string{"stats", random}, exitNotWAL, "not a walbatch WAL"},
+		{"empty bolt requeue", []string{"requeue", emptyBolt, "--all"}, exitNotWAL, "not a walbatch WAL"},
+		{"empty bolt compact", []string{"compact", emptyBolt}, exitNotWAL, "not a walbatch WAL"},
+		{"empty bolt compact output", []string{"compact", emptyBolt, "--output", out}, exitNotWAL, "not a walbatch WAL"},
+		{"empty bolt purge", []string{"purge", emptyBolt, "--stream", "orders", "--state", "dead", "--yes"}, exitNotWAL, "not a walbatch WAL"},
+		{"compact output empty", []string{"compact", good, "--output", ""}, exitUsage, "--output needs a file name"},
 		{"missing", []string{"stats", filepath.Join(dir, "nope.wal")}, exitNotFound, "no such file"},
 		{"missing compact", []string{"compact", filepath.Join(dir, "nope.wal")}, exitNotFound, "no such file"},
 		{"missing requeue", []string{"requeue", filepath.Join(dir, "nope.wal"), "--all"}, exitNotFound, "no such file"},
