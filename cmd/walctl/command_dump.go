@@ -204,13 +204,18 @@ func (n *ndjson) close() error { return nil }
 // (declared lengths within b, nested at most msgpackcheck.MaxDepth deep)
 // before the decoder sees it, so a hostile payload is an error, never an
 // allocation of its declared size, a hang or a stack overflow.
-func msgpackToJSON(b []byte) (json.RawMessage, error) {
+func msgpackToJSON(b []byte) (_ json.RawMessage, err error) {
 	if err := msgpackcheck.Check(b); err != nil {
 		return nil, err // "malformed msgpack: ..."
 	}
+	defer func() {
+		if r := recover(); r != nil { // msgpack panics on some input
+			err = fmt.Errorf("not msgpack: decoder panicked: %v", r)
+		}
+	}()
 	// Check accepted exactly one value: the decoder reads all of b.
 	dec := msgpack.NewDecoder(bytes.NewReader(b))
-	dec.SetMapDecoder(func(d *msgpack.Decoder) (any, error) { return d.DecodeUntypedMap() })
+	dec.SetMapDecoder(decodeMap)
 	v, err := dec.DecodeInterface()
 	if err != nil {
 		return nil, fmt.Errorf("not msgpack: %w", err)
@@ -222,16 +227,33 @@ func msgpackToJSON(b []byte) (json.RawMessage, error) {
 	return out, nil
 }
 
+// decodeMap decodes a map with keys of any type, a map or an array
+// included (which no Go map can hold: msgpack's own untyped map panics on
+// them), into a map[string]any, each key formatted by mapKey.
+func decodeMap(d *msgpack.Decoder) (any, error) {
+	n, err := d.DecodeMapLen()
+	if err != nil || n == -1 {
+		return nil, err
+	}
+	m := make(map[string]any, n) // n fits the payload: msgpackcheck
+	for range n {
+		k, err := d.DecodeInterface()
+		if err != nil {
+			return nil, err
+		}
+		v, err := d.DecodeInterface()
+		if err != nil {
+			return nil, err
+		}
+		m[mapKey(k)] = v
+	}
+	return m, nil
+}
+
 // jsonable converts what the msgpack decoder returns into values
 // encoding/json accepts.
 func jsonable(v any) any {
 	switch x := v.(type) {
-	case map[any]any:
-		m := make(map[string]any, len(x))
-		for k, val := range x {
-			m[mapKey(k)] = jsonable(val)
-		}
-		return m
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, val := range x {

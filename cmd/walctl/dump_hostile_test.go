@@ -103,3 +103,12 @@ func TestDumpNestingLimit(t *testing.T) {
 	_, err = msgpackToJSON(append(bytes.Repeat([]byte{0x91}, 101), 0x01))
 	require.ErrorContains(t, err, "nested deeper than 100")
 }
+
+// A map whose key is a map or an array (valid msgpack, which no Go map can
+// hold) prints with the key as text: msgpack's untyped map panicked on it,
+// ending dump with a crash (found by FuzzDumpPayload).
+func TestDumpMapWithUnhashableKeys(t *testing.T) {
+	js, err := msgpackToJSON([]byte{0x82, 0x80, 0x30, 0x92, 0x01, 0x02, 0xc0})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"map[]":48,"[1 2]":null}`, string(js))
+}
