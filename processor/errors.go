@@ -27,6 +27,10 @@ var (
 	// "undecodable: ..."; the rest of its batch is dispatched.
 	ErrUndecodable = errors.New("processor: undecodable event")
 
+	// ErrBadEventID is returned, wrapped, by RequeueDead and PurgeDead for
+	// an event ID not of the form dispatcher.Event.ID has (32 hex digits).
+	ErrBadEventID = errors.New("processor: not an event ID")
+
 	// ErrInvalidOption is returned by Open and New for an option value
 	// out of range or options that conflict.
 	ErrInvalidOption = errors.New("processor: invalid option")

@@ -2,6 +2,8 @@ package processor
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"github.com/walbatch/walbatch/wal"
 )
@@ -93,3 +95,53 @@ func (m *Manager[T]) Recovery() map[string]RecoveryReport {
 // with NewManager, close the log. A handler serving Log().Store() must be
 // shut down before the log is closed.
 func (m *Manager[T]) Log() *wal.Log { return m.log }
+
+// DeadLetters calls fn for each dead letter of the named stream; see
+// Processor.DeadLetters. A stream the file does not hold has none (it is
+// not created).
+func (m *Manager[T]) DeadLetters(stream string, fn func(DeadLetter[T]) error) error {
+	return m.withExisting(stream, func(p *Processor[T]) error { return p.DeadLetters(fn) })
+}
+
+// RequeueDead moves the named stream's dead letters with these event IDs
+// back to pending; see Processor.RequeueDead.
+func (m *Manager[T]) RequeueDead(stream string, ids ...string) (n int, err error) {
+	err = m.withExisting(stream, func(p *Processor[T]) error { n, err = p.RequeueDead(ids...); return err })
+	return n, err
+}
+
+// RequeueAllDead moves every dead letter of the named stream back to
+// pending; see Processor.RequeueAllDead.
+func (m *Manager[T]) RequeueAllDead(stream string) (n int, err error) {
+	err = m.withExisting(stream, func(p *Processor[T]) error { n, err = p.RequeueAllDead(); return err })
+	return n, err
+}
+
+// PurgeDead deletes the named stream's dead letters with these event IDs;
+// see Processor.PurgeDead.
+func (m *Manager[T]) PurgeDead(stream string, ids ...string) (n int, err error) {
+	err = m.withExisting(stream, func(p *Processor[T]) error { n, err = p.PurgeDead(ids...); return err })
+	return n, err
+}
+
+// PurgeAllDead deletes every dead letter of the named stream; see
+// Processor.PurgeAllDead.
+func (m *Manager[T]) PurgeAllDead(stream string) (n int, err error) {
+	err = m.withExisting(stream, func(p *Processor[T]) error { n, err = p.PurgeAllDead(); return err })
+	return n, err
+}
+
+// withExisting runs fn on the processor of a stream the file holds,
+// creating the processor if the stream is not active (a requeue needs it
+// running to dispatch); a name the file does not hold is wal.ErrNoStream.
+func (m *Manager[T]) withExisting(stream string, fn func(*Processor[T]) error) error {
+	if !slices.Contains(m.log.Streams(), stream) {
+		return fmt.Errorf("processor: stream %q: %w", stream, wal.ErrNoStream)
+	}
+	p, err := m.acquire(stream)
+	if err != nil {
+		return err
+	}
+	defer m.release(stream)
+	return fn(p)
+}

@@ -57,6 +57,8 @@ type deadRow struct {
 	Key      string    `json:"key"`
 	Size     int       `json:"size"`
 	Error    string    `json:"error,omitempty"`
+	// The payload, as dump shows it (JSON output only).
+	payloadFields
 }
 
 var deadColumns = []column[deadRow]{
@@ -82,6 +84,7 @@ func deadRowOf(stream string, d wal.DeadLetter) deadRow {
 		return r
 	}
 	r.ID, r.Enqueued, r.Key, r.Size = d.Record.ID.String(), utc(d.Record.Time), d.Record.Key, len(d.Record.Payload)
+	r.payloadFields = payloadOf(d.Record.Payload, false, "base64")
 	return r
 }
 

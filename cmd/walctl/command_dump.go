@@ -68,22 +68,19 @@ the dump goes on.`,
 
 // dumpRecord is one line of dump output.
 type dumpRecord struct {
-	Stream       string          `json:"stream"`
-	Seq          uint64          `json:"seq"`
-	ID           string          `json:"id,omitempty"`
-	State        string          `json:"state"`
-	Time         time.Time       `json:"time,omitzero"`
-	Key          string          `json:"key"`
-	Size         int             `json:"size"`
-	Payload      json.RawMessage `json:"payload,omitempty"`
-	PayloadRaw   string          `json:"payload_raw,omitempty"`
-	Encoding     string          `json:"encoding,omitempty"`
-	PayloadError string          `json:"payload_error,omitempty"`
-	Reason       string          `json:"reason,omitempty"`
-	Batch        string          `json:"batch,omitempty"`
-	Attempts     int             `json:"attempts,omitempty"`
-	DeadAt       time.Time       `json:"dead_at,omitzero"`
-	Error        string          `json:"error,omitempty"`
+	Stream string    `json:"stream"`
+	Seq    uint64    `json:"seq"`
+	ID     string    `json:"id,omitempty"`
+	State  string    `json:"state"`
+	Time   time.Time `json:"time,omitzero"`
+	Key    string    `json:"key"`
+	Size   int       `json:"size"`
+	payloadFields
+	Reason   string    `json:"reason,omitempty"`
+	Batch    string    `json:"batch,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	DeadAt   time.Time `json:"dead_at,omitzero"`
+	Error    string    `json:"error,omitempty"`
 }
 
 var dumpColumns = []column[dumpRecord]{
@@ -155,19 +152,35 @@ func (o *dumpOptions) record(ev walkedEvent) dumpRecord {
 		return r
 	}
 	r.ID, r.Time, r.Key, r.Size = ev.rec.ID.String(), utc(ev.rec.Time), ev.rec.Key, len(ev.rec.Payload)
-	if len(ev.rec.Payload) == 0 {
-		return r
-	}
-	if !o.raw {
-		js, err := msgpackToJSON(ev.rec.Payload)
-		if err == nil {
-			r.Payload = js
-			return r
-		}
-		r.PayloadError = oneLine(err)
-	}
-	r.PayloadRaw, r.Encoding = encodeBytes(ev.rec.Payload, o.encoding), o.encoding
+	r.payloadFields = payloadOf(ev.rec.Payload, o.raw, o.encoding)
 	return r
+}
+
+// payloadFields is how dump and dead show an event's payload: decoded from
+// msgpack to JSON, or as raw bytes (asked for, or when it does not decode:
+// then with the reason in PayloadError).
+type payloadFields struct {
+	Payload      json.RawMessage `json:"payload,omitempty"`
+	PayloadRaw   string          `json:"payload_raw,omitempty"`
+	Encoding     string          `json:"encoding,omitempty"`
+	PayloadError string          `json:"payload_error,omitempty"`
+}
+
+func payloadOf(payload []byte, raw bool, encoding string) payloadFields {
+	var f payloadFields
+	if len(payload) == 0 {
+		return f
+	}
+	if !raw {
+		js, err := msgpackToJSON(payload)
+		if err == nil {
+			f.Payload = js
+			return f
+		}
+		f.PayloadError = oneLine(err)
+	}
+	f.PayloadRaw, f.Encoding = encodeBytes(payload, encoding), encoding
+	return f
 }
 
 func encodeBytes(b []byte, enc string) string {
