@@ -24,7 +24,7 @@ const (
 	// in UTC, RFC 3339 with nanoseconds.
 	BodyEnvelope BodyFormat = iota
 	// BodyJSONArray is a plain JSON array of the events' values, as the
-	// gateway's http-logger sends, Content-Type application/json. It
+	// Apache APISIX's http-logger plugin sends, Content-Type application/json. It
 	// carries no event IDs: receivers can only drop duplicates by the
 	// Idempotency-Key header.
 	BodyJSONArray

@@ -6,7 +6,7 @@
 //
 //   - nil: every event in the batch was accepted by the sink;
 //   - a *PartialError (see Partial): the first n events were accepted and only
-//     the rest must be retried (the gateway document's first_fail);
+//     the rest must be retried (Apache APISIX's first_fail);
 //   - a *PermanentError (see Permanent): the sink refused the batch for good;
 //     the processor moves it to dead letters at once with the reason;
 //   - any other error: retryable. A *RetryableError (see Retryable) can carry

@@ -11,7 +11,8 @@ import (
 )
 
 // HTTP is a dispatcher that sends each batch as one HTTP request (or more,
-// when the batch must be split), as described in docs/dispatchers.md.
+// when the batch must be split), as described in
+// https://github.com/walbatch/walbatch/blob/main/docs/dispatchers.md.
 //
 // Every request carries Idempotency-Key: the batch ID when it holds the
 // whole batch, "<batch ID>:<first seq>-<last seq>" when it holds a part of a
@@ -69,7 +70,7 @@ func NewHTTP[T any](rawURL string, opts ...HTTPOption) (*HTTP[T], error) {
 // Dispatch sends b and reports the outcome as the contract says: nil when
 // the receiver accepted every event; a *PartialError when a split batch was
 // accepted only in part (its leading parts); otherwise the error of the first
-// request that failed, retryable or permanent (see docs/dispatchers.md for
+// request that failed, retryable or permanent (see https://github.com/walbatch/walbatch/blob/main/docs/dispatchers.md for
 // the status table). Each event is accepted at most once per call: after a
 // failure the remaining parts are not sent.
 func (h *HTTP[T]) Dispatch(ctx context.Context, b *Batch[T]) error {

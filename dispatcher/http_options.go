@@ -12,8 +12,8 @@ import (
 const (
 	// DefaultTimeout bounds one HTTP request, response body included.
 	DefaultTimeout = 10 * time.Second
-	// DefaultMaxBodyBytes is the largest request body sent: the SDK
-	// document's 3.5 MB payload limit.
+	// DefaultMaxBodyBytes is the largest request body sent: the Optimizely
+	// Go SDK's 3.5 MB payload limit.
 	DefaultMaxBodyBytes = 3_500_000
 	// DefaultMaxRetryAfter caps the delay a receiver can ask for with
 	// Retry-After.

@@ -3,7 +3,7 @@ package dispatcher
 import "net/http"
 
 // LogEvent is one HTTP request as the HTTP dispatcher sends it: the
-// feature-flag SDK document's LogEvent (verb, URL, params, headers) with the
+// Optimizely Go SDK's LogEvent (verb, URL, params, headers) with the
 // params already encoded as the request body.
 type LogEvent struct {
 	// Method is the HTTP method; "" means POST.

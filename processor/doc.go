@@ -1,7 +1,7 @@
 // Package processor is the durable batch processor a service embeds: the
-// options of an SDK's in-memory BatchEventProcessor and of an API gateway's
-// batch processor, on a stream of a write-ahead log, so that nothing is lost
-// when the process dies.
+// options of the Optimizely Go SDK's in-memory BatchEventProcessor and of
+// Apache APISIX's batch processor, on a stream of a write-ahead log, so
+// that nothing is lost when the process dies.
 //
 // Open (or New, on a WAL that is already open) recovers the stream: batches
 // a previous process sealed and did not finish are dispatched again with the
@@ -29,5 +29,5 @@
 //     ErrInvalidOption; no option value or nil argument makes a method
 //     panic.
 //
-// See docs/processor.md for every option, its default and its source.
+// See https://github.com/walbatch/walbatch/blob/main/docs/processor.md for every option, its default and its source.
 package processor

@@ -13,7 +13,7 @@ import (
 )
 
 // Factory makes the dispatcher and options of a stream when the manager
-// first needs it (the gateway's "one batch processor per configuration").
+// first needs it (Apache APISIX's "one batch processor per configuration").
 // WithStream is set by the manager and need not be passed.
 type Factory[T any] func(stream string) (dispatcher.Dispatcher[T], []Option, error)
 

@@ -54,7 +54,8 @@ type config struct {
 	handoff         Handoff
 }
 
-// Defaults, from the specification's mapping of the source documents.
+// Defaults, from the options of the Optimizely Go SDK's BatchEventProcessor and
+// of Apache APISIX's batch processor (docs/processor.md maps each).
 const (
 	DefaultBatchSize       = 1000
 	DefaultBatchBytes      = 3_500_000
@@ -192,14 +193,14 @@ func (c *config) checkLog(l *wal.Log) error {
 // WithStream names the stream in the WAL file. Default "default".
 func WithStream(name string) Option { return optionFunc(func(c *config) { c.stream = name }) }
 
-// WithBatchSize sets the most events in a batch (the seeds' batch_size and
+// WithBatchSize sets the most events in a batch (the Optimizely SDK's batch_size and
 // batch_max_size). A batch goes out as soon as it is full; 1 dispatches
 // every event on its own at once. Default 1000.
 func WithBatchSize(n int) Option { return optionFunc(func(c *config) { c.batchSize = n }) }
 
 // WithBatchBytes sets the most payload bytes (msgpack-encoded events) in a
 // batch. A batch is cut before it would pass it; Enqueue refuses a single
-// larger event with ErrEventTooLarge. Default 3.5 MB (the SDK document's
+// larger event with ErrEventTooLarge. Default 3.5 MB (the Optimizely SDK's
 // payload limit).
 func WithBatchBytes(n int64) Option { return optionFunc(func(c *config) { c.batchBytes = n }) }
 
@@ -275,7 +276,7 @@ func WithPendingLimits(events, bytes int64) Option {
 func WithFullPolicy(p FullPolicy) Option { return optionFunc(func(c *config) { c.fullPolicy = p }) }
 
 // WithBatchKey partitions batches: events with different keys never share a
-// batch (the SDK's "new datafile revision" flush). A batch is a run of
+// batch (the Optimizely SDK's "new datafile revision" flush). A batch is a run of
 // consecutive events with the same key; enqueue order is kept. Default: no
 // key; a nil fn is refused with ErrInvalidOption.
 func WithBatchKey[T any](fn func(T) string) Option {

@@ -286,7 +286,7 @@ func TestPermanentErrorDeadLettersAtOnce(t *testing.T) {
 	require.Empty(t, nt.of(RetryScheduled))
 }
 
-// A retry delay of 0 is allowed (the gateway document allows retry_delay 0)
+// A retry delay of 0 is allowed (Apache APISIX's batch processor allows retry_delay 0)
 // but never makes a hot loop: computed delays have a floor.
 func TestZeroRetryDelayHasAFloor(t *testing.T) {
 	l := &loop[int]{p: &Processor[int]{cfg: defaultConfig()}}

@@ -15,7 +15,7 @@ import (
 // in the year 2262, and a time past that would wrap into the past.
 const (
 	// minRetryDelay is the floor of every retry delay, so that a retry
-	// delay of 0 (which the gateway document allows) or a sink asking for
+	// delay of 0 (which Apache APISIX's batch processor allows) or a sink asking for
 	// a Retry-After of a nanosecond cannot turn a failing sink into a hot
 	// loop.
 	minRetryDelay = 10 * time.Millisecond

@@ -45,7 +45,7 @@ type Options struct {
 	// writes and splits) and small ones dearer (every commit rewrites whole
 	// pages): on the benchmark machine 16 KiB gave AppendAsync about 15%
 	// more events/s and a single producer under SyncAlways about 15% fewer
-	// (docs/performance.md).
+	// (https://github.com/walbatch/walbatch/blob/main/docs/performance.md).
 	PageSize int
 }
 

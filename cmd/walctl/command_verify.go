@@ -97,7 +97,7 @@ func (o *verifyOptions) run(e *env, w io.Writer) error {
 	}
 	if !out.OK {
 		n := len(out.Problems) + out.Omitted
-		return explained{fmt.Sprintf("%s: verify found %d problems; see docs/operations.md (damaged file)", o.path, n), errProblems}
+		return explained{fmt.Sprintf("%s: verify found %d problems; see https://github.com/walbatch/walbatch/blob/main/docs/operations.md#a-damaged-file", o.path, n), errProblems}
 	}
 	return nil
 }

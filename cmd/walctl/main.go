@@ -5,7 +5,7 @@
 // Every command is in its own file (command_<name>.go). Read-only commands
 // open the file read-only and leave it byte-for-byte unchanged; commands
 // that change a file (requeue, purge, compact, repair) say so in their help.
-// See docs/walctl.md for every command with example output, and
+// See https://github.com/walbatch/walbatch/blob/main/docs/walctl.md for every command with example output, and
 // exitcodes.go for the exit status table.
 package main
 
