@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/walbatch/walbatch/wal"
 )
 
 // Drain dispatches a tail smaller than the batch size at once, waits out a
@@ -35,10 +37,18 @@ func TestDrainEmptiesTheStream(t *testing.T) {
 func TestDrainWaitsForEventsEnqueuedMeanwhileAndRecovered(t *testing.T) {
 	noLeaks(t)
 	path := walPath(t)
-	p := openP(t, path, newRecSink(failing), quiet(WithBatchSize(3), WithRetryDelay(300*time.Millisecond, 300*time.Millisecond), WithJitter(0))...)
+	// Stop must not spend the batch's retries (they would dead-letter it):
+	// many retries, a short stop timeout.
+	p := openP(t, path, newRecSink(failing), quiet(WithBatchSize(3), WithRetryDelay(300*time.Millisecond, 300*time.Millisecond),
+		WithJitter(0), WithMaxRetries(1000), WithStopTimeout(50*time.Millisecond))...)
 	enqueueN(t, p, 0, 5) // one batch of 3 fails and waits to retry; 2 pending
 	require.Eventually(t, func() bool { return p.Stats().Retried >= 1 }, 10*time.Second, 2*time.Millisecond)
 	require.NoError(t, p.Stop(context.Background()))
+	inspect(t, path, func(s *wal.Stream) {
+		st := s.Stats()
+		require.EqualValues(t, 3, st.InFlightEvents, "the failed batch is left in flight")
+		require.Zero(t, st.DeadEvents)
+	})
 
 	release := make(chan struct{})
 	var seen atomic.Int32
