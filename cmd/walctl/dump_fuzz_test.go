@@ -61,7 +61,7 @@ func FuzzDumpPayload(f *testing.F) {
 		if !json.Valid(js) {
 			t.Fatalf("not JSON: %s", js)
 		}
-		if err := (&ndjson{w: io.Discard}).add(dumpRecord{Payload: js}); err != nil {
+		if err := (&ndjson{w: io.Discard}).add(dumpRecord{payloadFields: payloadFields{Payload: js}}); err != nil {
 			t.Fatalf("dump cannot print the payload: %v", err)
 		}
 	})
