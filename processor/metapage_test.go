@@ -2,32 +2,15 @@ package processor
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/walbatch/walbatch/internal/boltfile"
+	"github.com/walbatch/walbatch/internal/boltfile/boltfiletest"
 	"github.com/walbatch/walbatch/wal"
 )
-
-// flipNewestMeta flips bit 0 of the byte at off in the newest meta page.
-func flipNewestMeta(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	require.NoError(t, err)
-	defer f.Close()
-	m := boltfile.ReadMetas(f)
-	require.True(t, m.Page[0].Valid && m.Page[1].Valid)
-	p := m.Page[m.Current]
-	b := make([]byte, 1)
-	_, err = f.ReadAt(b, p.Off+off)
-	require.NoError(t, err)
-	b[0] ^= 1
-	_, err = f.WriteAt(b, p.Off+off)
-	require.NoError(t, err)
-}
 
 // pendingAfterDamage appends events 1-3, each in a commit of its own,
 // damages the newest meta page at off and opens a processor on the file.
@@ -45,7 +28,7 @@ func pendingAfterDamage(t *testing.T, off int64) (*Processor[tev], *recSink) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, l.Close())
-	flipNewestMeta(t, path, off)
+	boltfiletest.FlipNewestMeta(t, path, off)
 	sink := newRecSink(nil)
 	return openP(t, path, sink, quiet(WithBatchSize(100))...), sink
 }

@@ -1,32 +1,14 @@
 package recovery
 
 import (
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/walbatch/walbatch/internal/boltfile"
+	"github.com/walbatch/walbatch/internal/boltfile/boltfiletest"
 	"github.com/walbatch/walbatch/wal"
 )
-
-// flipNewestMeta flips bit 0 of the byte at off in the newest meta page
-// (the one bbolt opens at).
-func flipNewestMeta(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	require.NoError(t, err)
-	defer f.Close()
-	m := boltfile.ReadMetas(f)
-	require.True(t, m.Page[0].Valid && m.Page[1].Valid)
-	p := m.Page[m.Current]
-	b := make([]byte, 1)
-	_, err = f.ReadAt(b, p.Off+off)
-	require.NoError(t, err)
-	b[0] ^= 1
-	_, err = f.WriteAt(b, p.Off+off)
-	require.NoError(t, err)
-}
 
 // walWithLastEvent is buildWAL plus one event appended in a commit of its
 // own, the newest; it returns the path and the stream's event count.
@@ -58,7 +40,7 @@ func pendingOf(t *testing.T, path string) int64 {
 // problem for Verify and Plan, and Repair restores that commit.
 func TestNewestMetaChecksumRepaired(t *testing.T) {
 	path, n := walWithLastEvent(t)
-	flipNewestMeta(t, path, boltfile.PageHeaderSize+56)
+	boltfiletest.FlipNewestMeta(t, path, boltfile.PageHeaderSize+56)
 	require.Equal(t, n-1, pendingOf(t, path), "bbolt opens a transaction behind")
 
 	r, err := Verify(path, nil)
@@ -91,7 +73,7 @@ func TestNewestMetaChecksumRepaired(t *testing.T) {
 // verify passes again; the original stays in the backup.
 func TestNewestMetaFieldsDamaged(t *testing.T) {
 	path, n := walWithLastEvent(t)
-	flipNewestMeta(t, path, boltfile.PageHeaderSize+16) // the root page id
+	boltfiletest.FlipNewestMeta(t, path, boltfile.PageHeaderSize+16) // the root page id
 	r, err := Verify(path, nil)
 	require.NoError(t, err)
 	require.True(t, r.Has(KindFile), "%s", r)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/walbatch/walbatch/internal/boltfile/boltfiletest"
+
 	"github.com/walbatch/walbatch/internal/boltfile"
 	"github.com/walbatch/walbatch/internal/heappeak"
 	"github.com/walbatch/walbatch/wal"
@@ -32,7 +34,7 @@ func TestRebuildMemoryIsBounded(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, l.Close())
-	flipNewestMeta(t, path, boltfile.PageHeaderSize+16) // its root: Repair rebuilds
+	boltfiletest.FlipNewestMeta(t, path, boltfile.PageHeaderSize+16) // its root: Repair rebuilds
 	var rep *RepairReport
 	grew := heappeak.Growth(func() { rep, err = Repair(path, nil) })
 	require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/boltfile"
+	"github.com/walbatch/walbatch/internal/boltfile/boltfiletest"
 	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -82,7 +83,7 @@ func TestSymlinkEveryCommand(t *testing.T) {
 	f := buildWAL(t)
 	link := filepath.Join(t.TempDir(), "link.wal")
 	require.NoError(t, os.Symlink(f.path, link))
-	flipNewestMeta(t, f.path, boltfile.PageHeaderSize+16) // its root: repair rebuilds the file
+	boltfiletest.FlipNewestMeta(t, f.path, boltfile.PageHeaderSize+16) // its root: repair rebuilds the file
 	for _, args := range everyCommand {
 		args := withFile(args, link)
 		r := walctl(t, args...)
@@ -127,29 +128,11 @@ func TestCompactOutputArguments(t *testing.T) {
 	requireOneLineError(t, r, "directory "+missing+" does not exist")
 }
 
-// flipNewestMeta flips bit 0 of the byte at off in the newest meta page
-// (the one bbolt opens at).
-func flipNewestMeta(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	require.NoError(t, err)
-	defer f.Close()
-	m := boltfile.ReadMetas(f)
-	require.True(t, m.Page[0].Valid && m.Page[1].Valid)
-	p := m.Page[m.Current]
-	b := make([]byte, 1)
-	_, err = f.ReadAt(b, p.Off+off)
-	require.NoError(t, err)
-	b[0] ^= 1
-	_, err = f.WriteAt(b, p.Off+off)
-	require.NoError(t, err)
-}
-
 // A flipped bit in the newest meta page's checksum: stats shows it, verify
 // fails with exit 3, and repair restores the newest commit.
 func TestDamagedMetaPageReported(t *testing.T) {
 	f := buildWAL(t)
-	flipNewestMeta(t, f.path, boltfile.PageHeaderSize+56)
+	boltfiletest.FlipNewestMeta(t, f.path, boltfile.PageHeaderSize+56)
 	before := hashFile(t, f.path)
 
 	r := walctl(t, "stats", f.path)
@@ -177,7 +160,7 @@ func TestDamagedMetaPageReported(t *testing.T) {
 // repair must see) and leave it as it was.
 func TestDamagedMetaPageRefusedByWriters(t *testing.T) {
 	f := buildWAL(t)
-	flipNewestMeta(t, f.path, boltfile.PageHeaderSize+16)
+	boltfiletest.FlipNewestMeta(t, f.path, boltfile.PageHeaderSize+16)
 	before := hashFile(t, f.path)
 	for _, args := range [][]string{
 		{"requeue", "--all"}, {"compact"}, {"compact", "--output", filepath.Join(t.TempDir(), "out.wal")},
