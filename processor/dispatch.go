@@ -75,7 +75,7 @@ func (l *loop[T]) attempt(r *result) (err error) {
 	defer cancel()
 	defer func() {
 		if rec := recover(); rec != nil {
-			err = fmt.Errorf("processor: dispatcher panicked: %v", rec)
+			err = fmt.Errorf("%w: %v", ErrDispatcherPanicked, rec)
 		}
 	}()
 	start := time.Now()
@@ -175,7 +175,7 @@ func (l *loop[T]) apply(r result) {
 		return // Stop cut it short; it stays in flight for the next open
 	}
 	note := Notification{Kind: BatchDispatched, Stream: p.cfg.stream, BatchID: r.b.ID, Count: r.b.Count,
-		Bytes: r.b.Bytes, Attempt: r.b.Attempts + 1, Latency: r.latency, Err: r.err}
+		Bytes: r.b.Bytes, Attempt: r.b.Attempts + 1, Latency: r.latency, Err: r.err, Trigger: ib.trigger}
 	n := len(r.recs)
 	if r.err == nil {
 		note.Delivered = n
@@ -221,7 +221,7 @@ func (l *loop[T]) complete(ib *inflight, now time.Time) {
 	p := l.p
 	seq := ib.b.Seq
 	delete(l.batches, seq) // as if complete, to see whether a seal is due
-	opts, sealNext := l.sealDue(now)
+	opts, trig, sealNext := l.sealDue(now)
 	var res wal.SealResult
 	var err error
 	if sealNext {
@@ -246,7 +246,7 @@ func (l *loop[T]) complete(ib *inflight, now time.Time) {
 	p.delivered.Add(int64(ib.b.Count))
 	p.freed()
 	if sealNext && err == nil {
-		l.sealed(res, nil, opts.Force)
+		l.sealed(res, nil, opts.Force, trig)
 	}
 }
 

@@ -31,6 +31,11 @@ var (
 	// an event ID not of the form dispatcher.Event.ID has (32 hex digits).
 	ErrBadEventID = errors.New("processor: not an event ID")
 
+	// ErrDispatcherPanicked is wrapped by the Err of the BatchDispatched
+	// notification of an attempt whose Dispatch panicked: the panic is
+	// recovered and the attempt is a retryable failure.
+	ErrDispatcherPanicked = errors.New("processor: dispatcher panicked")
+
 	// ErrInvalidOption is returned by Open and New for an option value
 	// out of range or options that conflict.
 	ErrInvalidOption = errors.New("processor: invalid option")

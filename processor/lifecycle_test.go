@@ -205,7 +205,7 @@ func TestDispatcherPanicBecomesRetry(t *testing.T) {
 	require.NoError(t, p.Stop(context.Background()))
 	r := n.of(RetryScheduled)
 	require.Len(t, r, 1)
-	require.ErrorContains(t, r[0].Err, "panicked")
+	require.ErrorIs(t, r[0].Err, ErrDispatcherPanicked)
 	require.ErrorContains(t, r[0].Err, "boom")
 }
 

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"sort"
 	"sync"
@@ -22,7 +23,8 @@ type inflight struct {
 	b         *wal.Batch
 	recs      []wal.Record // nil: load from the WAL before dispatching
 	running   bool
-	delivered bool // sink accepted it; not yet marked complete in the WAL (next step, or retried after a failure)
+	trigger   Trigger // why it was sealed
+	delivered bool    // sink accepted it; not yet marked complete in the WAL (next step, or retried after a failure)
 }
 
 // result is the outcome of one dispatch attempt.
@@ -105,7 +107,7 @@ func (l *loop[T]) run() {
 // is still what the file holds, however late Start comes.
 func (l *loop[T]) loadInFlight() error {
 	for _, b := range l.p.recovery.redispatch {
-		l.batches[b.Seq] = &inflight{b: &b}
+		l.batches[b.Seq] = &inflight{b: &b, trigger: TriggerRecovered}
 	}
 	return nil
 }
@@ -148,50 +150,70 @@ func (l *loop[T]) step() bool {
 // A batch sealed ahead is not dispatched before its turn (see launch).
 func (l *loop[T]) seal(now time.Time) {
 	for {
-		opts, ok := l.sealDue(now)
+		opts, trig, ok := l.sealDue(now)
 		if !ok {
 			return
 		}
 		res, err := l.p.s.Seal(opts)
-		if !l.sealed(res, err, opts.Force) {
+		if !l.sealed(res, err, opts.Force, trig) {
 			return
 		}
 	}
 }
 
-// sealDue says whether a batch should be sealed now, and with which options.
-func (l *loop[T]) sealDue(now time.Time) (wal.SealOptions, bool) {
+// sealDue says whether a batch should be sealed now, with which options,
+// and why.
+func (l *loop[T]) sealDue(now time.Time) (wal.SealOptions, Trigger, bool) {
 	p := l.p
 	if now.Before(l.sealAfter) {
-		return wal.SealOptions{}, false
+		return wal.SealOptions{}, "", false
 	}
 	ahead := len(l.batches) >= p.cfg.maxInFlight
 	if ahead && !l.canSealAhead() {
-		return wal.SealOptions{}, false
+		return wal.SealOptions{}, "", false
 	}
 	st := p.s.Stats()
 	if st.PendingEvents == 0 {
 		p.keyChanged.Store(false)
-		return wal.SealOptions{}, false
+		return wal.SealOptions{}, "", false
 	}
-	full := st.PendingEvents >= int64(p.cfg.batchSize) || st.PendingBytes >= p.cfg.batchBytes || p.keyChanged.Load()
+	var trig Trigger
+	switch {
+	case st.PendingEvents >= int64(p.cfg.batchSize):
+		trig = TriggerBatchSize
+	case st.PendingBytes >= p.cfg.batchBytes:
+		trig = TriggerBatchBytes
+	case p.keyChanged.Load():
+		trig = TriggerKeyChange
+	}
+	full := trig != ""
 	if ahead && !full {
-		return wal.SealOptions{}, false
+		return wal.SealOptions{}, "", false
 	}
-	force := !ahead && (l.stopping || st.SealedThrough < l.flushTarget || l.inactive(now))
+	force := false
+	if !ahead {
+		switch {
+		case l.stopping:
+			force, trig = true, cmp.Or(trig, TriggerStop)
+		case st.SealedThrough < l.flushTarget:
+			force, trig = true, cmp.Or(trig, TriggerFlush)
+		case l.inactive(now):
+			force, trig = true, cmp.Or(trig, TriggerInactivity)
+		}
+	}
 	if !force && !full {
 		oldest, err := p.s.OldestPendingTime()
 		if err != nil || oldest.IsZero() || now.Sub(oldest) < p.cfg.maxAge {
-			return wal.SealOptions{}, false
+			return wal.SealOptions{}, "", false
 		}
-		force = true
+		force, trig = true, TriggerMaxAge
 	}
-	return wal.SealOptions{MaxEvents: p.cfg.batchSize, MaxBytes: p.cfg.batchBytes, Force: force}, true
+	return wal.SealOptions{MaxEvents: p.cfg.batchSize, MaxBytes: p.cfg.batchBytes, Force: force}, trig, true
 }
 
 // sealed takes in the outcome of a seal and reports whether to try sealing
 // another batch.
-func (l *loop[T]) sealed(res wal.SealResult, err error, force bool) bool {
+func (l *loop[T]) sealed(res wal.SealResult, err error, force bool, trig Trigger) bool {
 	p := l.p
 	if err != nil {
 		p.cfg.logger.Error("walbatch: seal failed", "stream", p.cfg.stream, "err", err)
@@ -208,7 +230,7 @@ func (l *loop[T]) sealed(res wal.SealResult, err error, force bool) bool {
 		}
 		return res.Quarantined > 0
 	}
-	l.batches[res.Batch.Seq] = &inflight{b: res.Batch, recs: res.Records}
+	l.batches[res.Batch.Seq] = &inflight{b: res.Batch, recs: res.Records, trigger: trig}
 	return true
 }
 

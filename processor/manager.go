@@ -172,14 +172,27 @@ func (m *Manager[T]) Streams() []string {
 	return names
 }
 
-// Stats returns the stats of each active stream.
+// Stats returns the stats of every stream in the file, active or not: a
+// stream without a processor (released when idle, or never used by this
+// process) is there with what the WAL knows (StreamStats), so a released
+// stream holding dead letters, or an idle one with a backlog, stays
+// visible. It does not touch the disk.
 func (m *Manager[T]) Stats() map[string]Stats {
+	names := m.log.Streams()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[string]Stats, len(m.procs))
+	out := make(map[string]Stats, len(names))
 	for n, e := range m.procs {
 		if e.p != nil {
 			out[n] = e.p.Stats()
+		}
+	}
+	for _, n := range names {
+		if _, ok := out[n]; ok {
+			continue
+		}
+		if s, err := m.log.Stream(n); err == nil {
+			out[n] = StreamStats(s.Stats())
 		}
 	}
 	return out

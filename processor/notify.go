@@ -69,6 +69,8 @@ type Notification struct {
 	NextAttempt time.Time
 	// Recovery is set for Recovered.
 	Recovery *RecoveryReport
+	// Trigger is set for BatchDispatched: what made the batch be sealed.
+	Trigger Trigger
 }
 
 // Listener receives notifications. Listeners run on one notification

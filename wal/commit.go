@@ -224,6 +224,7 @@ func (c *committer) commitGroup(reqs []*appendReq) {
 		outBy := g.st.PendingBytes + g.st.InflightBytes + r.bytes
 		if (g.ev > 0 && outEv > uint64(g.ev)) || (g.by > 0 && outBy > uint64(g.by)) {
 			r.err = ErrFull
+			r.s.counts.refused.Add(1)
 			continue
 		}
 		r.first = g.st.NextSeq
@@ -240,7 +241,15 @@ func (c *committer) commitGroup(reqs []*appendReq) {
 		if l.isClosed() {
 			err = ErrClosed
 		} else {
+			start := time.Now()
 			err = l.db.Update(func(tx *bolt.Tx) error { return writeGroup(tx, accepted, touched) })
+			if err == nil {
+				events := 0
+				for _, r := range accepted {
+					events += len(r.bodies)
+				}
+				l.commits.add(events, time.Since(start))
+			}
 		}
 		if err == nil {
 			for _, g := range touched {

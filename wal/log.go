@@ -89,7 +89,8 @@ type Log struct {
 	closing bool // Close has begun
 	closed  bool // the committer has stopped: no more writes
 
-	c *committer
+	c       *committer
+	commits commitCounters
 }
 
 // Open opens (or creates) the WAL file at path and loads every stream's

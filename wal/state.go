@@ -78,6 +78,19 @@ type Stats struct {
 	LastSeq uint64 `json:"last_seq"`
 	// SealedThrough is the last sequence number sealed into a batch.
 	SealedThrough uint64 `json:"sealed_through"`
+	// MaxPendingEvents and MaxPendingBytes are the pending limits set by
+	// SetLimits (what ErrFull guards); 0 is unlimited.
+	MaxPendingEvents int64 `json:"max_pending_events"`
+	MaxPendingBytes  int64 `json:"max_pending_bytes"`
+	// Counts since the Log was opened, kept in memory only (a restart
+	// starts them at 0; see CompletedEvents for a persistent total):
+	// failed attempts recorded by Retry, events moved to dead letters
+	// (by any path: a dead batch, a corrupt or undecodable record), and
+	// appends refused with ErrFull (each refused call; a blocking
+	// Enqueue counts each time it tries again and is refused).
+	RetriedSinceOpen      int64 `json:"retried_since_open"`
+	DeadLetteredSinceOpen int64 `json:"dead_lettered_since_open"`
+	RefusedSinceOpen      int64 `json:"refused_since_open"`
 }
 
 // Outstanding is every acknowledged event not yet completed: what pending

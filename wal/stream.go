@@ -24,6 +24,7 @@ type Stream struct {
 	maxBy int64
 
 	notify chan struct{} // signalled after each commit that appended events
+	counts streamCounters
 }
 
 func newStream(l *Log, name string, uid [8]byte, st streamState) *Stream {
@@ -62,7 +63,12 @@ func (s *Stream) Log() *Log { return s.l }
 func (s *Stream) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.state.stats(s.name)
+	st := s.state.stats(s.name)
+	st.MaxPendingEvents, st.MaxPendingBytes = s.maxEv, s.maxBy
+	st.RetriedSinceOpen = s.counts.retried.Load()
+	st.DeadLetteredSinceOpen = s.counts.deadLettered.Load()
+	st.RefusedSinceOpen = s.counts.refused.Load()
+	return st
 }
 
 // SetLimits sets the pending limits: Append fails with ErrFull when the
@@ -132,6 +138,7 @@ func (s *Stream) current() streamState {
 
 func (s *Stream) setState(st streamState) {
 	s.mu.Lock()
+	s.counts.countDead(s.state, st)
 	s.state = st
 	s.mu.Unlock()
 }

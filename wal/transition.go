@@ -187,7 +187,7 @@ func (s *Stream) Retry(batchSeq uint64, next time.Time, lastErr string) (*Batch,
 		b.LastError = lastErr
 		out = b
 		return s.putBatch(tx, b)
-	}, nil)
+	}, func() { s.counts.retried.Add(1) })
 	if err != nil {
 		return nil, fmt.Errorf("wal: retry %q batch %d: %w", s.name, batchSeq, err)
 	}
