@@ -57,7 +57,7 @@ var errCorruptBatch = errors.New("batch range points at missing events")
 
 func decodeDead(seq uint64, v []byte) (DeadLetter, error) {
 	var d deadRecord
-	if err := msgpack.Unmarshal(v, &d); err != nil {
+	if err := unmarshal(v, &d); err != nil {
 		return DeadLetter{}, fmt.Errorf("wal: dead letter %d: %w", seq, store.ErrCorrupt)
 	}
 	dl := DeadLetter{Reason: d.Reason, BatchID: d.BatchID, Attempts: d.Attempts, At: time.Unix(0, d.At)}

@@ -3,7 +3,6 @@ package wal
 import (
 	"fmt"
 
-	"github.com/vmihailenco/msgpack/v5"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/store"
@@ -208,7 +207,7 @@ func FormatBatchID(uid [8]byte, seq uint64) string { return formatBatchID(uid, s
 // checksum is an error wrapping store.ErrCorrupt.
 func DecodeBatch(uid [8]byte, seq uint64, v []byte) (*Batch, error) {
 	var b Batch
-	if err := msgpack.Unmarshal(v, &b); err != nil {
+	if err := unmarshal(v, &b); err != nil {
 		return nil, fmt.Errorf("wal: batch %d does not decode: %v: %w", seq, err, store.ErrCorrupt)
 	}
 	if b.Seq != seq {
@@ -243,7 +242,7 @@ type DeadRecord struct {
 // (decode it with DecodeRecord) nor its other fields (SumOK) are checked.
 func DecodeDeadRecord(v []byte) (DeadRecord, error) {
 	var d deadRecord
-	if err := msgpack.Unmarshal(v, &d); err != nil {
+	if err := unmarshal(v, &d); err != nil {
 		return DeadRecord{}, fmt.Errorf("wal: dead letter does not decode: %v: %w", err, store.ErrCorrupt)
 	}
 	return DeadRecord(d), nil
@@ -269,7 +268,7 @@ func EncodeDeadRecord(d DeadRecord) ([]byte, error) {
 // checksum is an error wrapping store.ErrCorrupt.
 func DecodeCompletion(uid [8]byte, seq uint64, v []byte) (Completion, error) {
 	var c Completion
-	if err := msgpack.Unmarshal(v, &c); err != nil {
+	if err := unmarshal(v, &c); err != nil {
 		return c, fmt.Errorf("wal: completion record %d does not decode: %v: %w", seq, err, store.ErrCorrupt)
 	}
 	if c.Seq != seq {
