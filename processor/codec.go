@@ -70,21 +70,34 @@ func encodeOne[T any](e *encoder, v *T, byPtr bool, fast *fastPlan) ([]byte, err
 // msgpack panics on some types instead of returning an error (a uintptr
 // field, the intern option on a field that is not a string): that is an
 // error here too, never a panic in the caller of Enqueue.
+//
+// An encoding the processor could not decode at dispatch (nested deeper
+// than msgpackcheck.MaxDepth, or a msgpack.RawMessage that is not one
+// well-formed value) is refused here with ErrUndecodable, so Enqueue never
+// acknowledges an event only to dead-letter it.
 func encodeValue[T any](e *encoder, v *T, byPtr bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("msgpack: %v", r)
 		}
 	}()
+	start := e.buf.Len()
 	enc := e.enc
 	enc.ResetWriter(e.buf) // clears the dictionary, keeps the options
 	if b, ok := any(v).(*[]byte); ok {
 		return enc.EncodeBytes(*b)
 	}
 	if byPtr {
-		return enc.Encode(v)
+		err = enc.Encode(v)
+	} else {
+		err = enc.Encode(*v)
 	}
-	return enc.Encode(*v)
+	if err == nil {
+		if cerr := msgpackcheck.Check(e.buf.Bytes()[start:]); cerr != nil {
+			err = fmt.Errorf("%w: its encoding would not decode: %v", ErrUndecodable, cerr)
+		}
+	}
+	return err
 }
 
 // encodeByPointer reports whether T is best encoded through a pointer. It

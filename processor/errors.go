@@ -24,7 +24,10 @@ var (
 	// notification for an event whose payload does not decode into T
 	// (malformed msgpack, nested deeper than the limit, or not of T's
 	// shape). Such an event goes to dead letters alone, with reason
-	// "undecodable: ..."; the rest of its batch is dispatched.
+	// "undecodable: ..."; the rest of its batch is dispatched. Enqueue
+	// returns it, writing nothing, for an event whose encoding would not
+	// decode: nested more than 100 deep, or a msgpack.RawMessage that is not
+	// one well-formed msgpack value.
 	ErrUndecodable = errors.New("processor: undecodable event")
 
 	// ErrBadEventID is returned, wrapped, by RequeueDead and PurgeDead for

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/walbatch/walbatch/dispatcher"
 	"github.com/walbatch/walbatch/recovery"
@@ -260,4 +261,38 @@ func TestDecodeStartsNoGoroutine(t *testing.T) {
 	b, err = encode(other{M: map[int]map[string]nestedItem{1: {"x": {}}}})
 	require.NoError(t, err)
 	require.NoError(t, decodeInto(d, nil, b, new(other)))
+}
+
+// Enqueue refuses an event it could not decode at dispatch, writing
+// nothing: a value nested past the depth limit, a RawMessage that is not
+// one msgpack value. The limit itself is accepted and delivered.
+func TestEnqueueRefusesUndecodableEncodings(t *testing.T) {
+	noLeaks(t)
+	path := walPath(t)
+	nest := func(depth int) any {
+		var v any = 1
+		for range depth {
+			v = []any{v}
+		}
+		return v
+	}
+	sink := &anySink[any]{}
+	p, err := Open[any](path, sink, quiet()...)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.ErrorIs(t, p.Enqueue(ctx, nest(101)), ErrUndecodable)
+	require.ErrorIs(t, p.EnqueueMany(ctx, []any{1, nest(200)}), ErrUndecodable)
+	require.NoError(t, p.Enqueue(ctx, nest(100)))
+	require.NoError(t, p.Flush(ctx))
+	require.Len(t, sink.got(), 1)
+	require.NoError(t, p.Stop(ctx))
+
+	raw, err := Open[msgpack.RawMessage](path, dispatcher.Func[msgpack.RawMessage](func(context.Context, *dispatcher.Batch[msgpack.RawMessage]) error { return nil }), quiet()...)
+	require.NoError(t, err)
+	require.ErrorIs(t, raw.Enqueue(ctx, msgpack.RawMessage{0xc1}), ErrUndecodable)
+	require.ErrorIs(t, raw.Enqueue(ctx, msgpack.RawMessage{0xdd, 0xff, 0xff, 0xff, 0xff}), ErrUndecodable)
+	require.NoError(t, raw.Enqueue(ctx, msgpack.RawMessage{0x01}))
+	st := raw.Stream().Stats()
+	require.EqualValues(t, 1, st.PendingEvents+st.InFlightEvents)
+	require.NoError(t, raw.Stop(ctx))
 }
