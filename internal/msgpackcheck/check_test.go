@@ -169,3 +169,20 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheck: the benchmark suite's event (processor's BenchmarkCodec),
+// about 170 bytes.
+func BenchmarkCheck(b *testing.B) {
+	ev := map[string]any{"id": "0190a5c2-7d3e-7b1a-9c4f-3e2d1c0b9a87", "type": "page_view", "ts": time.Now().UnixNano(),
+		"user": "user-48213", "attrs": map[string]string{"path": "/pricing", "referrer": "https://example.com/blog",
+			"country": "DE", "device": "desktop", "plan": "trial"}}
+	p, err := msgpack.Marshal(ev)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if Check(p) != nil {
+			b.Fatal("rejected")
+		}
+	}
+}
