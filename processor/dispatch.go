@@ -19,7 +19,7 @@ func (l *loop[T]) dispatch(b *wal.Batch, recs []wal.Record) {
 	r := result{seq: b.Seq, b: b, recs: recs}
 	r.err = l.attempt(&r)
 	r.canceled = r.err != nil && l.ctx.Err() != nil
-	l.results <- r
+	l.report(r)
 }
 
 // idLen is the length of an event ID as text (wal.EventID.String).

@@ -20,8 +20,13 @@
 //   - A batch keeps its ID across retries, partial deliveries and restarts;
 //     delivery is at least once.
 //   - With one batch in flight (the default) events go out in enqueue order.
-//   - Stop returns within its timeout (or ctx) and leaves no goroutine
-//     behind; what it could not deliver waits in the WAL.
+//   - Stop returns by its deadline (the stop timeout, or ctx's if earlier),
+//     plus at most a second for the dispatches it cancels there to return,
+//     and leaves no goroutine behind; what it could not deliver waits in
+//     the WAL. A dispatcher or listener that ignores its context is the
+//     exception: Stop leaves it running rather than wait, returns ErrStuck
+//     naming it, and still closes the file; the goroutine ends when the
+//     call returns.
 //   - A nil context is treated as context.Background() by every method
 //     that takes one (Enqueue, EnqueueMany, Flush, Stop, and the
 //     Manager's Enqueue, Flush and Stop). A nil WAL, dispatcher, factory,

@@ -42,4 +42,10 @@ var (
 	// ErrInvalidOption is returned by Open and New for an option value
 	// out of range or options that conflict.
 	ErrInvalidOption = errors.New("processor: invalid option")
+
+	// ErrStuck is returned by Stop (wrapped, naming the batch or the
+	// listener) when a dispatcher or a notification listener had not
+	// returned a second after Stop's deadline: Stop returned
+	// without it. See Stop.
+	ErrStuck = errors.New("processor: still running at Stop's deadline")
 )

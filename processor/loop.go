@@ -46,6 +46,8 @@ type loop[T any] struct {
 	results chan result
 	running int
 	wg      sync.WaitGroup
+	done    chan struct{} // the processor's loopDone: closed when run returns
+	left    bool          // run returns leaving dispatches running (see abandon)
 
 	ctx    context.Context // parent of dispatch contexts; canceled at Stop's deadline
 	cancel context.CancelFunc
@@ -64,13 +66,17 @@ type loop[T any] struct {
 
 func newLoop[T any](p *Processor[T]) *loop[T] {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &loop[T]{p: p, batches: map[uint64]*inflight{}, results: make(chan result), ctx: ctx, cancel: cancel}
+	return &loop[T]{p: p, batches: map[uint64]*inflight{}, results: make(chan result), done: p.loopDone, ctx: ctx, cancel: cancel}
 }
 
 func (l *loop[T]) run() {
 	p := l.p
 	defer close(p.loopDone)
-	defer l.wg.Wait()
+	defer func() {
+		if !l.left {
+			l.wg.Wait()
+		}
+	}()
 	defer l.cancel()
 	l.timer = time.NewTimer(time.Hour)
 	defer l.timer.Stop()
@@ -118,9 +124,10 @@ func (l *loop[T]) step() bool {
 	now := time.Now()
 	if l.stopping && !now.Before(l.stopDeadline) {
 		l.cancel() // Stop's time is up: cut running dispatches short
-		if l.running == 0 {
+		if l.running == 0 || !now.Before(l.stopDeadline.Add(stuckGrace)) {
 			l.completeDelivered()
 			l.finishFlushes(true)
+			l.abandon()
 			return true
 		}
 	}
@@ -304,6 +311,13 @@ func (l *loop[T]) arm(now time.Time) {
 		if t.Before(next) {
 			next = t
 		}
+	}
+	if l.stopping && !now.Before(l.stopDeadline) {
+		// Past Stop's deadline nothing more is launched or sealed for
+		// dispatch: wait for the canceled dispatches (a result wakes the
+		// loop) until the grace ends.
+		l.timer.Reset(max(l.stopDeadline.Add(stuckGrace).Sub(now), time.Millisecond))
+		return
 	}
 	if l.stopping {
 		at(l.stopDeadline)

@@ -190,11 +190,25 @@ func (n *notifier) close() {
 
 // closeBy is close that delivers queued notifications only until deadline
 // (or for notifyGrace, if that is later) and drops the rest, counted, so a
-// slow listener cannot hold Stop past its timeout. It still waits for the
-// listener call in progress to return.
-func (n *notifier) closeBy(deadline time.Time) {
-	n.cutoff.Store(max(deadline.UnixNano(), time.Now().Add(notifyGrace).UnixNano()))
-	n.close()
+// slow listener cannot hold Stop past its timeout. It waits for the
+// listener call in progress until stuckGrace after that cutoff; it
+// reports false when the call is still running then: the goroutine is left
+// to end when the listener returns (dropping what is still queued).
+func (n *notifier) closeBy(deadline time.Time) bool {
+	cutoff := deadline
+	if g := time.Now().Add(notifyGrace); g.After(cutoff) {
+		cutoff = g
+	}
+	n.cutoff.Store(cutoff.UnixNano())
+	close(n.ch)
+	t := time.NewTimer(time.Until(cutoff) + stuckGrace)
+	defer t.Stop()
+	select {
+	case <-n.done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // notifyGrace is how long Stop lets listeners catch up when its own

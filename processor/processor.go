@@ -34,6 +34,7 @@ type Processor[T any] struct {
 	stopped  chan struct{} // closed when Stop has finished
 	stopErr  error
 	loopDone chan struct{} // closed when the loop exits (nil before Start)
+	stuck    []string      // IDs of the batches whose dispatch the loop left running at Stop (set before loopDone closes)
 
 	stopCh   chan time.Time // Stop asks the loop to drain until the deadline
 	flushCh  chan *flushReq

@@ -2,6 +2,9 @@ package processor
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -51,17 +54,28 @@ func (p *Processor[T]) lifecycleErr() error {
 
 // Stop stops accepting events (Enqueue and EnqueueAsync return ErrStopped
 // from now on), waits for the commits and callbacks of EnqueueAsync calls
-// accepted before, dispatches what is pending, and waits for in-flight dispatches until the
-// stop timeout (WithStopTimeout) or ctx ends, whichever is first. Then it
-// cancels dispatches still running, waits for their goroutines to return,
-// stops the notification goroutine (notifications still queued at the
-// deadline, or 100ms after it when it has passed, are dropped and counted
-// in Stats) and, if Open opened the WAL, closes it.
+// accepted before, dispatches what is pending, and waits for in-flight
+// dispatches until the stop timeout (WithStopTimeout) or ctx ends,
+// whichever is first: the deadline. Then it cancels dispatches still
+// running and waits up to a second for them to return, stops the
+// notification goroutine (notifications still queued at the deadline, or
+// 100ms after it when it has passed, are dropped and counted in Stats)
+// and, if Open opened the WAL, closes it, releasing the file's lock.
 // Whatever was not delivered stays in the WAL, never marked done and never
 // dropped, and is dispatched after the next open. Stop is idempotent: later
-// calls wait for the first to finish and return its result. No goroutine of
-// the processor runs after Stop returns (a dispatcher that ignores its
-// context delays Stop until it returns).
+// calls wait for the first to finish and return its result.
+//
+// Stop does not wait for user code that ignores its context: a dispatch
+// still running a second after the deadline, or a listener still running
+// a second after the notifications' cutoff, is left running, and Stop
+// returns an error wrapping ErrStuck that names its batch (or says a
+// listener). The WAL is closed all the same, so a restart can open the
+// file at once. Such a batch stays in flight in the file and goes out
+// again, with the same ID, after the next open (or the next New on its
+// stream); when its dispatch returns, the outcome is logged and not
+// recorded, so it never touches a closed file or a batch another
+// processor owns by then, and its goroutine ends. Otherwise no goroutine
+// of the processor runs after Stop returns.
 func (p *Processor[T]) Stop(ctx context.Context) error {
 	ctx = orBackground(ctx)
 	p.mu.Lock()
@@ -101,10 +115,16 @@ func (p *Processor[T]) Stop(ctx context.Context) error {
 			<-loopDone
 		}
 	}
-	p.notes.closeBy(deadline)
 	var err error
+	if len(p.stuck) > 0 {
+		err = fmt.Errorf("%w: stream %q: the dispatch of batch %s did not return after it was canceled; the batch stays in flight and goes out again after the next open",
+			ErrStuck, p.cfg.stream, strings.Join(p.stuck, ", "))
+	}
+	if !p.notes.closeBy(deadline) {
+		err = errors.Join(err, fmt.Errorf("%w: stream %q: a notification listener did not return", ErrStuck, p.cfg.stream))
+	}
 	if p.ownsLog {
-		err = p.log.Close()
+		err = errors.Join(err, p.log.Close())
 	}
 	p.stopErr = err
 	p.freed()
