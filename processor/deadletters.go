@@ -48,7 +48,7 @@ func (p *Processor[T]) DeadLetters(fn func(DeadLetter[T]) error) error {
 		} else {
 			r := d.Record
 			dl.ID, dl.Seq, dl.Key, dl.EnqueuedAt, dl.Payload = r.ID.String(), r.Seq, r.Key, r.Time, r.Payload
-			if err := decodeInto(dec, p.fast, r.Payload, &dl.Value); err != nil {
+			if err := p.decodeEvent(dec, r.Payload, &dl.Value); err != nil {
 				var zero T
 				dl.Value = zero
 				dl.Err = fmt.Errorf("%w: %v", ErrUndecodable, err)

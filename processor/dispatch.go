@@ -97,7 +97,7 @@ func (l *loop[T]) values(evs []dispatcher.Event[T], recs []wal.Record) []badEven
 	defer dec.release()
 	var bad []badEvent
 	for _, i := range missed {
-		if err := decodeInto(dec, l.p.fast, recs[i].Payload, &evs[i].Value); err != nil {
+		if err := l.p.decodeEvent(dec, recs[i].Payload, &evs[i].Value); err != nil {
 			bad = append(bad, badEvent{i: i, err: err})
 		}
 	}

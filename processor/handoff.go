@@ -29,7 +29,8 @@ import (
 // channel, func, unsafe pointer or complex number, and no type with an
 // encoding of its own (msgpack's CustomEncoder or Marshaler,
 // encoding.BinaryMarshaler or TextMarshaler, time.Time). A T that fails
-// this is always decoded.
+// this is always decoded, and so is every event under a codec set with
+// WithCodec (see there).
 type Handoff int
 
 const (

@@ -46,6 +46,8 @@ type config struct {
 	maxPendingBy    int64
 	fullPolicy      FullPolicy
 	keyFn           any // func(T) string, checked in New
+	codec           any // Codec[T], checked in New (see WithCodec)
+	codecSet        bool
 	logger          *slog.Logger
 	listeners       []listenerReg
 	sync            wal.SyncMode
@@ -198,7 +200,7 @@ func WithStream(name string) Option { return optionFunc(func(c *config) { c.stre
 // every event on its own at once. Default 1000.
 func WithBatchSize(n int) Option { return optionFunc(func(c *config) { c.batchSize = n }) }
 
-// WithBatchBytes sets the most payload bytes (msgpack-encoded events) in a
+// WithBatchBytes sets the most payload bytes (encoded events) in a
 // batch. A batch is cut before it would pass it; Enqueue refuses a single
 // larger event with ErrEventTooLarge. Default 3.5 MB (the Optimizely SDK's
 // payload limit).

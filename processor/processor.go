@@ -43,11 +43,12 @@ type Processor[T any] struct {
 	spaceCh  chan struct{} // closed and replaced when a batch completes
 	recovery RecoveryReport
 
-	acks     acker       // runs EnqueueAsync's callbacks
-	boxes    sync.Pool   // of *T: the encoder takes an event by pointer (see encodeEvent)
-	encByPtr bool        // encodeByPointer[T]()
-	hot      *handoff[T] // values of committed events for dispatch; nil: always decode
-	fast     *fastPlan   // the fast codec's plan for T; nil: msgpack only (see fastcodec.go)
+	acks     acker         // runs EnqueueAsync's callbacks
+	boxes    sync.Pool     // of *T: the encoder takes an event by pointer (see encodeEvent)
+	encByPtr bool          // encodeByPointer[T]()
+	hot      *handoff[T]   // values of committed events for dispatch; nil: always decode
+	fast     *fastPlan     // the fast codec's plan for T; nil: msgpack only (see fastcodec.go)
+	codec    *userCodec[T] // WithCodec's codec; nil: msgpack (see usercodec.go)
 
 	delivered    atomic.Int64
 	handedOff    atomic.Int64 // events dispatched from the handoff, not decoded
@@ -122,7 +123,11 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 		}
 		keyFn = fn
 	}
-	hot, err := newHandoff[T](cfg.handoff, cfg.batchSize)
+	codec, err := resolveCodec[T](&cfg)
+	if err != nil {
+		return nil, err
+	}
+	hot, err := newCodecHandoff[T](codec, cfg.handoff, cfg.batchSize)
 	if err != nil {
 		return nil, err
 	}
@@ -130,10 +135,13 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 	if err != nil {
 		return nil, fmt.Errorf("processor: %w", err)
 	}
+	if err := adoptStreamCodec(s, codec.contentType()); err != nil {
+		return nil, err
+	}
 	s.SetLimits(cfg.maxPendingEv, cfg.maxPendingBy)
 	p := &Processor[T]{
 		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn, encByPtr: encodeByPointer[T](), hot: hot,
-		fast:    newFastPlan(reflect.TypeFor[T]()),
+		fast: fastPlanFor(codec), codec: codec,
 		notes:   newNotifier(cfg.logger),
 		stopped: make(chan struct{}),
 		stopCh:  make(chan time.Time, 1),
@@ -282,7 +290,7 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 	entries := make([]wal.Entry, len(evs))
 	e := getEncoder()
 	defer e.release() // entries alias its buffer until AppendMany has copied them
-	err := encodeMany(e, evs, p.encByPtr, p.fast, func(i int, payload []byte) error {
+	err := p.encodeEvents(e, evs, func(i int, payload []byte) error {
 		if int64(len(payload)) > p.cfg.batchBytes {
 			return fmt.Errorf("%w: event %d: %d bytes, limit %d", ErrEventTooLarge, i, len(payload), p.cfg.batchBytes)
 		}
@@ -327,10 +335,10 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 	}
 }
 
-// encodeEvent encodes ev into e's buffer (see encodeOne). The encoder takes
+// encodeMsgpack encodes ev into e's buffer (see encodeOne). The encoder takes
 // the event through an interface, which would move a parameter to the heap
 // on every call; a pooled box holds the copy instead.
-func (p *Processor[T]) encodeEvent(e *encoder, ev T) ([]byte, error) {
+func (p *Processor[T]) encodeMsgpack(e *encoder, ev T) ([]byte, error) {
 	if !p.encByPtr {
 		return encodeOne(e, &ev, false, p.fast)
 	}

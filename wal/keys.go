@@ -15,6 +15,7 @@ var (
 	keyState      = []byte("state")
 	keyUID        = []byte("uid")
 	keyRequeued   = []byte("requeued")
+	keyCodec      = []byte("codec")
 )
 
 func u64key(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }

@@ -18,8 +18,9 @@ type Stream struct {
 	key  []byte
 	uid  [8]byte
 
-	mu    sync.RWMutex // guards state, limits
+	mu    sync.RWMutex // guards state, limits, codec
 	state streamState  // as last committed
+	codec string       // the recorded codec (see Codec)
 	maxEv int64        // pending limits; 0 = unlimited
 	maxBy int64
 
@@ -50,7 +51,9 @@ func loadStream(l *Log, name string, b *bolt.Bucket) (*Stream, error) {
 	}
 	var u [8]byte
 	copy(u[:], uid)
-	return newStream(l, name, u, st), nil
+	s := newStream(l, name, u, st)
+	s.codec = string(b.Get(keyCodec))
+	return s, nil
 }
 
 // Name returns the stream's name.
