@@ -77,14 +77,14 @@ var deadColumns = []column[deadRow]{
 	}},
 }
 
-func deadRowOf(stream string, d wal.DeadLetter) deadRow {
+func deadRowOf(stream, codec string, d wal.DeadLetter) deadRow {
 	r := deadRow{Stream: stream, Seq: d.Record.Seq, Batch: d.BatchID, Reason: d.Reason, Attempts: d.Attempts, At: utc(d.At)}
 	if d.Err != nil {
 		r.Error, r.Size = oneLine(d.Err), len(d.Raw)
 		return r
 	}
 	r.ID, r.Enqueued, r.Key, r.Size = d.Record.ID.String(), utc(d.Record.Time), d.Record.Key, len(d.Record.Payload)
-	r.payloadFields = payloadOf(d.Record.Payload, false, "base64")
+	r.payloadFields = payloadOf(d.Record.Payload, codec, false, "base64")
 	return r
 }
 
@@ -106,7 +106,7 @@ func (o *deadOptions) run(cmd *cobra.Command) error {
 				return errLimit
 			}
 			n++
-			return out.add(deadRowOf(s.Name(), d))
+			return out.add(deadRowOf(s.Name(), s.Codec(), d))
 		})
 		if errors.Is(err, errLimit) {
 			break

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -98,6 +99,8 @@ var dumpColumns = []column[dumpRecord]{
 			return string(r.Payload)
 		case r.PayloadRaw == "":
 			return ""
+		case r.Codec != "":
+			return r.Codec + " " + r.Encoding + ":" + r.PayloadRaw
 		}
 		return r.Encoding + ":" + r.PayloadRaw
 	}},
@@ -152,35 +155,57 @@ func (o *dumpOptions) record(ev walkedEvent) dumpRecord {
 		return r
 	}
 	r.ID, r.Time, r.Key, r.Size = ev.rec.ID.String(), utc(ev.rec.Time), ev.rec.Key, len(ev.rec.Payload)
-	r.payloadFields = payloadOf(ev.rec.Payload, o.raw, o.encoding)
+	r.payloadFields = payloadOf(ev.rec.Payload, ev.codec, o.raw, o.encoding)
 	return r
 }
 
-// payloadFields is how dump and dead show an event's payload: decoded from
-// msgpack to JSON, or as raw bytes (asked for, or when it does not decode:
-// then with the reason in PayloadError).
+// payloadFields is how dump and dead show an event's payload, by its
+// stream's recorded codec (wal.Stream.Codec): msgpack (no record) decoded
+// to JSON; a JSON codec's payload as the JSON it is; any other codec's as
+// raw bytes with the codec named in Codec. Raw bytes are also shown when
+// asked for, and when a msgpack or JSON payload is not valid: then with
+// the reason in PayloadError.
 type payloadFields struct {
 	Payload      json.RawMessage `json:"payload,omitempty"`
 	PayloadRaw   string          `json:"payload_raw,omitempty"`
 	Encoding     string          `json:"encoding,omitempty"`
+	Codec        string          `json:"codec,omitempty"`
 	PayloadError string          `json:"payload_error,omitempty"`
 }
 
-func payloadOf(payload []byte, raw bool, encoding string) payloadFields {
+func payloadOf(payload []byte, codec string, raw bool, encoding string) payloadFields {
 	var f payloadFields
 	if len(payload) == 0 {
 		return f
 	}
-	if !raw {
+	f.Codec = codec
+	switch {
+	case raw:
+	case codec == "":
 		js, err := msgpackToJSON(payload)
 		if err == nil {
 			f.Payload = js
 			return f
 		}
 		f.PayloadError = oneLine(err)
+	case isJSONCodec(codec):
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, payload); err == nil {
+			f.Payload = buf.Bytes()
+			return f
+		}
+		f.PayloadError = "not valid JSON, as its codec " + codec + " says it is"
 	}
 	f.PayloadRaw, f.Encoding = encodeBytes(payload, encoding), encoding
 	return f
+}
+
+// isJSONCodec reports whether a codec's content type is JSON:
+// application/json or a type with the +json suffix, parameters aside.
+func isJSONCodec(codec string) bool {
+	ct, _, _ := strings.Cut(strings.ToLower(codec), ";")
+	ct = strings.TrimSpace(ct)
+	return ct == "application/json" || strings.HasSuffix(ct, "+json")
 }
 
 func encodeBytes(b []byte, enc string) string {

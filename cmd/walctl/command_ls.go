@@ -125,6 +125,7 @@ func (o *lsOptions) run(w io.Writer) error {
 // flight) or a dead letter.
 type walkedEvent struct {
 	stream string
+	codec  string // the stream's recorded codec (wal.Stream.Codec)
 	state  string
 	rec    wal.Record
 	err    error  // the record does not decode
@@ -157,7 +158,7 @@ func walkEvents(s *wal.Stream, from, to uint64, state string, fn func(walkedEven
 			if state != "" && state != st {
 				return nil
 			}
-			return fn(walkedEvent{stream: s.Name(), state: st, rec: r, err: err})
+			return fn(walkedEvent{stream: s.Name(), codec: s.Codec(), state: st, rec: r, err: err})
 		})
 		if err != nil {
 			return err
@@ -171,6 +172,6 @@ func walkEvents(s *wal.Stream, from, to uint64, state string, fn func(walkedEven
 		if seq < from || (to != 0 && seq > to) {
 			return nil
 		}
-		return fn(walkedEvent{stream: s.Name(), state: stateDead, rec: d.Record, err: d.Err, raw: d.Raw, dead: &d})
+		return fn(walkedEvent{stream: s.Name(), codec: s.Codec(), state: stateDead, rec: d.Record, err: d.Err, raw: d.Raw, dead: &d})
 	})
 }
