@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -76,6 +77,10 @@ func (l *loop[T]) attempt(r *result) (err error) {
 	defer func() {
 		if rec := recover(); rec != nil {
 			err = fmt.Errorf("%w: %v", ErrDispatcherPanicked, rec)
+			if ok, left := p.logs.allow("panic\x00"+err.Error(), time.Now()); ok {
+				p.cfg.logger.Error("walbatch: dispatcher panicked; the attempt counts as a retryable failure", "stream", p.cfg.stream,
+					"batch", r.b.ID, "attempt", r.b.Attempts+1, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()), "suppressed", left)
+			}
 		}
 	}()
 	start := time.Now()
@@ -298,7 +303,9 @@ func (l *loop[T]) fail(ib *inflight, cause error) {
 		p.deadLettered.Add(int64(ib.b.Count))
 		p.notes.emit(Notification{Kind: DeadLettered, Stream: p.cfg.stream, BatchID: ib.b.ID, Count: ib.b.Count,
 			Bytes: ib.b.Bytes, Attempt: attempts, Err: errors.New(reason)})
-		p.cfg.logger.Warn("walbatch: batch dead-lettered", "stream", p.cfg.stream, "batch", ib.b.ID, "events", ib.b.Count, "reason", reason)
+		if ok, left := p.logs.allow("dead\x00"+reason, time.Now()); ok {
+			p.cfg.logger.Warn("walbatch: batch dead-lettered", "stream", p.cfg.stream, "batch", ib.b.ID, "events", ib.b.Count, "reason", reason, "suppressed", left)
+		}
 		delete(l.batches, ib.b.Seq)
 		p.freed()
 		return
@@ -315,6 +322,10 @@ func (l *loop[T]) fail(ib *inflight, cause error) {
 	}
 	ib.b = nb
 	p.retried.Add(1)
+	if ok, left := p.logs.allow("retry\x00"+reason, time.Now()); ok {
+		p.cfg.logger.Warn("walbatch: dispatch failed; retry scheduled", "stream", p.cfg.stream, "batch", nb.ID,
+			"attempt", attempts, "err", reason, "next_attempt", next, "suppressed", left)
+	}
 	p.notes.emit(Notification{Kind: RetryScheduled, Stream: p.cfg.stream, BatchID: nb.ID, Count: nb.Count,
 		Bytes: nb.Bytes, Attempt: attempts, Err: cause, NextAttempt: next})
 }

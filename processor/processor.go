@@ -23,6 +23,7 @@ type Processor[T any] struct {
 	d       dispatcher.Dispatcher[T]
 	keyFn   func(T) string
 	notes   *notifier
+	logs    *logThrottle // rate-limits repeated failure logs
 
 	lastEnqueue atomic.Int64 // unix ns of the last acknowledged enqueue
 	lastKey     atomic.Pointer[string]
@@ -143,6 +144,7 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn, encByPtr: encodeByPointer[T](), hot: hot,
 		fast: fastPlanFor(codec), codec: codec,
 		notes:   newNotifier(cfg.logger),
+		logs:    newLogThrottle(logEvery),
 		stopped: make(chan struct{}),
 		stopCh:  make(chan time.Time, 1),
 		flushCh: make(chan *flushReq),
