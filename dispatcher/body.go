@@ -3,6 +3,8 @@ package dispatcher
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -18,15 +20,18 @@ const (
 	// events, Content-Type application/json:
 	//
 	//	{"batch_id":"…","stream":"…","attempt":1,"events":[
-	//	  {"id":"…","seq":7,"time":"2026-01-02T15:04:05.123456789Z","key":"…","data":{…}}]}
+	//	  {"id":"…","seq":7,"time":"2026-01-02T15:04:05.123456789Z","key":"…",
+	//	   "headers":{"traceparent":"…"},"data":{…}}]}
 	//
-	// "key" is left out when the event has none; "time" is the enqueue time
-	// in UTC, RFC 3339 with nanoseconds.
+	// "key" is left out when the event has none, "headers" (its Headers,
+	// keys sorted) when it has none; "time" is the enqueue time in UTC,
+	// RFC 3339 with nanoseconds.
 	BodyEnvelope BodyFormat = iota
 	// BodyJSONArray is a plain JSON array of the events' values, as the
 	// Apache APISIX's http-logger plugin sends, Content-Type application/json. It
 	// carries no event IDs: receivers can only drop duplicates by the
-	// Idempotency-Key header.
+	// Idempotency-Key header. An event with headers is the object
+	// {"headers":{…},"data":value} instead of its bare value.
 	BodyJSONArray
 	// BodyNDJSON is one event object (as in BodyEnvelope) per line, each
 	// line ending in "\n", Content-Type application/x-ndjson.
@@ -102,7 +107,15 @@ func EncodeBody[T any](format BodyFormat, b *Batch[T]) ([]byte, error) {
 			buf = append(buf, ',')
 		}
 		if format == BodyJSONArray {
+			if len(ev.Headers) == 0 {
+				buf = append(buf, data...)
+				continue
+			}
+			buf = append(buf, `{"headers":`...)
+			buf = appendHeadersJSON(buf, ev.Headers)
+			buf = append(buf, `,"data":`...)
 			buf = append(buf, data...)
+			buf = append(buf, '}')
 			continue
 		}
 		buf = appendEventObject(buf, ev, data)
@@ -119,7 +132,7 @@ func EncodeBody[T any](format BodyFormat, b *Batch[T]) ([]byte, error) {
 	return buf, nil
 }
 
-// appendEventObject appends {"id","seq","time","key"?,"data"} for ev, whose
+// appendEventObject appends {"id","seq","time","key"?,"headers"?,"data"} for ev, whose
 // Value encodes to data.
 func appendEventObject[T any](buf []byte, ev *Event[T], data []byte) []byte {
 	buf = append(buf, `{"id":`...)
@@ -133,8 +146,26 @@ func appendEventObject[T any](buf []byte, ev *Event[T], data []byte) []byte {
 		buf = append(buf, `,"key":`...)
 		buf = appendJSONString(buf, ev.Key)
 	}
+	if len(ev.Headers) > 0 {
+		buf = append(buf, `,"headers":`...)
+		buf = appendHeadersJSON(buf, ev.Headers)
+	}
 	buf = append(buf, `,"data":`...)
 	buf = append(buf, data...)
+	return append(buf, '}')
+}
+
+// appendHeadersJSON appends h as a JSON object with sorted keys.
+func appendHeadersJSON(buf []byte, h map[string]string) []byte {
+	buf = append(buf, '{')
+	for i, k := range slices.Sorted(maps.Keys(h)) {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, k)
+		buf = append(buf, ':')
+		buf = appendJSONString(buf, h[k])
+	}
 	return append(buf, '}')
 }
 

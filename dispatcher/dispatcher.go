@@ -38,6 +38,11 @@ type Event[T any] struct {
 	Value T
 	// Payload is the msgpack encoding of Value as it is stored in the WAL.
 	Payload []byte
+	// Headers are the headers the event was enqueued with (trace context
+	// such as W3C traceparent, routing keys), stored in its WAL record
+	// with it: the same on every retry, after a restart and after a
+	// requeue. Nil when it has none. A dispatcher must not modify it.
+	Headers map[string]string
 }
 
 // Batch is a run of consecutive events of one stream, dispatched together.

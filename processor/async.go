@@ -20,8 +20,8 @@ import (
 //
 // EnqueueAsync returns an error, and cb is never called, when the event is
 // refused before it is queued: ErrStopped after Stop began,
-// ErrEventTooLarge, or an encoding error. The errors cb can get are
-// ErrFull, ErrStopped (the WAL closed before the commit) and write errors
+// ErrEventTooLarge, ErrInvalidHeaders, or an encoding error. The errors cb
+// can get are ErrFull, ErrStopped (the WAL closed before the commit) and write errors
 // (store.ErrNoSpace when the disk is full). EnqueueAsync never waits for
 // space: at the pending limits cb gets ErrFull whatever the full policy, as
 // TryEnqueue does; treat it as backpressure.
@@ -57,6 +57,12 @@ func (p *Processor[T]) EnqueueAsync(ev T, cb func(error)) error {
 		p.acks.calls.Done()
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrEventTooLarge, len(payload), p.cfg.batchBytes)
 	}
+	headers, err := p.headersOf(ev)
+	if err != nil {
+		e.release()
+		p.acks.calls.Done()
+		return err
+	}
 	key := ""
 	if p.keyFn != nil {
 		key = p.keyFn(ev)
@@ -65,7 +71,7 @@ func (p *Processor[T]) EnqueueAsync(ev T, cb func(error)) error {
 	// AppendAsync copies the payload out of the encoder's buffer before it
 	// returns; its callback runs on the WAL's committer, so it only hands
 	// the outcome to the acker.
-	p.s.AppendAsync([]wal.Entry{{Key: key, Payload: payload}}, func(seq uint64, err error) {
+	p.s.AppendAsync([]wal.Entry{{Key: key, Payload: payload, Headers: headers}}, func(seq uint64, err error) {
 		if err == nil {
 			if p.hot != nil {
 				p.hot.put(seq, ev)

@@ -22,6 +22,8 @@ type DeadLetter[T any] struct {
 	// Payload is the event's stored bytes (T's encoding); nil for a
 	// corrupt record.
 	Payload []byte
+	// Headers are the event's headers (see WithEventHeaders); nil for none.
+	Headers map[string]string
 	// Err is set when the event cannot be given as T: its record failed
 	// its checksum (wraps wal.ErrRecord), or its payload does not decode
 	// into T (wraps ErrUndecodable). Iteration goes on past such events.
@@ -48,6 +50,7 @@ func (p *Processor[T]) DeadLetters(fn func(DeadLetter[T]) error) error {
 		} else {
 			r := d.Record
 			dl.ID, dl.Seq, dl.Key, dl.EnqueuedAt, dl.Payload = r.ID.String(), r.Seq, r.Key, r.Time, r.Payload
+			dl.Headers = r.Headers
 			if err := p.decodeEvent(dec, r.Payload, &dl.Value); err != nil {
 				var zero T
 				dl.Value = zero

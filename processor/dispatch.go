@@ -71,6 +71,7 @@ func (l *loop[T]) attempt(r *result) (err error) {
 	for i, rec := range r.recs {
 		ev := &batch.Events[i]
 		ev.ID, ev.Seq, ev.EnqueuedAt, ev.Key, ev.Payload = ids[i*idLen:(i+1)*idLen], rec.Seq, rec.Time, rec.Key, rec.Payload
+		ev.Headers = rec.Headers // from the record, also when the value came from the handoff
 	}
 	ctx, cancel := context.WithTimeout(l.ctx, p.cfg.dispatchTimeout)
 	defer cancel()

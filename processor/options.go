@@ -48,6 +48,7 @@ type config struct {
 	keyFn           any // func(T) string, checked in New
 	codec           any // Codec[T], checked in New (see WithCodec)
 	codecSet        bool
+	headersFn       any // func(T) map[string]string, checked in New
 	logger          *slog.Logger
 	listeners       []listenerReg
 	sync            wal.SyncMode
@@ -128,6 +129,8 @@ func (c *config) validate() error {
 		return bad("logger must not be nil")
 	case c.keyFn != nil && reflect.ValueOf(c.keyFn).IsNil():
 		return bad("batch key function must not be nil")
+	case c.headersFn != nil && reflect.ValueOf(c.headersFn).IsNil():
+		return bad("event headers function must not be nil")
 	case c.handoff < HandoffAuto || c.handoff > HandoffOff:
 		return bad("unknown handoff mode %d", c.handoff)
 	}

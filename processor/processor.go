@@ -22,6 +22,7 @@ type Processor[T any] struct {
 	s       *wal.Stream
 	d       dispatcher.Dispatcher[T]
 	keyFn   func(T) string
+	hdrFn   func(T) map[string]string // see WithEventHeaders
 	notes   *notifier
 	logs    *logThrottle // rate-limits repeated failure logs
 
@@ -124,6 +125,10 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 		}
 		keyFn = fn
 	}
+	hdrFn, ok := cfg.headersFn.(func(T) map[string]string)
+	if cfg.headersFn != nil && !ok {
+		return nil, fmt.Errorf("%w: event headers function is %T, want func(%T) map[string]string", ErrInvalidOption, cfg.headersFn, *new(T))
+	}
 	codec, err := resolveCodec[T](&cfg)
 	if err != nil {
 		return nil, err
@@ -141,7 +146,7 @@ func newProcessor[T any](l *wal.Log, d dispatcher.Dispatcher[T], cfg config) (*P
 	}
 	s.SetLimits(cfg.maxPendingEv, cfg.maxPendingBy)
 	p := &Processor[T]{
-		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn, encByPtr: encodeByPointer[T](), hot: hot,
+		cfg: cfg, log: l, s: s, d: d, keyFn: keyFn, hdrFn: hdrFn, encByPtr: encodeByPointer[T](), hot: hot,
 		fast: fastPlanFor(codec), codec: codec,
 		notes:   newNotifier(cfg.logger),
 		logs:    newLogThrottle(logEvery),
@@ -247,6 +252,10 @@ func (p *Processor[T]) enqueue(ctx context.Context, ev T, policy FullPolicy) err
 	if int64(len(payload)) > p.cfg.batchBytes {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrEventTooLarge, len(payload), p.cfg.batchBytes)
 	}
+	headers, err := p.headersOf(ev)
+	if err != nil {
+		return err
+	}
 	key := ""
 	if p.keyFn != nil {
 		key = p.keyFn(ev)
@@ -254,7 +263,7 @@ func (p *Processor[T]) enqueue(ctx context.Context, ev T, policy FullPolicy) err
 	for {
 		space := p.spaceSignal()
 		p.armInactivity()
-		a, err := p.s.Append(key, payload)
+		a, err := p.s.AppendEntry(wal.Entry{Key: key, Payload: payload, Headers: headers})
 		if err == nil {
 			if p.hot != nil {
 				p.hot.put(a.Seq, ev)
@@ -297,6 +306,11 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 			return fmt.Errorf("%w: event %d: %d bytes, limit %d", ErrEventTooLarge, i, len(payload), p.cfg.batchBytes)
 		}
 		entries[i].Payload = payload
+		h, err := p.headersOf(evs[i])
+		if err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		entries[i].Headers = h
 		if p.keyFn != nil {
 			entries[i].Key = p.keyFn(evs[i])
 		}

@@ -8,6 +8,11 @@ import (
 type Entry struct {
 	Key     string // batch key; "" when unused
 	Payload []byte
+	// Headers are stored in the record and read back in Record.Headers;
+	// nil or empty for none. Any strings are stored as given (checking
+	// them is the caller's business); they do not count toward
+	// PendingBytes, which counts payloads.
+	Headers map[string]string
 }
 
 // Appended says where an appended event went.
@@ -26,10 +31,15 @@ type Appended struct {
 // again once space is freed), ErrClosed after Close. When Append returns an
 // error the event was not committed.
 func (s *Stream) Append(key string, payload []byte) (Appended, error) {
+	return s.AppendEntry(Entry{Key: key, Payload: payload})
+}
+
+// AppendEntry is Append of one Entry, headers included.
+func (s *Stream) AppendEntry(e Entry) (Appended, error) {
 	now := time.Now().UnixNano()
 	r := reqPool.Get().(*appendReq)
-	body := appendRecordBody(make([]byte, 0, recordSize(len(key), len(payload))), now, key, payload)
-	r.s, r.bytes, r.oldest, r.cb, r.err = s, uint64(len(payload)), now, nil, nil
+	body := appendRecordBody(make([]byte, 0, recordSize(len(e.Key), len(e.Payload), headersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
+	r.s, r.bytes, r.oldest, r.cb, r.err = s, uint64(len(e.Payload)), now, nil, nil
 	r.one[0] = body
 	r.bodies = r.one[:]
 	s.l.submitReq(r)
@@ -74,21 +84,21 @@ func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) 
 		e := entries[0]
 		r := reqPool.Get().(*appendReq)
 		r.s, r.bytes, r.oldest, r.cb, r.err, r.recycle = s, uint64(len(e.Payload)), now, cb, nil, true
-		r.one[0] = appendRecordBody(make([]byte, 0, recordSize(len(e.Key), len(e.Payload))), now, e.Key, e.Payload)
+		r.one[0] = appendRecordBody(make([]byte, 0, recordSize(len(e.Key), len(e.Payload), headersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
 		r.bodies = r.one[:]
 		s.l.submitReq(r)
 		return
 	}
 	size, bytes := 0, uint64(0)
 	for _, e := range entries {
-		size += recordSize(len(e.Key), len(e.Payload))
+		size += recordSize(len(e.Key), len(e.Payload), headersSize(e.Headers))
 		bytes += uint64(len(e.Payload))
 	}
 	slab := make([]byte, 0, size)
 	bodies := make([][]byte, len(entries))
 	for i, e := range entries {
 		start := len(slab)
-		slab = appendRecordBody(slab, now, e.Key, e.Payload)
+		slab = appendRecordBody(slab, now, e.Key, e.Payload, e.Headers)
 		// Room for the checksum that sealRecord appends in place.
 		bodies[i] = slab[start:len(slab):min(len(slab)+crcSize, cap(slab))]
 		slab = slab[:len(slab)+crcSize]

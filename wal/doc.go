@@ -32,9 +32,21 @@
 //
 // # Record envelope
 //
-// A record is a msgpack array of five elements:
+// A record is a msgpack array of five elements, or six when the event has
+// headers:
 //
 //	[ id bin(16), time int64 (unix ns), key str, payload bin, crc uint32 ]
+//	[ id bin(16), time int64 (unix ns), key str, payload bin, headers map, crc uint32 ]
+//
+// headers is a map of str to str with at least one entry, keys in
+// increasing byte order (Entry.Headers, Record.Headers). Records without
+// headers keep the five-element form, byte for byte what versions before
+// headers wrote, so the format version is unchanged: older files read as
+// before, and a record with headers is one an older version refuses as
+// corrupt (a newer file should not be opened by an older version anyway).
+// The encoding is canonical, every length in its shortest form: a record
+// has exactly one encoding, and a header map's declared count is checked
+// against the bytes left before anything is allocated.
 //
 // id is the stream's uid followed by the sequence number of the event's
 // first append; it never changes, not even when a dead letter is requeued
@@ -51,7 +63,7 @@
 // transaction that changes what they count updates them, so Stats and open
 // are O(1) in the backlog; recovery.Verify recounts them by a scan.
 //
-// Byte counters count payload bytes; a record that fails its checksum
+// Byte counters count payload bytes (never key or headers); a record that fails its checksum
 // counts its stored length instead (what a scan can know of it).
 //
 // The oldest event not completed (OldestNanos) is not simply the first one:

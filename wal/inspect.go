@@ -286,7 +286,7 @@ func DecodeCompletion(uid [8]byte, seq uint64, v []byte) (Completion, error) {
 // they are consistent with its size (damage elsewhere, the usual case),
 // else its stored length, which is what a scan counts for it.
 func appendedBytes(v []byte) uint64 {
-	if len(v) < timeOffset+9+crcSize || v[0] != envArray || v[1] != 0xc4 || v[2] != 16 || v[timeOffset-1] != 0xd3 {
+	if len(v) < timeOffset+9+crcSize || (v[0] != envArray && v[0] != envArrayHeaders) || v[1] != 0xc4 || v[2] != 16 || v[timeOffset-1] != 0xd3 {
 		return uint64(len(v))
 	}
 	body := v[:len(v)-crcSize]
@@ -295,7 +295,7 @@ func appendedBytes(v []byte) uint64 {
 		return uint64(len(v))
 	}
 	pl, p, ok := readLen(body, p+kl, false)
-	if !ok || p+pl != len(body) {
+	if !ok || pl > len(body)-p || (p+pl != len(body) && v[0] == envArray) {
 		return uint64(len(v))
 	}
 	return uint64(pl)

@@ -41,11 +41,15 @@ type Record struct {
 	Key string
 	// Payload is the caller's bytes.
 	Payload []byte
+	// Headers are the event's headers, nil when it has none.
+	Headers map[string]string
 }
 
-// The record envelope is a msgpack array of five elements:
+// The record envelope is a msgpack array of five elements, or six when the
+// event has headers (see envArrayHeaders):
 //
 //	[ id bin8(16), time int64 (unix ns), key str, payload bin, crc uint32 ]
+//	[ id bin8(16), time int64 (unix ns), key str, payload bin, headers map, crc uint32 ]
 //
 // crc is the CRC32C (Castagnoli) of every byte before the crc element. The
 // encoding is fixed (always int64, always bin8 for the ID, the smallest
@@ -61,9 +65,10 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// recordSize returns the encoded size of a record.
-func recordSize(keyLen, payloadLen int) int {
-	return 3 + 16 + 9 + strHeaderSize(keyLen) + keyLen + binHeaderSize(payloadLen) + payloadLen + crcSize
+// recordSize returns the encoded size of a record whose headers take
+// headersLen bytes (headersSize).
+func recordSize(keyLen, payloadLen, headersLen int) int {
+	return 3 + 16 + 9 + strHeaderSize(keyLen) + keyLen + binHeaderSize(payloadLen) + payloadLen + headersLen + crcSize
 }
 
 func strHeaderSize(n int) int {
@@ -90,26 +95,17 @@ func binHeaderSize(n int) int {
 
 // appendRecordBody appends the envelope without its checksum, with a zero
 // ID; sealRecord fills in the ID and the checksum.
-func appendRecordBody(dst []byte, t int64, key string, payload []byte) []byte {
-	dst = append(dst, envArray, 0xc4, 16)
+func appendRecordBody(dst []byte, t int64, key string, payload []byte, headers map[string]string) []byte {
+	head := byte(envArray)
+	if len(headers) > 0 {
+		head = envArrayHeaders
+	}
+	dst = append(dst, head, 0xc4, 16)
 	dst = append(dst, make([]byte, 16)...)
 	dst = append(dst, 0xd3)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(t))
-	n := len(key)
-	switch {
-	case n < 32:
-		dst = append(dst, 0xa0|byte(n))
-	case n < 1<<8:
-		dst = append(dst, 0xd9, byte(n))
-	case n < 1<<16:
-		dst = append(dst, 0xda)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, 0xdb)
-		dst = binary.BigEndian.AppendUint32(dst, uint32(n))
-	}
-	dst = append(dst, key...)
-	n = len(payload)
+	dst = appendStr(dst, key)
+	n := len(payload)
 	switch {
 	case n < 1<<8:
 		dst = append(dst, 0xc4, byte(n))
@@ -120,7 +116,8 @@ func appendRecordBody(dst []byte, t int64, key string, payload []byte) []byte {
 		dst = append(dst, 0xc6)
 		dst = binary.BigEndian.AppendUint32(dst, uint32(n))
 	}
-	return append(dst, payload...)
+	dst = append(dst, payload...)
+	return appendHeaders(dst, headers)
 }
 
 // sealRecord writes id into a body built by appendRecordBody and appends the
@@ -135,13 +132,15 @@ func sealRecord(body []byte, id EventID) []byte {
 // EncodeRecord returns the envelope of r (r.Seq is the key, not part of the
 // envelope).
 func EncodeRecord(r Record) []byte {
-	b := make([]byte, 0, recordSize(len(r.Key), len(r.Payload)))
-	return sealRecord(appendRecordBody(b, r.Time.UnixNano(), r.Key, r.Payload), r.ID)
+	hl := headersSize(r.Headers)
+	b := make([]byte, 0, recordSize(len(r.Key), len(r.Payload), hl))
+	return sealRecord(appendRecordBody(b, r.Time.UnixNano(), r.Key, r.Payload, r.Headers), r.ID)
 }
 
 // DecodeRecord parses and checks an envelope. Payload aliases data: copy it
 // if data does not outlive the call (bbolt values live only for their
-// transaction). Any malformed input or checksum mismatch returns an error
+// transaction); Headers does not. Records without headers (every record
+// written before headers existed) decode with nil Headers. Any malformed input or checksum mismatch returns an error
 // wrapping ErrRecord and store.ErrCorrupt; it never panics.
 func DecodeRecord(seq uint64, data []byte) (Record, error) {
 	r := Record{Seq: seq}
@@ -151,7 +150,8 @@ func DecodeRecord(seq uint64, data []byte) (Record, error) {
 	if len(data) < 3+16+9+1+2+crcSize {
 		return bad("too short")
 	}
-	if data[0] != envArray || data[1] != 0xc4 || data[2] != 16 {
+	withHeaders := data[0] == envArrayHeaders
+	if (data[0] != envArray && !withHeaders) || data[1] != 0xc4 || data[2] != 16 {
 		return bad("bad header")
 	}
 	body := data[:len(data)-crcSize]
@@ -179,11 +179,16 @@ func DecodeRecord(seq uint64, data []byte) (Record, error) {
 	r.Key = string(body[p : p+kl])
 	p += kl
 	pl, next, ok := readLen(body, p, false)
-	if !ok || next-p != binHeaderSize(pl) || next+pl != len(body) {
+	if !ok || next-p != binHeaderSize(pl) || pl > len(body)-next || (next+pl != len(body) && !withHeaders) {
 		return bad("bad payload")
 	}
 	p = next
 	r.Payload = body[p : p+pl : p+pl]
+	if withHeaders {
+		if r.Headers, ok = decodeHeaders(body[p+pl:]); !ok {
+			return bad("bad headers")
+		}
+	}
 	return r, nil
 }
 

@@ -23,6 +23,10 @@ func sampleRecords() []Record {
 		{ID: id, Time: time.Unix(0, 1<<62), Key: strings.Repeat("k", 32), Payload: make([]byte, 256)},
 		{ID: id, Time: time.Unix(5, 0), Key: strings.Repeat("k", 256), Payload: make([]byte, 70000)},
 		{Key: "\xff\xfe not utf-8", Payload: []byte{0xc1}},
+		{ID: id, Time: time.Unix(6, 0), Key: "k", Payload: []byte("p"), Headers: map[string]string{
+			"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "route": "eu", "": ""}},
+		{ID: id, Headers: map[string]string{"a": strings.Repeat("v", 40), strings.Repeat("k", 300): "x"}},
+		{ID: id, Headers: manyHeaders(17)},
 	}
 }
 
@@ -74,7 +78,7 @@ func FuzzDecodeRecord(f *testing.F) {
 func TestRecordRoundTrip(t *testing.T) {
 	for _, r := range sampleRecords() {
 		enc := EncodeRecord(r)
-		require.Len(t, enc, recordSize(len(r.Key), len(r.Payload)))
+		require.Len(t, enc, recordSize(len(r.Key), len(r.Payload), headersSize(r.Headers)))
 		got, err := DecodeRecord(9, enc)
 		require.NoError(t, err)
 		require.Equal(t, r.ID, got.ID)
@@ -82,9 +86,20 @@ func TestRecordRoundTrip(t *testing.T) {
 		require.Equal(t, r.Key, got.Key)
 		require.True(t, bytes.Equal(r.Payload, got.Payload))
 
-		// Any msgpack decoder reads the envelope: five elements.
+		require.Equal(t, len(r.Headers) == 0, got.Headers == nil)
+		if len(r.Headers) > 0 {
+			require.Equal(t, r.Headers, got.Headers)
+		}
+
+		// Any msgpack decoder reads the envelope: five elements, six with
+		// headers (before the checksum).
 		var v []interface{}
 		require.NoError(t, msgpack.Unmarshal(enc, &v))
+		if len(r.Headers) > 0 {
+			require.Len(t, v, 6)
+			require.Len(t, v[4], len(r.Headers))
+			v = append(v[:4], v[5])
+		}
 		require.Len(t, v, 5)
 		require.Equal(t, r.ID[:], v[0])
 		require.EqualValues(t, r.Time.UnixNano(), v[1])

@@ -76,6 +76,8 @@ type dumpRecord struct {
 	Time   time.Time `json:"time,omitzero"`
 	Key    string    `json:"key"`
 	Size   int       `json:"size"`
+	// Headers are the event's headers; left out when it has none.
+	Headers map[string]string `json:"headers,omitempty"`
 	payloadFields
 	Reason   string    `json:"reason,omitempty"`
 	Batch    string    `json:"batch,omitempty"`
@@ -155,6 +157,7 @@ func (o *dumpOptions) record(ev walkedEvent) dumpRecord {
 		return r
 	}
 	r.ID, r.Time, r.Key, r.Size = ev.rec.ID.String(), utc(ev.rec.Time), ev.rec.Key, len(ev.rec.Payload)
+	r.Headers = ev.rec.Headers
 	r.payloadFields = payloadOf(ev.rec.Payload, ev.codec, o.raw, o.encoding)
 	return r
 }
