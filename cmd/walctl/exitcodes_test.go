@@ -150,9 +150,10 @@ func TestLockedFile(t *testing.T) {
 		for _, args := range cmds {
 			t.Run(args[0], func(t *testing.T) {
 				t.Parallel()
-				start := time.Now()
+				// How soon the refusal comes is the store's lock timeout
+				// (1 s by default), not measured here: the machines are
+				// shared and a wall-clock bound is noise.
 				r := walctl(t, args...)
-				require.Less(t, time.Since(start), 2*time.Second, "%v", args)
 				require.Equal(t, exitLocked, r.code, "%v: %s", args, r.stderr)
 				requireOneLineError(t, r, "in use", "snapshot")
 			})
