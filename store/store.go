@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -43,7 +42,9 @@ type DB struct {
 // it refuses unchanged. A symbolic link is followed (see Resolve); a link
 // that leads nowhere is not created through. Opened for writing, it
 // removes the copy a compaction killed midway left next to the file
-// (PATH.compact.tmp), and restores the newest commit when only its meta
+// (PATH.compact.tmp) or a creation killed midway (PATH.create-*.tmp: a new
+// file is built whole beside its name and then linked in place, so a
+// crash while creating leaves no file or a whole WAL), and restores the newest commit when only its meta
 // page's checksum is damaged (MetaRestored). An invalid meta page that
 // bbolt opened past is not an error: MetaProblems reports it.
 func Open(path string, opts *Options) (*DB, error) {
@@ -68,7 +69,13 @@ func Open(path string, opts *Options) (*DB, error) {
 	case fi.Size() == 0 && o.ReadOnly:
 		return nil, fmt.Errorf("%w: %s is empty", ErrNotWAL, path)
 	}
-	created := statErr != nil // the file did not exist: bbolt creates it
+	if statErr != nil {
+		// A new file: made whole beside it, then put in place (durably:
+		// the directory is fsynced), so a crash leaves no half-made WAL.
+		if err := createNew(real, o); err != nil {
+			return nil, err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		db, err := openOnce(path, real, o, !o.ReadOnly)
 		if errors.Is(err, errReplaced) && attempt < 3 {
@@ -77,21 +84,12 @@ func Open(path string, opts *Options) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		if created {
-			// The new file's name is durable only once its directory is
-			// fsynced; without this, a power cut could take the file, and
-			// the first acknowledged events with it.
-			if err := syncDir(filepath.Dir(real)); err != nil {
-				_ = db.Close()
-				return nil, err
-			}
-			created = false
-		}
 		if !o.ReadOnly {
 			// A compaction killed midway leaves its copy behind. We hold
 			// the file's lock, and a compaction holds it all along, so
-			// none can be writing the copy now.
+			// none can be writing the copy now. Likewise a creation's.
 			_ = os.Remove(compactTmp(real))
+			removeCreateLeftovers(real)
 		}
 		if !o.ReadOnly && o.AutoCompactRatio > 0 && db.shouldCompact() {
 			if err := db.Close(); err != nil {
