@@ -30,8 +30,9 @@ const (
 	// BodyJSONArray is a plain JSON array of the events' values, as the
 	// Apache APISIX's http-logger plugin sends, Content-Type application/json. It
 	// carries no event IDs: receivers can only drop duplicates by the
-	// Idempotency-Key header. An event with headers is the object
-	// {"headers":{…},"data":value} instead of its bare value.
+	// Idempotency-Key header. Nor does it carry event headers: every
+	// element is the bare value, so the array keeps one shape; use
+	// BodyEnvelope or BodyNDJSON for receivers that need them.
 	BodyJSONArray
 	// BodyNDJSON is one event object (as in BodyEnvelope) per line, each
 	// line ending in "\n", Content-Type application/x-ndjson.
@@ -107,15 +108,7 @@ func EncodeBody[T any](format BodyFormat, b *Batch[T]) ([]byte, error) {
 			buf = append(buf, ',')
 		}
 		if format == BodyJSONArray {
-			if len(ev.Headers) == 0 {
-				buf = append(buf, data...)
-				continue
-			}
-			buf = append(buf, `{"headers":`...)
-			buf = appendHeadersJSON(buf, ev.Headers)
-			buf = append(buf, `,"data":`...)
 			buf = append(buf, data...)
-			buf = append(buf, '}')
 			continue
 		}
 		buf = appendEventObject(buf, ev, data)
