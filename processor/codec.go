@@ -2,10 +2,12 @@ package processor
 
 import (
 	"bytes"
+	"encoding"
 	"fmt"
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -216,7 +218,36 @@ func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
 	if err := msgpackcheck.Check(b); err != nil {
 		return err
 	}
+	if len(b) > 0 && isExtCode(b[0]) && mapShaped[T]() {
+		// msgpack reads a map through an ext header, taking the map's
+		// length from the ext's data (a timestamp's bytes, say) and
+		// allocating on it. No encoding of a map or struct starts with an
+		// ext, so refuse it before msgpack sees it.
+		return fmt.Errorf("%w: an ext value where %v expects a map", msgpackcheck.ErrInvalid, reflect.TypeFor[T]())
+	}
 	return d.decode(b, v)
+}
+
+// isExtCode reports whether c starts an ext value (fixext 1-16, ext 8-32).
+func isExtCode(c byte) bool { return (c >= 0xd4 && c <= 0xd8) || (c >= 0xc7 && c <= 0xc9) }
+
+// mapShaped reports whether msgpack decodes T (through pointers) from a
+// map: a map or a struct other than time.Time, with no decoding method of
+// its own (which might read an ext).
+func mapShaped[T any]() bool {
+	t := reflect.TypeFor[T]()
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Map && t.Kind() != reflect.Struct || t == reflect.TypeFor[time.Time]() {
+		return false
+	}
+	for _, m := range []reflect.Type{reflect.TypeFor[msgpack.CustomDecoder](), reflect.TypeFor[msgpack.Unmarshaler](), reflect.TypeFor[encoding.BinaryUnmarshaler]()} {
+		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *batchDecoder) decode(b []byte, v any) (err error) {

@@ -13,15 +13,20 @@
 //   - no byte is the code msgpack never uses (0xc1), and exactly one value
 //     fills b, nothing after it.
 //
-// It does not look inside ext data (a registered ext type decodes its own
-// bytes) and does not check that strings are UTF-8: msgpack decoders take
-// any bytes there.
+// Ext data is looked inside when it could be read as a msgpack value:
+// msgpack/v5 decodes an ext whose data starts with a map, array, string,
+// byte string or ext header as that value (a map or slice target takes an
+// ext-wrapped one), so such data must itself pass Check, its nesting
+// counted in MaxDepth. Other ext data (a timestamp, custom bytes) is not
+// read. Strings are not checked to be UTF-8: msgpack decoders take any
+// bytes there.
 package msgpackcheck
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MaxDepth is how deep arrays and maps may nest: the outermost array or
@@ -36,7 +41,11 @@ var ErrInvalid = errors.New("malformed msgpack")
 // the rules of the package documentation; the error wraps ErrInvalid and
 // says what is wrong at which offset. It runs in O(len(b)) time, without
 // allocating (except for the error) and without recursion.
-func Check(b []byte) error {
+func Check(b []byte) error { return check(b, MaxDepth) }
+
+// check is Check with maxDepth levels of nesting left; it recurses only
+// into ext data, at most maxDepth times.
+func check(b []byte, maxDepth int) error {
 	// open[i] is how many values the container at depth i+1 still expects
 	// after the one being read; need is how many the current level does.
 	var open [MaxDepth]uint64
@@ -63,7 +72,7 @@ func Check(b []byte) error {
 		off++
 		var skip uint64  // bytes of data that follow the header
 		var items uint64 // values a container holds
-		container := false
+		container, ext := false, false
 		switch {
 		case c <= 0x7f || c >= 0xe0: // positive and negative fixint
 		case c <= 0x8f: // fixmap
@@ -89,17 +98,22 @@ func Check(b []byte) error {
 				case kindArray:
 					items, container = n64, true
 				case kindExt:
-					skip = n64 + 1 // the type byte
+					skip, ext = n64+1, true // the type byte, then the data
 				default:
 					skip = n64
 				}
 			} else {
-				skip = uint64(n)
+				skip, ext = uint64(n), c >= 0xd4 && c <= 0xd8 // a fixext: its type byte, then the data
 			}
 		}
 		rest := uint64(len(b) - off)
 		if skip > rest {
 			return fmt.Errorf("%w: value at offset %d declares %d bytes, %d remain", ErrInvalid, at, skip, rest)
+		}
+		if ext {
+			if err := checkExtData(b[off:off+int(skip)], maxDepth-depth-1, at); err != nil {
+				return err
+			}
 		}
 		off += int(skip)
 		if !container {
@@ -108,7 +122,7 @@ func Check(b []byte) error {
 		if items > rest {
 			return fmt.Errorf("%w: container at offset %d declares %d values, %d bytes remain", ErrInvalid, at, items, rest)
 		}
-		if depth == MaxDepth {
+		if depth >= maxDepth {
 			return fmt.Errorf("%w: arrays and maps nested deeper than %d at offset %d", ErrInvalid, MaxDepth, at)
 		}
 		if items > 0 {
@@ -179,4 +193,42 @@ func readUint(b []byte, size int) uint64 {
 		return uint64(binary.BigEndian.Uint16(b))
 	}
 	return uint64(binary.BigEndian.Uint32(b))
+}
+
+// checkExtData checks an ext's type byte and data (typed) when msgpack
+// could decode the data as a value: data that starts with a length-bearing
+// header must pass check with the nesting left. A timestamp (type -1, 4, 8
+// or 12 bytes) is always read as one, whatever its bytes.
+func checkExtData(typed []byte, depthLeft, at int) error {
+	data := typed[1:]
+	if len(data) == 0 {
+		return nil
+	}
+	if typed[0] == 0xff && (len(data) == 4 || len(data) == 8 || len(data) == 12) {
+		return nil
+	}
+	if !lengthBearing(data[0]) {
+		return nil
+	}
+	if depthLeft <= 0 {
+		return fmt.Errorf("%w: values nested deeper than %d at offset %d", ErrInvalid, MaxDepth, at)
+	}
+	if err := check(data, depthLeft); err != nil {
+		return fmt.Errorf("%w: in the ext at offset %d: %s", ErrInvalid, at, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+	}
+	return nil
+}
+
+// lengthBearing reports whether c starts a value whose header declares a
+// length (map, array, string, byte string, ext).
+func lengthBearing(c byte) bool {
+	switch {
+	case c >= 0x80 && c <= 0xbf: // fixmap, fixarray, fixstr
+		return true
+	case c >= 0xc4 && c <= 0xc9: // bin 8/16/32, ext 8/16/32
+		return true
+	case c >= 0xd4 && c <= 0xdf: // fixext, str 8/16/32, array 16/32, map 16/32
+		return true
+	}
+	return false
 }
