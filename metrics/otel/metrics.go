@@ -3,14 +3,12 @@ package walotel
 import (
 	"cmp"
 	"context"
-	"errors"
 	"slices"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/walbatch/walbatch/dispatcher"
 	"github.com/walbatch/walbatch/processor"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -160,32 +158,19 @@ func (m *Metrics) Close() error {
 }
 
 // Outcomes of a dispatch attempt, the outcome attribute of
-// walbatch.dispatch.attempts (the same as the Prometheus module's).
+// walbatch.dispatch.attempts (the same as the Prometheus module's). They are processor.Outcome's.
 const (
-	OutcomeSuccess   = "success"
-	OutcomePartial   = "partial"
-	OutcomeRetryable = "retryable"
-	OutcomePermanent = "permanent"
-	OutcomePanic     = "panic"
-	OutcomeTimeout   = "timeout"
+	OutcomeSuccess   = string(processor.OutcomeSuccess)
+	OutcomePartial   = string(processor.OutcomePartial)
+	OutcomeRetryable = string(processor.OutcomeRetryable)
+	OutcomePermanent = string(processor.OutcomePermanent)
+	OutcomePanic     = string(processor.OutcomePanic)
+	OutcomeTimeout   = string(processor.OutcomeTimeout)
 )
 
-// Outcome classifies a BatchDispatched notification.
-func Outcome(n processor.Notification) string {
-	switch {
-	case n.Err == nil:
-		return OutcomeSuccess
-	case n.Delivered > 0:
-		return OutcomePartial
-	case errors.Is(n.Err, processor.ErrDispatcherPanicked):
-		return OutcomePanic
-	case dispatcher.IsPermanent(n.Err):
-		return OutcomePermanent
-	case errors.Is(n.Err, context.DeadlineExceeded):
-		return OutcomeTimeout
-	}
-	return OutcomeRetryable
-}
+// Outcome classifies a BatchDispatched notification (see
+// processor.Notification.Outcome).
+func Outcome(n processor.Notification) string { return string(n.Outcome()) }
 
 func (m *Metrics) observe(n processor.Notification) {
 	if n.Kind != processor.BatchDispatched {

@@ -1,46 +1,30 @@
 package walprom
 
 import (
-	"context"
-	"errors"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/walbatch/walbatch/dispatcher"
 	"github.com/walbatch/walbatch/processor"
 )
 
 // Outcomes of a dispatch attempt, the outcome label of
-// walbatch_dispatch_attempts_total.
+// walbatch_dispatch_attempts_total. They are processor.Outcome's.
 const (
-	OutcomeSuccess   = "success"   // every event delivered
-	OutcomePartial   = "partial"   // some delivered, the rest failed
-	OutcomeRetryable = "retryable" // failed, to be retried (unless the budget is spent)
-	OutcomePermanent = "permanent" // refused for good: dead letters
-	OutcomePanic     = "panic"     // the dispatcher panicked (recovered)
-	OutcomeTimeout   = "timeout"   // the dispatch timeout ran out
+	OutcomeSuccess   = string(processor.OutcomeSuccess)
+	OutcomePartial   = string(processor.OutcomePartial)
+	OutcomeRetryable = string(processor.OutcomeRetryable)
+	OutcomePermanent = string(processor.OutcomePermanent)
+	OutcomePanic     = string(processor.OutcomePanic)
+	OutcomeTimeout   = string(processor.OutcomeTimeout)
 )
 
 // otherStream labels the dispatches of streams past WithMaxStreams.
 const otherStream = "_other"
 
-// Outcome classifies a BatchDispatched notification.
-func Outcome(n processor.Notification) string {
-	switch {
-	case n.Err == nil:
-		return OutcomeSuccess
-	case n.Delivered > 0:
-		return OutcomePartial
-	case errors.Is(n.Err, processor.ErrDispatcherPanicked):
-		return OutcomePanic
-	case dispatcher.IsPermanent(n.Err):
-		return OutcomePermanent
-	case errors.Is(n.Err, context.DeadlineExceeded):
-		return OutcomeTimeout
-	}
-	return OutcomeRetryable
-}
+// Outcome classifies a BatchDispatched notification (see
+// processor.Notification.Outcome).
+func Outcome(n processor.Notification) string { return string(n.Outcome()) }
 
 // dispatches holds the metrics fed by BatchDispatched notifications:
 // attempts by outcome, batches by the trigger that sealed them, and

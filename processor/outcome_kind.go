@@ -1,0 +1,40 @@
+package processor
+
+import (
+	"context"
+	"errors"
+
+	"github.com/walbatch/walbatch/dispatcher"
+)
+
+// Outcome classifies a dispatch attempt, for metrics: the outcome label of
+// the metrics modules' attempt counters.
+type Outcome string
+
+// The outcomes of a dispatch attempt.
+const (
+	OutcomeSuccess   Outcome = "success"   // every event delivered
+	OutcomePartial   Outcome = "partial"   // some delivered, the rest failed
+	OutcomeRetryable Outcome = "retryable" // failed, to be retried (unless the budget is spent)
+	OutcomePermanent Outcome = "permanent" // refused for good: dead letters
+	OutcomePanic     Outcome = "panic"     // the dispatcher panicked (recovered)
+	OutcomeTimeout   Outcome = "timeout"   // the dispatch timeout ran out
+)
+
+// Outcome classifies the attempt a BatchDispatched notification reports
+// (meaningless for other kinds).
+func (n Notification) Outcome() Outcome {
+	switch {
+	case n.Err == nil:
+		return OutcomeSuccess
+	case n.Delivered > 0:
+		return OutcomePartial
+	case errors.Is(n.Err, ErrDispatcherPanicked):
+		return OutcomePanic
+	case dispatcher.IsPermanent(n.Err):
+		return OutcomePermanent
+	case errors.Is(n.Err, context.DeadlineExceeded):
+		return OutcomeTimeout
+	}
+	return OutcomeRetryable
+}
