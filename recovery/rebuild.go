@@ -8,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/boltfile"
 	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -81,7 +82,7 @@ func rebuildFile(path string, rep *RepairReport) error {
 			txBytes = 0
 		}
 	}
-	w, err := checkPages(path, onBucket, onKV, walLayout)
+	w, err := boltfile.Walk(path, boltfile.Visitor{OnBucket: onBucket, OnKV: onKV, IsBucket: walLayout})
 	if err != nil {
 		_ = tx.Rollback()
 		return fail(fmt.Errorf("%w: %s: %v", ErrUnrepairable, path, err))
@@ -115,7 +116,7 @@ func rebuildFile(path string, rep *RepairReport) error {
 		return fmt.Errorf("recovery: rebuild %s: %w", path, err)
 	}
 	rep.Rebuilt = true
-	for _, p := range append(append(w.meta, w.tree...), w.other...) {
+	for _, p := range append(append(w.Meta, w.Tree...), w.Other...) {
 		rep.Actions = append(rep.Actions, "rebuilt the file around: "+p)
 	}
 	rep.Actions = append(rep.Actions, fmt.Sprintf("rebuilt the file from %d readable key(s)", keys))

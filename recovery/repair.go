@@ -122,8 +122,8 @@ func Repair(path string, opts *RepairOptions) (*RepairReport, error) {
 		if restored {
 			// The file is at the newest commit now: whether its pages
 			// need a rebuild is for a walk of that commit's tree to say.
-			w, werr := checkPages(path, nil, nil, nil)
-			rebuild = werr != nil || len(w.tree)+len(w.other) > 0
+			w, werr := boltfile.Walk(path, boltfile.Visitor{})
+			rebuild = werr != nil || len(w.Tree)+len(w.Other) > 0
 		}
 	}
 	if err == nil && rebuild {

@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/boltfile"
 	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -69,20 +70,20 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 		ps.add(KindFile, "", 0, "%s", p)
 	}
 	if pages {
-		w, err := checkPages(db.Path(), nil, nil, nil)
+		w, err := boltfile.Walk(db.Path(), boltfile.Visitor{})
 		if err != nil {
 			return nil, fmt.Errorf("recovery: verify %s: %v: %w", db.Path(), err, store.ErrCorrupt)
 		}
-		for _, p := range append(w.tree, w.other...) {
+		for _, p := range append(w.Tree, w.Other...) {
 			ps.add(KindFile, "", 0, "%s", p)
 		}
-		if len(w.tree)+len(w.other) > 0 {
+		if len(w.Tree)+len(w.Other) > 0 {
 			// bbolt's tx.Check runs in a goroutine of its own, where a
 			// damaged page or freelist would crash the process: run it
 			// only on a file the page reader found sound.
 			pages = false
 		}
-		if len(w.tree) > 0 {
+		if len(w.Tree) > 0 {
 			// Walking a damaged tree through bbolt could loop or fault;
 			// Repair salvages it with the page reader instead.
 			ps.add(KindFile, "", 0, "stream checks skipped: the file's page tree is damaged (Repair rebuilds it)")

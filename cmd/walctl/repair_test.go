@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/boltfile"
 	"github.com/walbatch/walbatch/internal/racecheck"
 )
 
@@ -77,7 +80,7 @@ func TestDamagedPagesNeverPanic(t *testing.T) {
 		ps := filePageSize(b)
 		pages := len(b) / ps
 		page := 2 + rng.IntN(pages-2) // keep the meta pages
-		if freelistPage(b, page) {
+		if slices.Contains(freelistPages(b), page) {
 			continue // see TestDamagedFreelist
 		}
 		for i := 0; i < ps; i++ {
@@ -97,18 +100,13 @@ func TestDamagedPagesNeverPanic(t *testing.T) {
 	}
 }
 
-// filePageSize is the page size in the file's first meta page (after the
-// 16-byte page header: magic, version, page size).
-func filePageSize(b []byte) int { return int(binary.LittleEndian.Uint32(b[16+8:])) }
+// filePageSize is the page size in the file's first meta page.
+func filePageSize(b []byte) int { return int(boltfile.ReadMetas(bytes.NewReader(b)).Page[0].PageSize) }
 
-// freelistPage reports whether either meta page names page as the freelist.
-func freelistPage(b []byte, page int) bool {
-	for _, meta := range []int{0, filePageSize(b)} {
-		if binary.LittleEndian.Uint64(b[meta+48:]) == uint64(page) {
-			return true
-		}
-	}
-	return false
+// freelistPages are the freelist pages the two meta pages name.
+func freelistPages(b []byte) []int {
+	m := boltfile.ReadMetas(bytes.NewReader(b))
+	return []int{int(m.Page[0].Freelist), int(m.Page[1].Freelist)}
 }
 
 // TestDamagedFreelist is TestDamagedPagesNeverPanic on the freelist page.
@@ -122,8 +120,7 @@ func TestDamagedFreelist(t *testing.T) {
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 2))
 	ps := filePageSize(b)
-	for _, meta := range []int{0, ps} {
-		page := int(binary.LittleEndian.Uint64(b[meta+48:]))
+	for _, page := range freelistPages(b) {
 		for i := 0; i < ps; i++ {
 			if rng.IntN(8) == 0 {
 				b[page*ps+i] = byte(rng.Uint32())

@@ -1,4 +1,4 @@
-package recovery
+package boltfile
 
 import (
 	"bytes"
@@ -7,31 +7,26 @@ import (
 	"io"
 	"os"
 	"syscall"
-
-	"github.com/walbatch/walbatch/internal/boltfile"
 )
 
-// This file reads a bbolt file's pages with plain reads, never through a
-// memory mapping, so that no damage can fault or hang it: every page
+// This file reads a bbolt file's B+trees with plain reads, never through
+// a memory mapping, so that no damage can fault or hang it: every page
 // reference is bounds-checked and every page is visited at most once (a
-// reference cycle is reported, not followed). Verify runs it before letting
-// bbolt walk the file; Repair uses it to salvage every readable key.
+// reference cycle is reported, not followed). recovery.Verify runs it
+// before letting bbolt walk the file; recovery.Repair uses it to salvage
+// every readable key.
 //
-// The layout read here is bbolt's (package internal/boltfile has the page
-// header and the meta pages): 16-byte branch elements (pos u32, ksize u32,
-// pgid u64), 16-byte leaf elements (flags u32, pos u32, ksize u32, vsize
-// u32), and a bucket value that starts with its root page id and holds an
-// inline page when that id is 0.
+// The layout read here, after the page header (see the package doc):
+// 16-byte branch elements (pos u32, ksize u32, pgid u64), 16-byte leaf
+// elements (flags u32, pos u32, ksize u32, vsize u32), each pos relative to
+// the element itself; a freelist page holds its count page ids (u64) after
+// the header, or, when count is 0xFFFF, the real count (u64) first; a
+// bucket value starts with its root page id and sequence (u64 each) and
+// holds an inline leaf page after them when that id is 0.
 
 const (
-	pageHeaderSize = boltfile.PageHeaderSize
 	elemSize       = 16
-	flagBranch     = boltfile.FlagBranch
-	flagLeaf       = boltfile.FlagLeaf
-	flagMeta       = boltfile.FlagMeta
-	flagFreelist   = boltfile.FlagFreelist
 	leafBucketFlag = 0x01
-	noFreelist     = boltfile.NoFreelist
 	maxPageBytes   = 1 << 30 // a larger page run is taken as damage
 )
 
@@ -62,7 +57,7 @@ func openPages(path string) (*pageFile, error) {
 		f.Close()
 		return nil, err
 	}
-	metas := boltfile.ReadMetas(f)
+	metas := ReadMetas(f)
 	best, found := metas.At()
 	if !found || best.PageSize < 512 || best.PageSize > 1<<20 {
 		f.Close()
@@ -80,7 +75,7 @@ func (pf *pageFile) page(id uint64) ([]byte, error) {
 		return nil, fmt.Errorf("page %d: out of range [2, %d)", id, pf.hwm)
 	}
 	off := int64(id) * pf.ps
-	var h [pageHeaderSize]byte
+	var h [PageHeaderSize]byte
 	if _, err := pf.f.ReadAt(h[:], off); err != nil {
 		return nil, fmt.Errorf("page %d: beyond the end of the file (%d bytes)", id, pf.size)
 	}
@@ -100,46 +95,62 @@ func (pf *pageFile) page(id uint64) ([]byte, error) {
 	return buf, nil
 }
 
-// pageWalk visits every reachable page once. tree reports damage to the
-// B+trees (a walk through bbolt would fault or loop); other problems are
-// in the freelist or unreachable pages.
-type pageWalk struct {
-	pf *pageFile
-	// meta describes an invalid meta page the walk opened past (not in
-	// tree or other: Verify has it from store.DB.MetaProblems).
-	meta  []string
-	reach map[uint64]bool
-	freed map[uint64]bool
-	tree  []string
-	other []string
-	// onBucket is called for each bucket found, with its path; onKV for
+// Visitor is what Walk calls back with as it walks a file's buckets; any
+// of its functions may be nil.
+type Visitor struct {
+	// OnBucket is called for each bucket found, with its path; OnKV for
 	// each key/value pair (not a bucket) with its bucket's path. The
 	// slices are valid only during the call.
-	onBucket func(path [][]byte)
-	onKV     func(path [][]byte, k, v []byte)
-	// isBucket, if set, decides whether a leaf entry is a bucket, given
+	OnBucket func(path [][]byte)
+	OnKV     func(path [][]byte, k, v []byte)
+	// IsBucket, if set, decides whether a leaf entry is a bucket, given
 	// its flag: a rebuild knows the layout better than a damaged flag.
-	isBucket func(path [][]byte, k []byte, flagged bool) bool
+	IsBucket func(path [][]byte, k []byte, flagged bool) bool
 }
 
-// checkPages walks the file at path; see pageWalk.
-func checkPages(path string, onBucket func([][]byte), onKV func([][]byte, []byte, []byte),
-	isBucket func([][]byte, []byte, bool) bool) (*pageWalk, error) {
+// Damage is what Walk found wrong with a file's pages, one line each.
+type Damage struct {
+	// Meta describes an invalid meta page the walk opened past (see
+	// Metas.Problems).
+	Meta []string
+	// Tree is damage to the B+trees: a walk through bbolt would fault or
+	// loop.
+	Tree []string
+	// Other is damage to the freelist, unreachable pages and the meta
+	// pages' headers: bbolt can still read every key.
+	Other []string
+}
+
+// pageWalk visits every reachable page once.
+type pageWalk struct {
+	Damage
+	Visitor
+	pf    *pageFile
+	reach map[uint64]bool
+	freed map[uint64]bool
+}
+
+// Walk reads the file at path with plain reads, at the meta page bbolt
+// would open at, and visits every reachable page once, calling v back for
+// each bucket and key. It returns an error only when the file cannot be
+// walked at all (unreadable, or no valid meta page); everything else it
+// finds is in the Damage.
+func Walk(path string, v Visitor) (Damage, error) {
 	pf, err := openPages(path)
 	if err != nil {
-		return nil, err
+		return Damage{}, err
 	}
 	defer pf.Close()
-	w := &pageWalk{pf: pf, meta: pf.metaProblems, reach: map[uint64]bool{0: true, 1: true}, freed: map[uint64]bool{},
-		onBucket: onBucket, onKV: onKV, isBucket: isBucket}
+	w := &pageWalk{Damage: Damage{Meta: pf.metaProblems}, Visitor: v, pf: pf,
+		reach: map[uint64]bool{0: true, 1: true}, freed: map[uint64]bool{}}
 	if int64(pf.hwm)*pf.ps > pf.size {
-		w.tree = append(w.tree, fmt.Sprintf("file is truncated: %d bytes, its pages need %d", pf.size, int64(pf.hwm)*pf.ps))
+		w.Tree = append(w.Tree, fmt.Sprintf("file is truncated: %d bytes, its pages need %d", pf.size, int64(pf.hwm)*pf.ps))
 	}
 	for id := uint64(0); id < 2; id++ {
-		var h [pageHeaderSize]byte
+		var h [PageHeaderSize]byte
 		_, err := pf.f.ReadAt(h[:], int64(id)*pf.ps)
-		if got, flags := binary.LittleEndian.Uint64(h[:]), binary.LittleEndian.Uint16(h[8:]); err != nil || got != id || flags != flagMeta {
-			w.other = append(w.other, fmt.Sprintf("meta page %d: header names page %d of type %#x", id, got, flags))
+		if got, flags := binary.LittleEndian.Uint64(h[:]), binary.LittleEndian.Uint16(h[8:]); err != nil || got != id || flags != FlagMeta {
+			w.Other = append(w.Other, fmt.Sprintf("meta page %d: header names page %d of type %#x", id, got, flags))
 		}
 	}
 	w.readFreelist()
@@ -152,46 +163,46 @@ func checkPages(path string, onBucket func([][]byte), onKV func([][]byte, []byte
 		case lost && !inRun:
 			runStart, inRun = id, true
 		case !lost && inRun:
-			w.other = append(w.other, fmt.Sprintf("pages %d-%d: unreachable and not free", runStart, id-1))
+			w.Other = append(w.Other, fmt.Sprintf("pages %d-%d: unreachable and not free", runStart, id-1))
 			inRun = false
 		}
 		if id < pf.hwm && w.reach[id] && w.freed[id] {
-			w.other = append(w.other, fmt.Sprintf("page %d: in use and free", id))
+			w.Other = append(w.Other, fmt.Sprintf("page %d: in use and free", id))
 		}
 	}
-	return w, nil
+	return w.Damage, nil
 }
 
 func (w *pageWalk) readFreelist() {
 	id := w.pf.freelist
-	if id == noFreelist {
+	if id == NoFreelist {
 		return
 	}
 	buf, err := w.pf.page(id)
 	if err != nil {
-		w.other = append(w.other, "freelist "+err.Error())
+		w.Other = append(w.Other, "freelist "+err.Error())
 		return
 	}
-	if flags := binary.LittleEndian.Uint16(buf[8:]); flags != flagFreelist {
-		w.other = append(w.other, fmt.Sprintf("freelist page %d: type %#x", id, flags))
+	if flags := binary.LittleEndian.Uint16(buf[8:]); flags != FlagFreelist {
+		w.Other = append(w.Other, fmt.Sprintf("freelist page %d: type %#x", id, flags))
 		return
 	}
 	w.mark(id, buf)
-	count, start := uint64(binary.LittleEndian.Uint16(buf[10:])), uint64(pageHeaderSize)
+	count, start := uint64(binary.LittleEndian.Uint16(buf[10:])), uint64(PageHeaderSize)
 	if count == 0xFFFF {
-		count, start = binary.LittleEndian.Uint64(buf[pageHeaderSize:]), pageHeaderSize+8
+		count, start = binary.LittleEndian.Uint64(buf[PageHeaderSize:]), PageHeaderSize+8
 	}
 	if count > (uint64(len(buf))-start)/8 {
-		w.other = append(w.other, fmt.Sprintf("freelist page %d: %d ids do not fit", id, count))
+		w.Other = append(w.Other, fmt.Sprintf("freelist page %d: %d ids do not fit", id, count))
 		return
 	}
 	for i := uint64(0); i < count; i++ {
 		f := binary.LittleEndian.Uint64(buf[start+8*i:])
 		switch {
 		case f < 2 || f >= w.pf.hwm:
-			w.other = append(w.other, fmt.Sprintf("freelist: page %d out of range", f))
+			w.Other = append(w.Other, fmt.Sprintf("freelist: page %d out of range", f))
 		case w.freed[f]:
-			w.other = append(w.other, fmt.Sprintf("freelist: page %d freed twice", f))
+			w.Other = append(w.Other, fmt.Sprintf("freelist: page %d freed twice", f))
 		}
 		w.freed[f] = true
 	}
@@ -211,30 +222,30 @@ func (w *pageWalk) bucket(path [][]byte, root uint64) {
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if w.reach[id] {
-			w.tree = append(w.tree, fmt.Sprintf("page %d: referenced more than once", id))
+			w.Tree = append(w.Tree, fmt.Sprintf("page %d: referenced more than once", id))
 			continue
 		}
 		buf, err := w.pf.page(id)
 		if err != nil {
-			w.tree = append(w.tree, err.Error())
+			w.Tree = append(w.Tree, err.Error())
 			continue
 		}
 		w.mark(id, buf)
 		switch flags := binary.LittleEndian.Uint16(buf[8:]); flags {
-		case flagBranch:
+		case FlagBranch:
 			kids, err := branchChildren(buf)
 			if err != nil {
-				w.tree = append(w.tree, fmt.Sprintf("page %d: %v", id, err))
+				w.Tree = append(w.Tree, fmt.Sprintf("page %d: %v", id, err))
 			}
 			for i := len(kids) - 1; i >= 0; i-- {
 				stack = append(stack, kids[i])
 			}
-		case flagLeaf:
+		case FlagLeaf:
 			if err := w.leaf(path, buf); err != nil {
-				w.tree = append(w.tree, fmt.Sprintf("page %d: %v", id, err))
+				w.Tree = append(w.Tree, fmt.Sprintf("page %d: %v", id, err))
 			}
 		default:
-			w.tree = append(w.tree, fmt.Sprintf("page %d: type %#x where a branch or leaf belongs", id, flags))
+			w.Tree = append(w.Tree, fmt.Sprintf("page %d: type %#x where a branch or leaf belongs", id, flags))
 		}
 	}
 }
@@ -254,7 +265,7 @@ func element(buf []byte, i int, leaf bool, next uint64) (flags uint32, k, v []by
 	}
 	start := uint64(cap(buf) - cap(k)) // k is buf[start:...]
 	if i == 0 {
-		next = uint64(pageHeaderSize + int(binary.LittleEndian.Uint16(buf[10:]))*elemSize)
+		next = uint64(PageHeaderSize + int(binary.LittleEndian.Uint16(buf[10:]))*elemSize)
 	}
 	if start != next {
 		gap = fmt.Errorf("element %d: data at offset %d, expected %d (overlapping elements)", i, start, next)
@@ -263,7 +274,7 @@ func element(buf []byte, i int, leaf bool, next uint64) (flags uint32, k, v []by
 }
 
 func elementAt(buf []byte, i int, leaf bool) (flags uint32, k, v []byte, child uint64, err error) {
-	eoff := pageHeaderSize + i*elemSize
+	eoff := PageHeaderSize + i*elemSize
 	if eoff+elemSize > len(buf) {
 		return 0, nil, nil, 0, fmt.Errorf("element %d beyond the page", i)
 	}
@@ -335,12 +346,12 @@ func (w *pageWalk) leaf(path [][]byte, buf []byte) (err error) {
 		}
 		prev = k
 		isBucket := flags&leafBucketFlag != 0
-		if w.isBucket != nil {
-			isBucket = w.isBucket(path, k, isBucket)
+		if w.IsBucket != nil {
+			isBucket = w.IsBucket(path, k, isBucket)
 		}
 		if !isBucket {
-			if w.onKV != nil {
-				w.onKV(path, k, v)
+			if w.OnKV != nil {
+				w.OnKV(path, k, v)
 			}
 			continue
 		}
@@ -348,8 +359,8 @@ func (w *pageWalk) leaf(path [][]byte, buf []byte) (err error) {
 			return fmt.Errorf("bucket %q: value too short", k)
 		}
 		sub := append(append([][]byte(nil), path...), k)
-		if w.onBucket != nil {
-			w.onBucket(sub)
+		if w.OnBucket != nil {
+			w.OnBucket(sub)
 		}
 		root := binary.LittleEndian.Uint64(v)
 		if root != 0 {
@@ -357,7 +368,7 @@ func (w *pageWalk) leaf(path [][]byte, buf []byte) (err error) {
 			continue
 		}
 		inline := v[16:]
-		if len(inline) < pageHeaderSize || binary.LittleEndian.Uint16(inline[8:]) != flagLeaf {
+		if len(inline) < PageHeaderSize || binary.LittleEndian.Uint16(inline[8:]) != FlagLeaf {
 			return fmt.Errorf("bucket %q: bad inline page", k)
 		}
 		if err := w.leaf(sub, inline); err != nil {
