@@ -42,14 +42,7 @@ func (l *loop[T]) retryDelay(attempts int, cause error) time.Duration {
 // it becomes a Duration again.
 func (l *loop[T]) backoff(attempts int) time.Duration {
 	c := l.p.cfg
-	d := min(c.retryDelay, c.maxRetryDelay)
-	for i := 1; i < attempts && d > 0 && d < c.maxRetryDelay; i++ {
-		if d > c.maxRetryDelay/2 {
-			d = c.maxRetryDelay
-			break
-		}
-		d *= 2
-	}
+	d := c.unjittered(attempts)
 	if c.jitter > 0 {
 		f := float64(d) * (1 + c.jitter*(2*rand.Float64()-1)) // jitter is in [0, 1]: f in [0, 2d]
 		if f >= float64(maxDelay) {
@@ -58,6 +51,19 @@ func (l *loop[T]) backoff(attempts int) time.Duration {
 		d = time.Duration(f)
 	}
 	return clampDelay(d)
+}
+
+// unjittered is the backoff after the given failed attempt before jitter:
+// the retry delay doubled per attempt after the first, up to the cap.
+func (c *config) unjittered(attempts int) time.Duration {
+	d := min(c.retryDelay, c.maxRetryDelay)
+	for i := 1; i < attempts && d > 0 && d < c.maxRetryDelay; i++ {
+		if d > c.maxRetryDelay/2 {
+			return c.maxRetryDelay
+		}
+		d *= 2
+	}
+	return d
 }
 
 // afterWriteFailure is when to try again after a WAL write failed (a full
