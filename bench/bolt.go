@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/bench/internal/benchkit"
 )
 
 // bbolt alone, without walbatch: what one event per key costs against
@@ -14,22 +16,22 @@ import (
 // 1000 appended in the step before in another, as a WAL appending and
 // completing batches does; commits are fdatasynced. The rate counts
 // appended events.
-func boltScenario(perKey int) func(e *env) (result, error) {
-	return func(e *env) (result, error) {
+func boltScenario(perKey int) func(e *env) (benchkit.Result, error) {
+	return func(e *env) (benchkit.Result, error) {
 		db, err := bolt.Open(filepath.Join(e.dir, "bolt.db"), 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
 		if err != nil {
-			return result{}, err
+			return benchkit.Result{}, err
 		}
 		defer db.Close()
 		name := []byte("events")
 		if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(name); return err }); err != nil {
-			return result{}, err
+			return benchkit.Result{}, err
 		}
 		const group, recSize = 1000, 287
 		val := make([]byte, recSize*perKey)
 		var next, oldest uint64
 		key := func(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
-		n, secs, err := produce(1, e.dur, func(_, i int) (int, error) {
+		n, secs, err := benchkit.Produce(1, e.dur, func(_, i int) (int, error) {
 			err := db.Update(func(tx *bolt.Tx) error {
 				b := tx.Bucket(name)
 				b.FillPercent = 1
@@ -55,6 +57,6 @@ func boltScenario(perKey int) func(e *env) (result, error) {
 				return nil
 			})
 		})
-		return rateResult("", n, secs), err
+		return benchkit.Rate("", n, secs), err
 	}
 }

@@ -27,8 +27,9 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/walbatch/walbatch/bench/internal/benchkit"
 )
 
 var (
@@ -71,7 +72,7 @@ func child(name string) int {
 		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q\n", name)
 		return 2
 	}
-	e := &env{dir: *flagDir, file: *flagFile, dur: *flagDur, backlog: *flagBacklog, pool: newEventPool(4096)}
+	e := &env{dir: *flagDir, file: *flagFile, dur: *flagDur, backlog: *flagBacklog, pool: benchkit.NewPool(4096)}
 	if *flagProfile != "" {
 		f, err := os.Create(filepath.Join(*flagProfile, name+".cpu.prof"))
 		if err == nil && pprof.StartCPUProfile(f) == nil {
@@ -84,20 +85,16 @@ func child(name string) int {
 		fmt.Fprintf(os.Stderr, "bench: %s: %v\n", name, err)
 		return 1
 	}
-	r.Name = name
-	r.HWM, r.Anon = memory()
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		r.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	if err := benchkit.Emit(os.Stdout, name, r); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n", name, err)
+		return 1
 	}
-	b, _ := json.Marshal(r)
-	fmt.Printf("RESULT %s\n", b)
 	return 0
 }
 
 // run is one pass over the selected scenarios.
 type run struct {
-	results map[string]result
+	results map[string]benchkit.Result
 	failed  map[string]string
 }
 
@@ -170,7 +167,7 @@ func selected() ([]scenario, error) {
 }
 
 func oneRun(exe string, sel []scenario) (run, error) {
-	r := run{results: map[string]result{}, failed: map[string]string{}}
+	r := run{results: map[string]benchkit.Result{}, failed: map[string]string{}}
 	root, err := os.MkdirTemp(*flagDir, "walbatch-bench-")
 	if err != nil {
 		return r, err
@@ -228,29 +225,29 @@ func oneRun(exe string, sel []scenario) (run, error) {
 	return r, nil
 }
 
-func logResult(res result) {
+func logResult(res benchkit.Result) {
 	fmt.Fprintf(os.Stderr, "bench:   %-18s %12s  cpu %.2fs  %s\n", res.Name, fmtRate(res.Rate), res.CPU, fmtExtra(res))
 }
 
 // spawn runs one scenario in a child process.
-func spawn(exe, name, dir, file string) (result, error) {
+func spawn(exe, name, dir, file string) (benchkit.Result, error) {
 	cmd := exec.Command(exe, "-scenario", name, "-dir", dir, "-file", file,
 		"-dur", flagDur.String(), "-backlog", fmt.Sprint(*flagBacklog), "-profile", *flagProfile)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return result{}, err
+		return benchkit.Result{}, err
 	}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
-		if line, ok := strings.CutPrefix(sc.Text(), "RESULT "); ok {
-			var r result
+		if line, ok := strings.CutPrefix(sc.Text(), benchkit.ResultPrefix); ok {
+			var r benchkit.Result
 			err := json.Unmarshal([]byte(line), &r)
 			return r, err
 		}
 	}
-	return result{}, fmt.Errorf("%s printed no result", name)
+	return benchkit.Result{}, fmt.Errorf("%s printed no result", name)
 }
 
 func copyFile(src, dst string) error {

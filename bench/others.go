@@ -8,6 +8,8 @@ import (
 	diskqueue "github.com/nsqio/go-diskqueue"
 	"github.com/optimizely/go-sdk/v2/pkg/event"
 	"github.com/optimizely/go-sdk/v2/pkg/logging"
+
+	"github.com/walbatch/walbatch/bench/internal/benchkit"
 )
 
 // diskqueueScenario: one producer Puts msgpack-encoded events into
@@ -15,15 +17,15 @@ import (
 // the queue fsyncs (data file, then its metadata file) after every write;
 // note that Put returns once the write is done and the sync runs before the
 // next write is taken, so the last Put is acknowledged before its sync.
-func diskqueueScenario(syncEvery int64) func(e *env) (result, error) {
-	return func(e *env) (result, error) {
+func diskqueueScenario(syncEvery int64) func(e *env) (benchkit.Result, error) {
+	return func(e *env) (benchkit.Result, error) {
 		dq := diskqueue.New("bench", e.dir, 100<<20, 0, 1<<20, syncEvery, 2*time.Second,
 			func(diskqueue.LogLevel, string, ...any) {})
 		defer dq.Close()
-		n, secs, err := produce(1, e.dur, func(_, i int) (int, error) {
-			return 1, dq.Put(encode(e.pool.at(i)))
+		n, secs, err := benchkit.Produce(1, e.dur, func(_, i int) (int, error) {
+			return 1, dq.Put(benchkit.Encode(e.pool.At(i)))
 		})
-		return rateResult("", n, secs), err
+		return benchkit.Rate("", n, secs), err
 	}
 }
 
@@ -37,7 +39,7 @@ func (d *optNoop) DispatchEvent(ev event.LogEvent) (bool, error) {
 
 // toUserEvent is the Optimizely SDK's form of the event: what its
 // ProcessEvent takes (building it is the SDK's "encoding").
-func toUserEvent(ev *Event) event.UserEvent {
+func toUserEvent(ev *benchkit.Event) event.UserEvent {
 	attrs := make([]event.VisitorAttribute, 0, len(ev.Attrs))
 	for k, v := range ev.Attrs {
 		attrs = append(attrs, event.VisitorAttribute{Key: k, Value: v, AttributeType: "custom", EntityID: k})
@@ -53,7 +55,7 @@ func toUserEvent(ev *Event) event.UserEvent {
 // BatchEventProcessor with its defaults (queue 2000, batch 10) and a no-op
 // dispatcher. Its queue is bounded: a full queue drops the event
 // (ProcessEvent returns false). The rate counts accepted events only.
-func runOptimizely(e *env) (result, error) {
+func runOptimizely(e *env) (benchkit.Result, error) {
 	logging.SetLogLevel(logging.LogLevelError)
 	var d optNoop
 	bp := event.NewBatchEventProcessor(event.WithEventDispatcher(&d), event.WithSDKKey("bench"),
@@ -62,8 +64,8 @@ func runOptimizely(e *env) (result, error) {
 	stopped := make(chan struct{})
 	go func() { bp.Start(ctx); close(stopped) }()
 	var dropped atomic.Int64
-	n, secs, err := produce(1, e.dur, func(_, i int) (int, error) {
-		if bp.ProcessEvent(toUserEvent(e.pool.at(i))) {
+	n, secs, err := benchkit.Produce(1, e.dur, func(_, i int) (int, error) {
+		if bp.ProcessEvent(toUserEvent(e.pool.At(i))) {
 			return 1, nil
 		}
 		dropped.Add(1)
@@ -71,9 +73,9 @@ func runOptimizely(e *env) (result, error) {
 	})
 	cancel()
 	<-stopped
-	r := rateResult("", n, secs)
-	r.set("dropped", float64(dropped.Load()))
-	r.set("offered_rate", float64(n+dropped.Load())/secs)
-	r.set("dispatched", float64(d.n.Load()))
+	r := benchkit.Rate("", n, secs)
+	r.Set("dropped", float64(dropped.Load()))
+	r.Set("offered_rate", float64(n+dropped.Load())/secs)
+	r.Set("dispatched", float64(d.n.Load()))
 	return r, err
 }

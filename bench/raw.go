@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+
+	"github.com/walbatch/walbatch/bench/internal/benchkit"
 )
 
 // The disk's limit: what a minimal hand-written log does with the same
@@ -16,28 +18,28 @@ func openRawLog(dir string) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir, "raw.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 }
 
-func rawRecord(dst []byte, ev *Event) []byte {
-	b := encode(ev)
+func rawRecord(dst []byte, ev *benchkit.Event) []byte {
+	b := benchkit.Encode(ev)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(b)))
 	return append(dst, b...)
 }
 
-func runRawFsync(e *env) (result, error) {
+func runRawFsync(e *env) (benchkit.Result, error) {
 	f, err := openRawLog(e.dir)
 	if err != nil {
-		return result{}, err
+		return benchkit.Result{}, err
 	}
 	defer f.Close()
 	var buf []byte
-	n, secs, err := produce(1, e.dur, func(_, i int) (int, error) {
-		buf = rawRecord(buf[:0], e.pool.at(i))
+	n, secs, err := benchkit.Produce(1, e.dur, func(_, i int) (int, error) {
+		buf = rawRecord(buf[:0], e.pool.At(i))
 		if _, err := f.Write(buf); err != nil {
 			return 0, err
 		}
 		return 1, syscall.Fdatasync(int(f.Fd()))
 	})
-	r := rateResult("raw-fsync-1", n, secs)
-	r.set("fsyncs_per_event", 1)
+	r := benchkit.Rate("raw-fsync-1", n, secs)
+	r.Set("fsyncs_per_event", 1)
 	return r, err
 }
 
@@ -93,10 +95,10 @@ func (g *rawGroup) writer(quit <-chan struct{}) {
 	}
 }
 
-func runRawGroup(e *env) (result, error) {
+func runRawGroup(e *env) (benchkit.Result, error) {
 	f, err := openRawLog(e.dir)
 	if err != nil {
-		return result{}, err
+		return benchkit.Result{}, err
 	}
 	defer f.Close()
 	g := &rawGroup{f: f, wake: make(chan struct{}, 1)}
@@ -109,8 +111,8 @@ func runRawGroup(e *env) (result, error) {
 	for i := range acks {
 		acks[i] = make(chan error, 1)
 	}
-	n, secs, err := produce(producers, e.dur, func(p, i int) (int, error) {
-		bufs[p] = rawRecord(bufs[p][:0], e.pool.at(p*7919+i))
+	n, secs, err := benchkit.Produce(producers, e.dur, func(p, i int) (int, error) {
+		bufs[p] = rawRecord(bufs[p][:0], e.pool.At(p*7919+i))
 		g.mu.Lock()
 		g.queue = append(g.queue, rawReq{bufs[p], acks[p]})
 		g.mu.Unlock()
@@ -122,7 +124,7 @@ func runRawGroup(e *env) (result, error) {
 	})
 	close(quit)
 	<-done
-	r := rateResult("raw-group-32", n, secs)
-	r.set("events_per_fsync", float64(n)/float64(max(g.groups, 1)))
+	r := benchkit.Rate("raw-group-32", n, secs)
+	r.Set("events_per_fsync", float64(n)/float64(max(g.groups, 1)))
 	return r, err
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/walbatch/walbatch/bench/internal/benchkit"
 )
 
 // machine is what the report says about where it ran.
@@ -196,7 +198,7 @@ func fmtBytes(v float64) string {
 }
 
 // fmtExtra formats a result's extra numbers by the unit their name ends in.
-func fmtExtra(r result) string {
+func fmtExtra(r benchkit.Result) string {
 	keys := make([]string, 0, len(r.Extra))
 	for k := range r.Extra {
 		keys = append(keys, k)

@@ -1,34 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/walbatch/walbatch/bench/internal/benchkit"
 	"github.com/walbatch/walbatch/processor"
 )
-
-// result is what one scenario measured, passed from the child process to
-// the parent as JSON.
-type result struct {
-	Name    string             `json:"name"`
-	Events  int64              `json:"events"`
-	Seconds float64            `json:"seconds"`
-	Rate    float64            `json:"rate"` // events/s; 0 when the scenario is not a rate
-	Extra   map[string]float64 `json:"extra,omitempty"`
-	HWM     int64              `json:"hwm"`  // peak RSS of the child process (VmHWM)
-	Anon    int64              `json:"anon"` // anonymous RSS at the end (RssAnon)
-	CPU     float64            `json:"cpu"`  // user + system CPU seconds of the whole child process
-	Note    string             `json:"note,omitempty"`
-}
-
-func (r *result) set(k string, v float64) {
-	if r.Extra == nil {
-		r.Extra = map[string]float64{}
-	}
-	r.Extra[k] = v
-}
 
 // env is what a scenario runs with.
 type env struct {
@@ -36,14 +13,14 @@ type env struct {
 	file    string        // a copy of the backlog file, for backlog scenarios
 	dur     time.Duration // how long a rate scenario produces
 	backlog int           // events in the backlog file
-	pool    eventPool
+	pool    benchkit.Pool
 }
 
 type scenario struct {
 	name    string
 	what    string // one line for the table
 	backlog bool   // needs a copy of the backlog file
-	run     func(e *env) (result, error)
+	run     func(e *env) (benchkit.Result, error)
 }
 
 // scenarios in the order they run and are reported.
@@ -83,34 +60,4 @@ func findScenario(name string) (scenario, bool) {
 		}
 	}
 	return scenario{}, false
-}
-
-// produce runs n producers until d has passed. Each call of fn produces
-// (and waits for) some events and returns how many; the count is of
-// acknowledged events only.
-func produce(n int, d time.Duration, fn func(g, i int) (int, error)) (events int64, secs float64, err error) {
-	var total atomic.Int64
-	var errOnce sync.Once
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	for g := range n {
-		wg.Go(func() {
-			for i := 0; time.Now().Before(deadline); i++ {
-				k, e := fn(g, i)
-				if e != nil {
-					errOnce.Do(func() { err = fmt.Errorf("producer %d: %w", g, e) })
-					return
-				}
-				total.Add(int64(k))
-			}
-		})
-	}
-	wg.Wait()
-	secs = time.Since(start).Seconds()
-	return total.Load(), secs, err
-}
-
-func rateResult(name string, events int64, secs float64) result {
-	return result{Name: name, Events: events, Seconds: secs, Rate: float64(events) / secs}
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/walbatch/walbatch/bench/internal/benchkit"
 	"github.com/walbatch/walbatch/dispatcher"
 	"github.com/walbatch/walbatch/processor"
 	"github.com/walbatch/walbatch/wal"
@@ -23,20 +24,20 @@ type noop struct {
 	first atomic.Int64 // unix ns of the first batch
 }
 
-func (d *noop) dispatcher() dispatcher.Dispatcher[Event] {
-	return dispatcher.Func[Event](func(_ context.Context, b *dispatcher.Batch[Event]) error {
+func (d *noop) dispatcher() dispatcher.Dispatcher[benchkit.Event] {
+	return dispatcher.Func[benchkit.Event](func(_ context.Context, b *dispatcher.Batch[benchkit.Event]) error {
 		d.first.CompareAndSwap(0, time.Now().UnixNano())
 		d.n.Add(int64(len(b.Events)))
 		return nil
 	})
 }
 
-func openProcessor(path string, mode wal.SyncMode, d dispatcher.Dispatcher[Event], opts ...processor.Option) (*processor.Processor[Event], error) {
+func openProcessor(path string, mode wal.SyncMode, d dispatcher.Dispatcher[benchkit.Event], opts ...processor.Option) (*processor.Processor[benchkit.Event], error) {
 	opts = append([]processor.Option{processor.WithSync(mode), processor.WithStopTimeout(time.Second)}, opts...)
-	return processor.Open[Event](path, d, opts...)
+	return processor.Open[benchkit.Event](path, d, opts...)
 }
 
-func stopSoon(p *processor.Processor[Event]) {
+func stopSoon(p *processor.Processor[benchkit.Event]) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = p.Stop(ctx)
@@ -44,45 +45,45 @@ func stopSoon(p *processor.Processor[Event]) {
 
 // enqueueScenario: producers each call Enqueue and wait for its commit; the
 // processor dispatches to a no-op sink meanwhile, as it would in service.
-func enqueueScenario(mode wal.SyncMode, producers int) func(e *env) (result, error) {
-	return func(e *env) (result, error) {
+func enqueueScenario(mode wal.SyncMode, producers int) func(e *env) (benchkit.Result, error) {
+	return func(e *env) (benchkit.Result, error) {
 		var d noop
 		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher())
 		if err != nil {
-			return result{}, err
+			return benchkit.Result{}, err
 		}
 		defer stopSoon(p)
 		ctx := context.Background()
-		n, secs, err := produce(producers, e.dur, func(g, i int) (int, error) {
-			return 1, p.Enqueue(ctx, *e.pool.at(g*7919 + i))
+		n, secs, err := benchkit.Produce(producers, e.dur, func(g, i int) (int, error) {
+			return 1, p.Enqueue(ctx, *e.pool.At(g*7919 + i))
 		})
-		r := rateResult("", n, secs)
-		r.set("dispatched", float64(d.n.Load()))
+		r := benchkit.Rate("", n, secs)
+		r.Set("dispatched", float64(d.n.Load()))
 		return r, err
 	}
 }
 
 // enqueueManyScenario: one producer hands 1000 events per EnqueueMany call
 // and waits for their commit.
-func enqueueManyScenario(mode wal.SyncMode, opts ...processor.Option) func(e *env) (result, error) {
-	return func(e *env) (result, error) {
+func enqueueManyScenario(mode wal.SyncMode, opts ...processor.Option) func(e *env) (benchkit.Result, error) {
+	return func(e *env) (benchkit.Result, error) {
 		var d noop
 		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher(), opts...)
 		if err != nil {
-			return result{}, err
+			return benchkit.Result{}, err
 		}
 		defer stopSoon(p)
 		const per = 1000
-		evs := make([]Event, per)
+		evs := make([]benchkit.Event, per)
 		ctx := context.Background()
-		n, secs, err := produce(1, e.dur, func(_, i int) (int, error) {
+		n, secs, err := benchkit.Produce(1, e.dur, func(_, i int) (int, error) {
 			for j := range evs {
-				evs[j] = *e.pool.at(i*per + j)
+				evs[j] = *e.pool.At(i*per + j)
 			}
 			return per, p.EnqueueMany(ctx, evs)
 		})
-		r := rateResult("", n, secs)
-		r.set("dispatched", float64(d.n.Load()))
+		r := benchkit.Rate("", n, secs)
+		r.Set("dispatched", float64(d.n.Load()))
 		return r, err
 	}
 }
@@ -90,16 +91,16 @@ func enqueueManyScenario(mode wal.SyncMode, opts ...processor.Option) func(e *en
 // asyncScenario: one producer appends to the WAL directly with
 // AppendAsync, keeping up to 10,000 events waiting for their commit; an
 // event counts once its callback reports it committed.
-func asyncScenario(mode wal.SyncMode) func(e *env) (result, error) {
-	return func(e *env) (result, error) {
+func asyncScenario(mode wal.SyncMode) func(e *env) (benchkit.Result, error) {
+	return func(e *env) (benchkit.Result, error) {
 		l, err := wal.Open(filepath.Join(e.dir, "async.wal"), &wal.Options{Sync: mode})
 		if err != nil {
-			return result{}, err
+			return benchkit.Result{}, err
 		}
 		defer l.Close()
 		s, err := l.Stream("bench")
 		if err != nil {
-			return result{}, err
+			return benchkit.Result{}, err
 		}
 		const window = 10_000
 		sem := make(chan struct{}, window)
@@ -116,14 +117,14 @@ func asyncScenario(mode wal.SyncMode) func(e *env) (result, error) {
 		deadline := start.Add(e.dur)
 		for i := 0; time.Now().Before(deadline); i++ {
 			sem <- struct{}{}
-			s.AppendAsync([]wal.Entry{{Payload: encode(e.pool.at(i))}}, cb)
+			s.AppendAsync([]wal.Entry{{Payload: benchkit.Encode(e.pool.At(i))}}, cb)
 		}
 		for range window {
 			sem <- struct{}{} // wait for every outstanding commit
 		}
-		r := rateResult("", acked.Load(), time.Since(start).Seconds())
+		r := benchkit.Rate("", acked.Load(), time.Since(start).Seconds())
 		if f := failed.Load(); f > 0 {
-			r.set("failed", float64(f))
+			r.Set("failed", float64(f))
 		}
 		return r, nil
 	}
@@ -133,12 +134,12 @@ func asyncScenario(mode wal.SyncMode) func(e *env) (result, error) {
 // up to 10,000 events waiting for their callback; an event counts once its
 // callback reports it committed. The processor dispatches to a no-op sink
 // meanwhile, as in service.
-func enqueueAsyncScenario(mode wal.SyncMode, opts ...processor.Option) func(e *env) (result, error) {
-	return func(e *env) (result, error) {
+func enqueueAsyncScenario(mode wal.SyncMode, opts ...processor.Option) func(e *env) (benchkit.Result, error) {
+	return func(e *env) (benchkit.Result, error) {
 		var d noop
 		p, err := openProcessor(filepath.Join(e.dir, "wb.wal"), mode, d.dispatcher(), opts...)
 		if err != nil {
-			return result{}, err
+			return benchkit.Result{}, err
 		}
 		defer stopSoon(p)
 		const window = 10_000
@@ -156,18 +157,18 @@ func enqueueAsyncScenario(mode wal.SyncMode, opts ...processor.Option) func(e *e
 		deadline := start.Add(e.dur)
 		for i := 0; time.Now().Before(deadline); i++ {
 			sem <- struct{}{}
-			if err := p.EnqueueAsync(*e.pool.at(i), cb); err != nil {
-				return result{}, err
+			if err := p.EnqueueAsync(*e.pool.At(i), cb); err != nil {
+				return benchkit.Result{}, err
 			}
 		}
 		for range window {
 			sem <- struct{}{} // wait for every outstanding commit
 		}
-		r := rateResult("", acked.Load(), time.Since(start).Seconds())
+		r := benchkit.Rate("", acked.Load(), time.Since(start).Seconds())
 		if f := failed.Load(); f > 0 {
-			r.set("failed", float64(f))
+			r.Set("failed", float64(f))
 		}
-		r.set("dispatched", float64(d.n.Load()))
+		r.Set("dispatched", float64(d.n.Load()))
 		return r, nil
 	}
 }

@@ -1,4 +1,9 @@
-package main
+// Package benchkit is what every scenario of the bench shares, whichever
+// module runs it: the event, the producers, the result a scenario prints.
+// The bench binary and the OpenTelemetry peer (module otelq, which needs its
+// own go.mod for its own bbolt) both import it, so they measure the same bytes
+// the same way.
+package benchkit
 
 import (
 	"fmt"
@@ -17,19 +22,20 @@ type Event struct {
 	Attrs     map[string]string `msgpack:"attrs" json:"attrs"`
 }
 
-// eventPool is a set of distinct events that producers cycle through, so
+// Pool is a set of distinct events that producers cycle through, so
 // building an event costs nothing measurable and every scenario encodes the
 // same bytes.
-type eventPool []Event
+type Pool []Event
 
-func newEventPool(n int) eventPool {
+// NewPool returns n distinct events, the same n on every call.
+func NewPool(n int) Pool {
 	r := rand.New(rand.NewPCG(1, 2))
 	types := []string{"page_view", "click", "signup", "purchase", "impression"}
 	pages := []string{"/pricing", "/docs/getting-started", "/blog/why-wal", "/checkout/cart", "/settings/billing"}
 	countries := []string{"DE", "US", "FR", "JP", "BR"}
 	devices := []string{"ios", "android", "web", "desktop"}
 	plans := []string{"free", "pro", "team", "enterprise"}
-	pool := make(eventPool, n)
+	pool := make(Pool, n)
 	for i := range pool {
 		pool[i] = Event{
 			ID:        fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xfff, r.Uint64()&0xffffffffffff),
@@ -48,11 +54,12 @@ func newEventPool(n int) eventPool {
 	return pool
 }
 
-func (p eventPool) at(i int) *Event { return &p[i%len(p)] }
+// At returns event i, cycling through the pool.
+func (p Pool) At(i int) *Event { return &p[i%len(p)] }
 
-// encode is the encoding every scenario that stores bytes pays inside its
+// Encode is the encoding every scenario that stores bytes pays inside its
 // timed call (walbatch's processor does the same msgpack encoding itself).
-func encode(ev *Event) []byte {
+func Encode(ev *Event) []byte {
 	b, err := msgpack.Marshal(ev)
 	if err != nil {
 		panic(err)

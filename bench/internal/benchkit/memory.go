@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"bufio"
@@ -7,11 +7,11 @@ import (
 	"strings"
 )
 
-// memory reads the process's peak resident set (VmHWM) and its anonymous
+// Memory reads the process's peak resident set (VmHWM) and its anonymous
 // resident memory (RssAnon) from /proc/self/status, in bytes. File-backed
 // pages (bbolt's mmap of the WAL) are not anonymous: they belong to the page
 // cache and the kernel can drop them.
-func memory() (hwm, anon int64) {
+func Memory() (hwm, anon int64) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0, 0
