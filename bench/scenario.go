@@ -26,7 +26,9 @@ type scenario struct {
 // scenarios in the order they run and are reported.
 var scenarios = []scenario{
 	{name: "raw-fsync-1", what: "raw file: write + fdatasync per event, 1 producer", run: runRawFsync},
-	{name: "raw-group-32", what: "raw group commit: one writer, one write + fdatasync per group, 32 producers waiting", run: runRawGroup},
+	{name: "raw-group-32", what: "raw group commit: one writer, one write + fdatasync per group, 32 producers waiting", run: rawGroupScenario(32, false)},
+	{name: "raw-all-1", what: "raw group commit that gathers every waiting producer into one write + fdatasync, 1 producer", run: rawGroupScenario(1, true)},
+	{name: "raw-all-32", what: "raw group commit that gathers every waiting producer into one write + fdatasync, 32 producers waiting", run: rawGroupScenario(32, true)},
 	{name: "wb-always-1", what: "walbatch Enqueue, SyncAlways, 1 producer", run: enqueueScenario(syncAlways, 1)},
 	{name: "wb-always-32", what: "walbatch Enqueue, SyncAlways, 32 producers waiting", run: enqueueScenario(syncAlways, 32)},
 	{name: "wb-many-always", what: "walbatch EnqueueMany (1000 per call), SyncAlways, 1 producer", run: enqueueManyScenario(syncAlways)},
