@@ -45,6 +45,8 @@ var (
 	flagDocs     = flag.String("docs", "../docs", "where performance.md and performance.svg are written")
 	flagWrite    = flag.Bool("write", true, "write the docs (only for a full run: not with -quick or -only)")
 	flagProfile  = flag.String("profile", "", "write a CPU profile of each scenario to DIR/<scenario>.cpu.prof")
+	flagOtelq    = flag.String("otelq", "", "a built bench/otelq binary for the otel-* scenarios (default: build it from -otelq-src)")
+	flagOtelqSrc = flag.String("otelq-src", "otelq", "where the otelq module is, to build it")
 )
 
 func main() {
@@ -68,8 +70,8 @@ func main() {
 // child runs one scenario and prints its result as a JSON line.
 func child(name string) int {
 	s, ok := findScenario(name)
-	if !ok {
-		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q\n", name)
+	if !ok || s.run == nil {
+		fmt.Fprintf(os.Stderr, "bench: unknown scenario %q (the otel-* scenarios run in bench/otelq)\n", name)
 		return 2
 	}
 	e := &env{dir: *flagDir, file: *flagFile, dur: *flagDur, backlog: *flagBacklog, pool: benchkit.NewPool(4096)}
@@ -115,13 +117,22 @@ func parent() error {
 	if err != nil {
 		return err
 	}
+	bins := binaries{self: exe}
+	tmp, err := os.MkdirTemp("", "walbatch-bench-bin-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if bins.peer, bins.peerErr = peerBinary(sel, tmp); bins.peerErr != nil {
+		fmt.Fprintf(os.Stderr, "bench: the otel-* scenarios will fail: %v\n", bins.peerErr)
+	}
 	m := describeMachine(*flagDir)
 	fmt.Fprintf(os.Stderr, "bench: %s\n", m.String())
 	start := time.Now()
 	var runs []run
 	for i := range *flagRuns {
 		fmt.Fprintf(os.Stderr, "bench: run %d of %d\n", i+1, *flagRuns)
-		r, err := oneRun(exe, sel)
+		r, err := oneRun(bins, sel)
 		if err != nil {
 			return err
 		}
@@ -166,7 +177,7 @@ func selected() ([]scenario, error) {
 	return out, nil
 }
 
-func oneRun(exe string, sel []scenario) (run, error) {
+func oneRun(bins binaries, sel []scenario) (run, error) {
 	r := run{results: map[string]benchkit.Result{}, failed: map[string]string{}}
 	root, err := os.MkdirTemp(*flagDir, "walbatch-bench-")
 	if err != nil {
@@ -180,7 +191,7 @@ func oneRun(exe string, sel []scenario) (run, error) {
 			return nil
 		}
 		built = true
-		res, err := spawn(exe, "backlog-build", root, template)
+		res, err := spawn(bins.self, "backlog-build", root, template)
 		if err != nil {
 			r.failed["backlog-build"] = err.Error()
 			return err
@@ -212,7 +223,15 @@ func oneRun(exe string, sel []scenario) (run, error) {
 				return r, err
 			}
 		}
-		res, err := spawn(exe, s.name, dir, file)
+		var res benchkit.Result
+		switch {
+		case !s.peer:
+			res, err = spawn(bins.self, s.name, dir, file)
+		case bins.peerErr != nil:
+			err = fmt.Errorf("bench/otelq did not build: %w", bins.peerErr)
+		default:
+			res, err = spawnPeer(bins.peer, s.name, dir)
+		}
 		_ = os.RemoveAll(dir)
 		if err != nil {
 			r.failed[s.name] = err.Error()
@@ -231,8 +250,17 @@ func logResult(res benchkit.Result) {
 
 // spawn runs one scenario in a child process.
 func spawn(exe, name, dir, file string) (benchkit.Result, error) {
-	cmd := exec.Command(exe, "-scenario", name, "-dir", dir, "-file", file,
-		"-dur", flagDur.String(), "-backlog", fmt.Sprint(*flagBacklog), "-profile", *flagProfile)
+	return runChild(name, exec.Command(exe, "-scenario", name, "-dir", dir, "-file", file,
+		"-dur", flagDur.String(), "-backlog", fmt.Sprint(*flagBacklog), "-profile", *flagProfile))
+}
+
+// spawnPeer runs one of the OpenTelemetry peer's scenarios in its binary.
+func spawnPeer(exe, name, dir string) (benchkit.Result, error) {
+	return runChild(name, exec.Command(exe, "-scenario", name, "-dir", dir, "-dur", flagDur.String(), "-profile", *flagProfile))
+}
+
+// runChild runs a scenario's subprocess and reads its RESULT line.
+func runChild(name string, cmd *exec.Cmd) (benchkit.Result, error) {
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = os.Stderr

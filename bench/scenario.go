@@ -20,6 +20,7 @@ type scenario struct {
 	name    string
 	what    string // one line for the table
 	backlog bool   // needs a copy of the backlog file
+	peer    bool   // runs in the bench/otelq binary, not in this one (run is nil)
 	run     func(e *env) (benchkit.Result, error)
 }
 
@@ -45,6 +46,10 @@ var scenarios = []scenario{
 	{name: "wal-async-none", what: "wal Stream.AppendAsync (10k window), SyncNone, 1 producer", run: asyncScenario(syncNone)},
 	{name: "dq-sync1", what: "go-diskqueue Put, SyncEvery 1, 1 producer", run: diskqueueScenario(1)},
 	{name: "dq-default", what: "go-diskqueue Put, SyncEvery 2500 / 2s (nsqd's defaults), 1 producer", run: diskqueueScenario(2500)},
+	{name: "otel-1", what: "OpenTelemetry Collector persistent queue (exporterhelper + file_storage, fsync on): ConsumeLogs of 1 record, 1 producer", peer: true},
+	{name: "otel-32", what: "OpenTelemetry Collector persistent queue, fsync on: ConsumeLogs of 1 record, 32 producers waiting", peer: true},
+	{name: "otel-many-1", what: "OpenTelemetry Collector persistent queue, fsync on: ConsumeLogs of 1000 records, 1 producer", peer: true},
+	{name: "otel-many-32", what: "OpenTelemetry Collector persistent queue, fsync on: ConsumeLogs of 1000 records, 32 producers", peer: true},
 	{name: "bolt-keys-1", what: "bbolt alone: append 1000 events per commit, one per key, and delete the previous 1000; fdatasync", run: boltScenario(1)},
 	{name: "bolt-keys-50", what: "bbolt alone: the same with 50 events per key (a possible future layout)", run: boltScenario(50)},
 	{name: "optimizely", what: "Optimizely BatchEventProcessor (in memory, not durable), no-op dispatcher, 1 producer", run: runOptimizely},
