@@ -17,17 +17,19 @@ const (
 	syncNone   = wal.SyncNone
 )
 
-// noop is a dispatcher that accepts every batch and counts its events; the
-// first batch's arrival time is kept for the open scenario.
+// noop is a dispatcher that accepts every batch and counts its events and
+// batches; the first batch's arrival time is kept for the open scenario.
 type noop struct {
-	n     atomic.Int64
-	first atomic.Int64 // unix ns of the first batch
+	n       atomic.Int64
+	batches atomic.Int64
+	first   atomic.Int64 // unix ns of the first batch
 }
 
 func (d *noop) dispatcher() dispatcher.Dispatcher[benchkit.Event] {
 	return dispatcher.Func[benchkit.Event](func(_ context.Context, b *dispatcher.Batch[benchkit.Event]) error {
 		d.first.CompareAndSwap(0, time.Now().UnixNano())
 		d.n.Add(int64(len(b.Events)))
+		d.batches.Add(1)
 		return nil
 	})
 }
@@ -59,7 +61,26 @@ func enqueueScenario(mode wal.SyncMode, producers int) func(e *env) (benchkit.Re
 		})
 		r := benchkit.Rate("", n, secs)
 		r.Set("dispatched", float64(d.n.Load()))
+		setCommitFigures(&r, p.Stream().Log().CommitStats(), mode, d.batches.Load())
 		return r, err
+	}
+}
+
+// setCommitFigures adds the group commit's figures (wal.Log.CommitStats,
+// read once the producers are done, before Stop): events per group commit,
+// and fsyncs per event under SyncAlways, two per bbolt commit (data pages,
+// then the meta page). CommitStats counts the commits that appended events
+// only; the dispatch's seal and complete transactions are others, about one
+// per batch dispatched (CompleteAndSeal), so the second figure adds two
+// fsyncs per batch as an estimate of all the scenario's fsyncs.
+func setCommitFigures(r *benchkit.Result, cs wal.CommitStats, mode wal.SyncMode, batches int64) {
+	if cs.Commits == 0 || cs.Events == 0 {
+		return
+	}
+	r.Set("events_per_group_commit", float64(cs.Events)/float64(cs.Commits))
+	if mode == syncAlways {
+		r.Set("fsyncs_per_event_appends", 2*float64(cs.Commits)/float64(cs.Events))
+		r.Set("fsyncs_per_event_with_batches_est", 2*float64(cs.Commits+batches)/float64(cs.Events))
 	}
 }
 
