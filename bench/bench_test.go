@@ -73,3 +73,15 @@ func TestTargetsTable(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSizes(t *testing.T) {
+	got, err := parseSizes("100000, 1000000")
+	if err != nil || len(got) != 2 || got[0] != 100_000 || got[1] != 1_000_000 {
+		t.Fatalf("parseSizes = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "10,x", "0", "-5"} {
+		if _, err := parseSizes(bad); err == nil {
+			t.Errorf("parseSizes(%q) accepted", bad)
+		}
+	}
+}

@@ -45,6 +45,8 @@ var (
 	flagDocs     = flag.String("docs", "../docs", "where performance.md and performance.svg are written")
 	flagWrite    = flag.Bool("write", true, "write the docs (only for a full run: not with -quick or -only)")
 	flagProfile  = flag.String("profile", "", "write a CPU profile of each scenario to DIR/<scenario>.cpu.prof")
+	flagScaling  = flag.Bool("scaling", false, "also run the backlog scenarios once at each of -scaling-sizes pending (slow: 10M is a 3 GB file)")
+	flagSizes    = flag.String("scaling-sizes", "100000,1000000,10000000", "backlog sizes for -scaling")
 	flagOtelq    = flag.String("otelq", "", "a built bench/otelq binary for the otel-* scenarios (default: build it from -otelq-src)")
 	flagOtelqSrc = flag.String("otelq-src", "otelq", "where the otelq module is, to build it")
 )
@@ -112,6 +114,12 @@ func parent() error {
 	if err != nil {
 		return err
 	}
+	var sizes []int
+	if *flagScaling {
+		if sizes, err = parseSizes(*flagSizes); err != nil {
+			return err
+		}
+	}
 	write := *flagWrite && !*flagQuick && *flagOnly == ""
 	exe, err := os.Executable()
 	if err != nil {
@@ -138,8 +146,17 @@ func parent() error {
 		}
 		runs = append(runs, r)
 	}
+	var scaled []scaling
+	if len(sizes) > 0 {
+		if scaled, err = runScaling(bins, sizes); err != nil {
+			return err
+		}
+	}
 	m.Elapsed = time.Since(start)
 	report := renderReport(m, sel, runs)
+	if len(scaled) > 0 {
+		report += renderScaling(scaled)
+	}
 	fmt.Println(report)
 	if !write {
 		return nil
