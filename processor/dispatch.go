@@ -87,7 +87,14 @@ func (l *loop[T]) attempt(r *result) (err error) {
 	start := time.Now()
 	err = p.d.Dispatch(ctx, batch)
 	r.latency = time.Since(start)
-	return readable(err, len(r.recs))
+	err = readable(err, len(r.recs))
+	if outs, ok := eventOutcomes(err, len(r.recs)); ok {
+		r.outcomes = outs
+		if countFailed(outs) == 0 {
+			return nil // per-event outcomes saying every event was delivered are full delivery
+		}
+	}
+	return err
 }
 
 // values fills in the Value of each event: from the handoff while it holds
@@ -185,6 +192,8 @@ func (l *loop[T]) apply(r result) {
 	n := len(r.recs)
 	if r.err == nil {
 		note.Delivered = n
+	} else if r.outcomes != nil {
+		note.Delivered = n - countFailed(r.outcomes)
 	} else if d, ok := dispatcher.Delivered(r.err, n); ok {
 		note.Delivered = d
 		if d == n {
@@ -197,6 +206,10 @@ func (l *loop[T]) apply(r result) {
 		// Marked complete in the WAL by the next step, after the next
 		// batch has been launched.
 		ib.delivered = true
+		return
+	}
+	if r.outcomes != nil {
+		l.applyPerEvent(ib, r.outcomes, r.err)
 		return
 	}
 	if note.Delivered > 0 {

@@ -116,12 +116,21 @@ func (s *recSink) count() int {
 }
 
 // delivered returns the N of every event the sink accepted, in the order
-// it accepted them (the leading events of a partial result included).
+// it accepted them (the leading events of a partial result and the
+// delivered ones of a per-event result included).
 func (s *recSink) delivered() []int {
 	var out []int
 	for _, a := range s.all() {
 		if a.Err == nil {
 			out = append(out, a.Ns...)
+			continue
+		}
+		if outs, ok := dispatcher.EventOutcomes(a.Err, len(a.Ns)); ok {
+			for i, e := range outs {
+				if e == nil {
+					out = append(out, a.Ns[i])
+				}
+			}
 			continue
 		}
 		if n, ok := dispatcher.Delivered(a.Err, len(a.Ns)); ok {

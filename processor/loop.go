@@ -33,6 +33,7 @@ type result struct {
 	recs     []wal.Record // the records sent (cached for a retry)
 	b        *wal.Batch   // the batch as sent (after quarantine)
 	err      error
+	outcomes []error // per event, when the dispatcher reported them so (see dispatcher.EventErrors)
 	latency  time.Duration
 	canceled bool // cut short by Stop's deadline: not counted as an attempt
 }

@@ -8,7 +8,7 @@ import (
 
 // readable returns err, the outcome of a dispatch of n events, once it has
 // been read the way the loop reads it (its message, and the chain walks of
-// IsPermanent, RetryAfter and Delivered). When any of that panics (a typed
+// IsPermanent, RetryAfter, Delivered and EventOutcomes). When any of that panics (a typed
 // nil pointer of a user's error type, say), it returns a retryable error
 // saying so instead: the loop goroutine reads outcomes and must not panic.
 // It runs on the dispatch goroutine.
@@ -25,5 +25,6 @@ func readable(err error, n int) (out error) {
 	dispatcher.IsPermanent(err)
 	dispatcher.RetryAfter(err)
 	dispatcher.Delivered(err, n)
+	dispatcher.EventOutcomes(err, n)
 	return err
 }

@@ -14,7 +14,8 @@ type Outcome string
 // The outcomes of a dispatch attempt.
 const (
 	OutcomeSuccess   Outcome = "success"   // every event delivered
-	OutcomePartial   Outcome = "partial"   // some delivered, the rest failed
+	OutcomePartial   Outcome = "partial"   // the first events delivered, the rest failed (dispatcher.Partial)
+	OutcomePerEvent  Outcome = "per_event" // outcomes reported per event (dispatcher.PerEvent), not all delivered
 	OutcomeRetryable Outcome = "retryable" // failed, to be retried (unless the budget is spent)
 	OutcomePermanent Outcome = "permanent" // refused for good: dead letters
 	OutcomePanic     Outcome = "panic"     // the dispatcher panicked (recovered)
@@ -27,6 +28,8 @@ func (n Notification) Outcome() Outcome {
 	switch {
 	case n.Err == nil:
 		return OutcomeSuccess
+	case isPerEvent(n.Err):
+		return OutcomePerEvent
 	case n.Delivered > 0:
 		return OutcomePartial
 	case errors.Is(n.Err, ErrDispatcherPanicked):
@@ -37,4 +40,10 @@ func (n Notification) Outcome() Outcome {
 		return OutcomeTimeout
 	}
 	return OutcomeRetryable
+}
+
+// isPerEvent reports whether err carries per-event outcomes.
+func isPerEvent(err error) bool {
+	var e *dispatcher.EventErrors
+	return errors.As(err, &e)
 }

@@ -118,69 +118,12 @@ func (s *Stream) moveToDead(batchSeq uint64, evs []EventReason, corruptOnly bool
 		}
 		now := time.Now().UnixNano()
 		for _, ev := range evs {
-			seq := ev.Seq
-			if seq < b.First || seq > b.Last {
-				continue
-			}
-			k := u64key(seq)
-			v := events.Get(k)
-			if v == nil {
-				continue
-			}
-			reason := ev.Reason
-			r, derr := DecodeRecord(seq, v)
-			// The dead store counts a record by its payload length, one
-			// that does not decode by its stored length.
-			n := uint64(len(r.Payload))
-			if derr != nil {
-				reason, n = "corrupt: "+derr.Error(), uint64(len(v))
-			} else if corruptOnly {
-				continue
-			}
-			d := deadRecord{Record: append([]byte(nil), v...), Reason: reason, BatchID: b.ID, Attempts: b.Attempts, At: now}
-			if err := putDead(dead, k, &d); err != nil {
+			if err := s.deadOne(events, dead, b, &st, ev, b.Attempts, now, corruptOnly); err != nil {
 				return err
 			}
-			if err := events.Delete(k); err != nil {
-				return err
-			}
-			// Counters took the payload length at append.
-			added := appendedBytes(d.Record)
-			b.Count--
-			b.Bytes -= min(int64(added), b.Bytes)
-			st.InflightCount--
-			st.InflightBytes -= min(added, st.InflightBytes)
-			st.DeadCount++
-			st.DeadBytes += n
 		}
-		bb, _ := s.sub(tx, bucketBatches)
-		if b.Count <= 0 {
-			if err := bb.Delete(u64key(batchSeq)); err != nil {
-				return err
-			}
-			st.InflightBatches--
-		} else {
-			// Tighten the range to the events left: both ends must be
-			// events that exist.
-			c := events.Cursor()
-			k, _ := c.Seek(u64key(b.First))
-			if k == nil {
-				return fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
-			}
-			b.First, _ = keyU64(k)
-			k, _ = c.Seek(u64key(b.Last))
-			if seq, ok := keyU64(k); !ok || seq > b.Last {
-				k, _ = c.Prev()
-			}
-			last, ok := keyU64(k)
-			if !ok || last < b.First {
-				return fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
-			}
-			b.Last = last
-			if err := s.putBatch(tx, b); err != nil {
-				return err
-			}
-			out = b
+		if out, err = s.shrunk(tx, events, b, &st); err != nil {
+			return err
 		}
 		if err := s.refreshOldest(tx, &st, events); err != nil {
 			return err
@@ -191,4 +134,83 @@ func (s *Stream) moveToDead(batchSeq uint64, evs []EventReason, corruptOnly bool
 		return nil, err
 	}
 	return out, nil
+}
+
+// deadOne moves event ev.Seq of in-flight batch b, if it is in b, into
+// dead letters with ev.Reason (or "corrupt: ..." for a record that fails
+// its checksum) and attempts, and takes it off b and st. With corruptOnly
+// it moves only a record that fails its checksum.
+func (s *Stream) deadOne(events, dead *bolt.Bucket, b *Batch, st *streamState, ev EventReason, attempts int, now int64, corruptOnly bool) error {
+	seq := ev.Seq
+	if seq < b.First || seq > b.Last {
+		return nil
+	}
+	k := u64key(seq)
+	v := events.Get(k)
+	if v == nil {
+		return nil
+	}
+	reason := ev.Reason
+	r, derr := DecodeRecord(seq, v)
+	// The dead store counts a record by its payload length, one that does
+	// not decode by its stored length.
+	n := uint64(len(r.Payload))
+	if derr != nil {
+		reason, n = "corrupt: "+derr.Error(), uint64(len(v))
+	} else if corruptOnly {
+		return nil
+	}
+	d := deadRecord{Record: append([]byte(nil), v...), Reason: reason, BatchID: b.ID, Attempts: attempts, At: now}
+	if err := putDead(dead, k, &d); err != nil {
+		return err
+	}
+	if err := events.Delete(k); err != nil {
+		return err
+	}
+	// Counters took the payload length at append.
+	added := appendedBytes(d.Record)
+	b.Count--
+	b.Bytes -= min(int64(added), b.Bytes)
+	st.InflightCount--
+	st.InflightBytes -= min(added, st.InflightBytes)
+	st.DeadCount++
+	st.DeadBytes += n
+	return nil
+}
+
+// shrunk stores in-flight batch b after events were taken out of it: b is
+// removed when it holds none (and st counts one batch less), else its range
+// is tightened to the events left (both ends must be events that exist)
+// and it is stored. It returns b as it now stands, nil when removed.
+func (s *Stream) shrunk(tx *bolt.Tx, events *bolt.Bucket, b *Batch, st *streamState) (*Batch, error) {
+	bb, err := s.sub(tx, bucketBatches)
+	if err != nil {
+		return nil, err
+	}
+	if b.Count <= 0 {
+		if err := bb.Delete(u64key(b.Seq)); err != nil {
+			return nil, err
+		}
+		st.InflightBatches--
+		return nil, nil
+	}
+	c := events.Cursor()
+	k, _ := c.Seek(u64key(b.First))
+	if k == nil {
+		return nil, fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
+	}
+	b.First, _ = keyU64(k)
+	k, _ = c.Seek(u64key(b.Last))
+	if seq, ok := keyU64(k); !ok || seq > b.Last {
+		k, _ = c.Prev()
+	}
+	last, ok := keyU64(k)
+	if !ok || last < b.First {
+		return nil, fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
+	}
+	b.Last = last
+	if err := s.putBatch(tx, b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }

@@ -162,6 +162,7 @@ func (m *Metrics) Close() error {
 const (
 	OutcomeSuccess   = string(processor.OutcomeSuccess)
 	OutcomePartial   = string(processor.OutcomePartial)
+	OutcomePerEvent  = string(processor.OutcomePerEvent)
 	OutcomeRetryable = string(processor.OutcomeRetryable)
 	OutcomePermanent = string(processor.OutcomePermanent)
 	OutcomePanic     = string(processor.OutcomePanic)

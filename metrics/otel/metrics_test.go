@@ -106,6 +106,8 @@ func TestProcessorMetricsExactValues(t *testing.T) {
 			}
 		case 11:
 			return dispatcher.Partial(1, errors.New("second one failed"))
+		case 13:
+			return dispatcher.PerEvent([]error{nil, dispatcher.Permanent(errors.New("too big"))}) // one delivered, one dead
 		}
 		return nil
 	})
@@ -125,7 +127,7 @@ func TestProcessorMetricsExactValues(t *testing.T) {
 	require.ErrorIs(t, p.TryEnqueue(99), processor.ErrFull)
 	require.NoError(t, p.Start())
 	require.NoError(t, p.Flush(ctx))
-	for first := 3; first <= 11; first += 2 {
+	for first := 3; first <= 13; first += 2 {
 		require.NoError(t, p.EnqueueMany(ctx, []int{first, first + 1}))
 		require.NoError(t, p.Flush(ctx))
 	}
@@ -136,22 +138,23 @@ func TestProcessorMetricsExactValues(t *testing.T) {
 	for name, want := range map[string]point{
 		"walbatch.events.pending" + s:                      {0, "{event}", 0},
 		"walbatch.events.inflight" + s:                     {0, "{event}", 0},
-		"walbatch.events.dead" + s:                         {2, "{event}", 0},
-		"walbatch.dead.size" + s:                           {2, "By", 0},
+		"walbatch.events.dead" + s:                         {3, "{event}", 0},
+		"walbatch.dead.size" + s:                           {3, "By", 0},
 		"walbatch.capacity.events" + s:                     {2, "{event}", 0},
-		"walbatch.events.delivered" + s:                    {10, "{event}", 0},
+		"walbatch.events.delivered" + s:                    {11, "{event}", 0},
 		"walbatch.attempts.retried" + s:                    {4, "{attempt}", 0},
-		"walbatch.events.dead_lettered" + s:                {2, "{event}", 0},
+		"walbatch.events.dead_lettered" + s:                {3, "{event}", 0},
 		"walbatch.enqueues.refused" + s:                    {1, "{call}", 0},
 		"walbatch.oldest_pending.age" + s:                  {0, "s", 0},
 		"walbatch.recovery.pending" + s:                    {0, "{event}", 0},
 		"walbatch.streams.omitted":                         {0, "{stream}", 0},
-		"walbatch.wal.commits":                             {6, "{commit}", 0},
-		"walbatch.wal.committed_events":                    {12, "{event}", 0},
-		"walbatch.batch.events" + s:                        {10, "{event}", 19},
-		"walbatch.batches" + s + ",trigger=batch_size":     {6, "{batch}", 0},
+		"walbatch.wal.commits":                             {7, "{commit}", 0},
+		"walbatch.wal.committed_events":                    {14, "{event}", 0},
+		"walbatch.batch.events" + s:                        {11, "{event}", 21},
+		"walbatch.batches" + s + ",trigger=batch_size":     {7, "{batch}", 0},
 		"walbatch.dispatch.attempts,outcome=success" + s:   {5, "{attempt}", 0},
 		"walbatch.dispatch.attempts,outcome=partial" + s:   {1, "{attempt}", 0},
+		"walbatch.dispatch.attempts,outcome=per_event" + s: {1, "{attempt}", 0},
 		"walbatch.dispatch.attempts,outcome=retryable" + s: {1, "{attempt}", 0},
 		"walbatch.dispatch.attempts,outcome=permanent" + s: {1, "{attempt}", 0},
 		"walbatch.dispatch.attempts,outcome=panic" + s:     {1, "{attempt}", 0},
@@ -164,7 +167,7 @@ func TestProcessorMetricsExactValues(t *testing.T) {
 	require.Equal(t, "By", got["walbatch.file.size"].unit)
 	require.Contains(t, got, "walbatch.file.free")
 	require.Positive(t, got["walbatch.wal.commit.duration"].v)
-	require.EqualValues(t, 10, got["walbatch.dispatch.duration"+s].v)
+	require.EqualValues(t, 11, got["walbatch.dispatch.duration"+s].v)
 	require.Equal(t, "s", got["walbatch.dispatch.duration"+s].unit)
 	require.NotContains(t, got, "walbatch.capacity.size"+s, "unlimited: not reported")
 }

@@ -3,6 +3,7 @@ package walprom
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,6 +58,8 @@ func TestProcessorCollectorExactValues(t *testing.T) {
 			}
 		case 11:
 			return dispatcher.Partial(1, errors.New("second one failed"))
+		case 13:
+			return dispatcher.PerEvent([]error{nil, dispatcher.Permanent(errors.New("too big"))}) // one delivered, one dead
 		}
 		return nil
 	})
@@ -74,7 +77,7 @@ func TestProcessorCollectorExactValues(t *testing.T) {
 	require.ErrorIs(t, p.TryEnqueue(99), processor.ErrFull)
 	require.NoError(t, p.Start())
 	require.NoError(t, p.Flush(ctx))
-	for first := 3; first <= 11; first += 2 {
+	for first := 3; first <= 13; first += 2 {
 		require.NoError(t, p.EnqueueMany(ctx, []int{first, first + 1}))
 		require.NoError(t, p.Flush(ctx))
 	}
@@ -84,23 +87,24 @@ func TestProcessorCollectorExactValues(t *testing.T) {
 # HELP walbatch_batch_events Events per dispatch attempt.
 # TYPE walbatch_batch_events histogram
 walbatch_batch_events_bucket{stream="orders",le="1"} 1
-walbatch_batch_events_bucket{stream="orders",le="4"} 10
-walbatch_batch_events_bucket{stream="orders",le="16"} 10
-walbatch_batch_events_bucket{stream="orders",le="64"} 10
-walbatch_batch_events_bucket{stream="orders",le="256"} 10
-walbatch_batch_events_bucket{stream="orders",le="1024"} 10
-walbatch_batch_events_bucket{stream="orders",le="4096"} 10
-walbatch_batch_events_bucket{stream="orders",le="16384"} 10
-walbatch_batch_events_bucket{stream="orders",le="+Inf"} 10
-walbatch_batch_events_sum{stream="orders"} 19
-walbatch_batch_events_count{stream="orders"} 10
+walbatch_batch_events_bucket{stream="orders",le="4"} 11
+walbatch_batch_events_bucket{stream="orders",le="16"} 11
+walbatch_batch_events_bucket{stream="orders",le="64"} 11
+walbatch_batch_events_bucket{stream="orders",le="256"} 11
+walbatch_batch_events_bucket{stream="orders",le="1024"} 11
+walbatch_batch_events_bucket{stream="orders",le="4096"} 11
+walbatch_batch_events_bucket{stream="orders",le="16384"} 11
+walbatch_batch_events_bucket{stream="orders",le="+Inf"} 11
+walbatch_batch_events_sum{stream="orders"} 21
+walbatch_batch_events_count{stream="orders"} 11
 # HELP walbatch_batches_total Batches dispatched for the first time, by what sealed them.
 # TYPE walbatch_batches_total counter
-walbatch_batches_total{stream="orders",trigger="batch_size"} 6
+walbatch_batches_total{stream="orders",trigger="batch_size"} 7
 # HELP walbatch_dispatch_attempts_total Dispatch attempts by outcome.
 # TYPE walbatch_dispatch_attempts_total counter
 walbatch_dispatch_attempts_total{outcome="panic",stream="orders"} 1
 walbatch_dispatch_attempts_total{outcome="partial",stream="orders"} 1
+walbatch_dispatch_attempts_total{outcome="per_event",stream="orders"} 1
 walbatch_dispatch_attempts_total{outcome="permanent",stream="orders"} 1
 walbatch_dispatch_attempts_total{outcome="retryable",stream="orders"} 1
 walbatch_dispatch_attempts_total{outcome="success",stream="orders"} 5
@@ -110,16 +114,16 @@ walbatch_dispatch_attempts_total{outcome="timeout",stream="orders"} 1
 walbatch_capacity_events{stream="orders"} 2
 # HELP walbatch_dead_events Events in the dead-letter store now.
 # TYPE walbatch_dead_events gauge
-walbatch_dead_events{stream="orders"} 2
+walbatch_dead_events{stream="orders"} 3
 # HELP walbatch_dead_bytes Payload bytes of the dead letters.
 # TYPE walbatch_dead_bytes gauge
-walbatch_dead_bytes{stream="orders"} 2
+walbatch_dead_bytes{stream="orders"} 3
 # HELP walbatch_delivered_events_total Events completed since the stream was created (persisted in the file).
 # TYPE walbatch_delivered_events_total counter
-walbatch_delivered_events_total{stream="orders"} 10
+walbatch_delivered_events_total{stream="orders"} 11
 # HELP walbatch_dead_lettered_events_total Events moved to dead letters, since the file was opened.
 # TYPE walbatch_dead_lettered_events_total counter
-walbatch_dead_lettered_events_total{stream="orders"} 2
+walbatch_dead_lettered_events_total{stream="orders"} 3
 # HELP walbatch_retried_attempts_total Failed attempts scheduled for a retry, since the file was opened.
 # TYPE walbatch_retried_attempts_total counter
 walbatch_retried_attempts_total{stream="orders"} 4
@@ -137,10 +141,10 @@ walbatch_inflight_events{stream="orders"} 0
 walbatch_oldest_pending_age_seconds{stream="orders"} 0
 # HELP walbatch_wal_commits_total Group commits that appended events, since the file was opened.
 # TYPE walbatch_wal_commits_total counter
-walbatch_wal_commits_total 6
+walbatch_wal_commits_total 7
 # HELP walbatch_wal_committed_events_total Events appended by the group commits, since the file was opened.
 # TYPE walbatch_wal_committed_events_total counter
-walbatch_wal_committed_events_total 12
+walbatch_wal_committed_events_total 14
 # HELP walbatch_recovery_pending_events Pending events found at open.
 # TYPE walbatch_recovery_pending_events gauge
 walbatch_recovery_pending_events{stream="orders"} 0
@@ -170,7 +174,7 @@ walbatch_recovery_pending_events{stream="orders"} 0
 	require.Positive(t, got["walbatch_file_size_bytes"])
 	require.Contains(t, got, "walbatch_file_free_bytes")
 	require.Positive(t, got["walbatch_wal_commit_seconds_total"])
-	require.EqualValues(t, 10, got["walbatch_dispatch_duration_seconds"])
+	require.EqualValues(t, 11, got["walbatch_dispatch_duration_seconds"])
 	require.NotContains(t, got, "walbatch_capacity_bytes", "unlimited: no series")
 }
 
@@ -234,6 +238,9 @@ func TestOutcome(t *testing.T) {
 	}{
 		{n(nil, 2), OutcomeSuccess},
 		{n(errors.New("x"), 1), OutcomePartial},
+		{n(dispatcher.PerEvent([]error{nil, errors.New("x")}), 1), OutcomePerEvent},
+		{n(dispatcher.PerEvent([]error{dispatcher.Permanent(nil)}), 0), OutcomePerEvent},
+		{n(fmt.Errorf("sink: %w", dispatcher.PerEvent([]error{errors.New("x")})), 0), OutcomePerEvent},
 		{n(errors.New("x"), 0), OutcomeRetryable},
 		{n(dispatcher.Permanent(errors.New("x")), 0), OutcomePermanent},
 		{n(context.DeadlineExceeded, 0), OutcomeTimeout},

@@ -13,6 +13,7 @@ import (
 const (
 	OutcomeSuccess   = string(processor.OutcomeSuccess)
 	OutcomePartial   = string(processor.OutcomePartial)
+	OutcomePerEvent  = string(processor.OutcomePerEvent)
 	OutcomeRetryable = string(processor.OutcomeRetryable)
 	OutcomePermanent = string(processor.OutcomePermanent)
 	OutcomePanic     = string(processor.OutcomePanic)

@@ -1,0 +1,109 @@
+package wal
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Resolve records the outcome of one attempt of an in-flight batch given
+// per event, in one transaction: a crash leaves the batch either as it was
+// before or as it is after, never in between.
+//
+//   - The events delivered names are completed: removed, and counted in
+//     the batch's Delivered and DeliveredBytes and in CompletedEvents.
+//   - The events dead names go to dead letters, each alone with its own
+//     reason, the batch's ID and its attempts with this one counted (a
+//     record that fails its checksum goes with reason "corrupt: ..." as
+//     DeadLetterEvents would move it).
+//   - The events of the batch neither names stay in it under the same ID,
+//     in a range tightened to them (holes where events left are allowed):
+//     the attempt is counted, next is when the batch may be dispatched
+//     again, and lastErr says why it failed, as Retry records them.
+//
+// A sequence number outside the batch, or of an event no longer in it, is
+// ignored; one in both lists is delivered. When no event is left the batch
+// is removed: as a completion (CompletedBatches and a completion record,
+// as Complete) when this attempt dead-lettered nothing, else as a dead
+// letter would remove it. It returns the batch as it now stands, nil when
+// it was removed.
+func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason, next time.Time, lastErr string) (*Batch, error) {
+	var st streamState
+	var out *Batch
+	retried := false
+	err := s.l.update(func(tx *bolt.Tx) error {
+		st, out, retried = s.current(), nil, false
+		b, err := s.getBatch(tx, batchSeq)
+		if err != nil {
+			return err
+		}
+		events, err := s.sub(tx, bucketEvents)
+		if err != nil {
+			return err
+		}
+		deadB, err := s.sub(tx, bucketDead)
+		if err != nil {
+			return err
+		}
+		for _, seq := range delivered {
+			if seq < b.First || seq > b.Last {
+				continue
+			}
+			k := u64key(seq)
+			v := events.Get(k)
+			if v == nil {
+				continue
+			}
+			n := recordBytes(v)
+			if err := events.Delete(k); err != nil {
+				return err
+			}
+			b.Count--
+			b.Bytes -= min(int64(n), b.Bytes)
+			b.Delivered++
+			b.DeliveredBytes += int64(n)
+			st.InflightCount--
+			st.InflightBytes -= min(n, st.InflightBytes)
+			st.CompletedEvents++
+		}
+		attempts := b.Attempts + 1
+		now := time.Now().UnixNano()
+		deadBefore := st.DeadCount
+		for _, ev := range dead {
+			if err := s.deadOne(events, deadB, b, &st, ev, attempts, now, false); err != nil {
+				return err
+			}
+		}
+		if b.Count <= 0 && st.DeadCount == deadBefore {
+			// Everything left was delivered: a completion. completeIn
+			// reads the batch as stored, with the events left in it.
+			if err := s.putBatch(tx, b); err != nil {
+				return err
+			}
+			return s.completeIn(tx, &st, batchSeq)
+		}
+		if b.Count > 0 {
+			b.Attempts = attempts
+			b.NextAttempt = next.UnixNano()
+			b.LastError = lastErr
+			retried = true
+		}
+		if out, err = s.shrunk(tx, events, b, &st); err != nil {
+			return err
+		}
+		if err := s.refreshOldest(tx, &st, events); err != nil {
+			return err
+		}
+		return s.putState(tx, &st)
+	}, func() {
+		s.setState(st)
+		if retried {
+			s.counts.retried.Add(1)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wal: resolve %q batch %d: %w", s.name, batchSeq, err)
+	}
+	return out, nil
+}
