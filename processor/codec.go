@@ -2,12 +2,10 @@ package processor
 
 import (
 	"bytes"
-	"encoding"
 	"fmt"
 	"reflect"
 	"strings"
 	"sync"
-	"time"
 	"unsafe"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -181,7 +179,7 @@ func decode[T any](b []byte) (T, error) {
 // and value type it meets, that option starts a goroutine that runs for
 // the rest of the process, holding 256 values of the type.
 type batchDecoder struct {
-	rd  bytes.Reader
+	rd  msgpackcheck.Reader
 	dec *msgpack.Decoder
 }
 
@@ -194,19 +192,21 @@ var decPool = sync.Pool{New: func() any {
 func getBatchDecoder() *batchDecoder { return decPool.Get().(*batchDecoder) }
 
 func (d *batchDecoder) release() {
-	d.rd.Reset(nil)
+	d.rd.Clear()
 	decPool.Put(d)
 }
 
 // decodeInto decodes b into *v, which must hold T's zero value: with the
 // fast codec when it has a plan for T and knows every byte, else with
-// msgpack. Whatever the bytes, the decoding is bounded: msgpack sees only
+// msgpack. Whatever the bytes, the decoding is bounded: msgpack reads only
 // bytes msgpackcheck.Check accepts (lengths within the payload, nesting at
-// most msgpackcheck.MaxDepth deep), so it allocates in proportion to
-// len(b) (times the size of T's largest element type) and recurses at most
-// MaxDepth levels; the fast codec checks every length itself. A panic in
-// msgpack is an error (see encodeValue). An error makes the event
-// undecodable: it goes to dead letters alone (loop.values).
+// most msgpackcheck.MaxDepth deep), through a msgpackcheck.Reader (which
+// refuses msgpack's reading a map's length out of a timestamp where T has
+// a map), so it allocates in proportion to len(b) (times the size of T's
+// largest element type) and recurses at most MaxDepth levels; the fast
+// codec checks every length itself. A panic in msgpack is an error (see
+// encodeValue). An error makes the event undecodable: it goes to dead
+// letters alone (loop.values).
 func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
 	if fast != nil {
 		if fast.decode(b, unsafe.Pointer(v)) {
@@ -215,39 +215,7 @@ func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
 		var zero T
 		*v = zero
 	}
-	if err := msgpackcheck.Check(b); err != nil {
-		return err
-	}
-	if len(b) > 0 && isExtCode(b[0]) && mapShaped[T]() {
-		// msgpack reads a map through an ext header, taking the map's
-		// length from the ext's data (a timestamp's bytes, say) and
-		// allocating on it. No encoding of a map or struct starts with an
-		// ext, so refuse it before msgpack sees it.
-		return fmt.Errorf("%w: an ext value where %v expects a map", msgpackcheck.ErrInvalid, reflect.TypeFor[T]())
-	}
 	return d.decode(b, v)
-}
-
-// isExtCode reports whether c starts an ext value (fixext 1-16, ext 8-32).
-func isExtCode(c byte) bool { return (c >= 0xd4 && c <= 0xd8) || (c >= 0xc7 && c <= 0xc9) }
-
-// mapShaped reports whether msgpack decodes T (through pointers) from a
-// map: a map or a struct other than time.Time, with no decoding method of
-// its own (which might read an ext).
-func mapShaped[T any]() bool {
-	t := reflect.TypeFor[T]()
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Map && t.Kind() != reflect.Struct || t == reflect.TypeFor[time.Time]() {
-		return false
-	}
-	for _, m := range []reflect.Type{reflect.TypeFor[msgpack.CustomDecoder](), reflect.TypeFor[msgpack.Unmarshaler](), reflect.TypeFor[encoding.BinaryUnmarshaler]()} {
-		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
-			return false
-		}
-	}
-	return true
 }
 
 func (d *batchDecoder) decode(b []byte, v any) (err error) {
@@ -256,7 +224,13 @@ func (d *batchDecoder) decode(b []byte, v any) (err error) {
 			err = fmt.Errorf("msgpack: %v", r)
 		}
 	}()
-	d.rd.Reset(b)
+	if err := d.rd.Reset(b); err != nil {
+		return err
+	}
 	d.dec.ResetReader(&d.rd)
-	return d.dec.Decode(v)
+	err = d.dec.Decode(v)
+	if rerr := d.rd.Err(); rerr != nil {
+		return rerr
+	}
+	return err
 }

@@ -58,6 +58,26 @@ var decodeTargets = []decodeTarget{
 	target[tev]("tev (fast)"),
 	target[[]byte]("[]byte"),
 	target[msgpack.RawMessage]("msgpack.RawMessage"),
+	target[[]map[string]any]("[]map[string]any"),
+	target[map[string]extStringMap]("map[string]extStringMap"),
+}
+
+// wrappers place the fuzzed bytes inside a value, where T expects a map
+// (msgpack reads a map through an ext header: a timestamp there once made
+// it presize on the timestamp's bytes), so that what the fuzzer finds at
+// the top level is tried nested too.
+var wrappers = []struct {
+	prefix  []byte
+	targets []decodeTarget
+}{
+	{[]byte{0x81, 0xa1, 'm'}, []decodeTarget{ // {"m": b}
+		target[extMapField]("extMapField"), target[extStringMap]("extStringMap"),
+		target[extNestedMaps]("extNestedMaps"), target[extTwoMaps]("extTwoMaps"),
+		target[map[string]map[string]int]("map[string]map[string]int"),
+	}},
+	{[]byte{0x92, 0x80}, []decodeTarget{ // [{}, b]
+		target[[]map[string]any]("[]map[string]any"), target[[]nestedEv]("[]nestedEv"),
+	}},
 }
 
 // FuzzDecodePayload: whatever the payload bytes, decoding them into any
@@ -77,6 +97,9 @@ func FuzzDecodePayload(f *testing.F) {
 	f.Add([]byte{0xdd, 0x00, 0x10, 0x00, 0x00, 0x01}) // 1M elements declared
 	f.Add([]byte{0xc9, 0xff, 0xff, 0xff, 0xff, 0xff}) // ext32 of 4G
 	f.Add([]byte{0x91, 0xd6, 0xff, 0, 0, 0, 1})       // a time ext in an array
+	for _, b := range [][]byte{stampMap32, stampFixmap, stampNilThen, cat([]byte{0x81, 0xa1, 'm'}, stampMap32)} {
+		f.Add(b) // timestamps whose bytes read as map headers
+	}
 	v := nestedEv{N: 1, Tags: []string{"a"}, Attrs: map[string]any{"x": []any{1, "y", map[string]any{"z": nil}}}}
 	v.Inner.List = []nestedItem{{M: map[string][]int{"k": {1, 2}}}}
 	v.Inner.Any = []any{1.5, true}
@@ -90,17 +113,26 @@ func FuzzDecodePayload(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := getBatchDecoder()
 		defer d.release()
-		malformed := msgpackcheck.Check(b) != nil
-		limit := allocPerByte*uint64(len(b)) + allocSlack
-		for _, tg := range decodeTargets {
-			var err error
-			n := allocated(func() { err = tg.run(d, b) })
-			if n > limit {
-				t.Fatalf("%s: decoding %d bytes allocated %d bytes, more than %d", tg.name, len(b), n, limit)
-			}
-			if malformed && !errors.Is(err, msgpackcheck.ErrInvalid) {
-				t.Fatalf("%s: malformed payload % x decoded (err %v)", tg.name, b[:min(len(b), 32)], err)
-			}
+		fuzzDecode(t, d, b, decodeTargets)
+		for _, w := range wrappers {
+			fuzzDecode(t, d, append(w.prefix[:len(w.prefix):len(w.prefix)], b...), w.targets)
 		}
 	})
+}
+
+// fuzzDecode decodes b into each of targets: allocation bounded by b's
+// length, and bytes msgpackcheck refuses never decode.
+func fuzzDecode(t *testing.T, d *batchDecoder, b []byte, targets []decodeTarget) {
+	malformed := msgpackcheck.Check(b) != nil
+	limit := allocPerByte*uint64(len(b)) + allocSlack
+	for _, tg := range targets {
+		var err error
+		n := allocated(func() { err = tg.run(d, b) })
+		if n > limit {
+			t.Fatalf("%s: decoding %d bytes (% x) allocated %d bytes, more than %d", tg.name, len(b), b[:min(len(b), 32)], n, limit)
+		}
+		if malformed && !errors.Is(err, msgpackcheck.ErrInvalid) {
+			t.Fatalf("%s: malformed payload % x decoded (err %v)", tg.name, b[:min(len(b), 32)], err)
+		}
+	}
 }

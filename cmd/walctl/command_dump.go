@@ -243,10 +243,12 @@ func (n *ndjson) close() error { return nil }
 // {"base64": "..."}; floats JSON cannot hold (NaN, ±Inf) become strings.
 // Whatever the bytes, it is bounded: b must pass msgpackcheck.Check
 // (declared lengths within b, nested at most msgpackcheck.MaxDepth deep)
-// before the decoder sees it, so a hostile payload is an error, never an
+// and the decoder reads it through a msgpackcheck.Reader (as the
+// processor's does), so a hostile payload is an error, never an
 // allocation of its declared size, a hang or a stack overflow.
 func msgpackToJSON(b []byte) (_ json.RawMessage, err error) {
-	if err := msgpackcheck.Check(b); err != nil {
+	var rd msgpackcheck.Reader
+	if err := rd.Reset(b); err != nil {
 		return nil, err // "malformed msgpack: ..."
 	}
 	defer func() {
@@ -255,9 +257,12 @@ func msgpackToJSON(b []byte) (_ json.RawMessage, err error) {
 		}
 	}()
 	// Check accepted exactly one value: the decoder reads all of b.
-	dec := msgpack.NewDecoder(bytes.NewReader(b))
+	dec := msgpack.NewDecoder(&rd)
 	dec.SetMapDecoder(decodeMap)
 	v, err := dec.DecodeInterface()
+	if rerr := rd.Err(); rerr != nil {
+		return nil, rerr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("not msgpack: %w", err)
 	}

@@ -14,12 +14,17 @@
 //     fills b, nothing after it.
 //
 // Ext data is looked inside when it could be read as a msgpack value:
-// msgpack/v5 decodes an ext whose data starts with a map, array, string,
-// byte string or ext header as that value (a map or slice target takes an
-// ext-wrapped one), so such data must itself pass Check, its nesting
-// counted in MaxDepth. Other ext data (a timestamp, custom bytes) is not
-// read. Strings are not checked to be UTF-8: msgpack decoders take any
-// bytes there.
+// msgpack/v5 decodes a map through an ext header (DecodeMapLen skips the
+// header and reads the map from the ext's data), so data that starts with
+// a map, array, string, byte string, ext or nil header must itself pass
+// Check, its nesting counted in MaxDepth: the decoder then stays on value
+// boundaries Check has seen (nil matters too: a nil map read there leaves
+// the decoder reading the rest of the data as the next values). Other ext
+// data (custom bytes) is not read. A timestamp's data (ext type -1, 4, 8
+// or 12 bytes) can be any bytes, so Check cannot refuse it; Reader refuses
+// the decoder's reading it as a value instead: decode through a Reader.
+// Strings are not checked to be UTF-8: msgpack decoders take any bytes
+// there.
 package msgpackcheck
 
 import (
@@ -41,11 +46,13 @@ var ErrInvalid = errors.New("malformed msgpack")
 // the rules of the package documentation; the error wraps ErrInvalid and
 // says what is wrong at which offset. It runs in O(len(b)) time, without
 // allocating (except for the error) and without recursion.
-func Check(b []byte) error { return check(b, MaxDepth) }
+func Check(b []byte) error { return check(b, MaxDepth, 0, nil) }
 
 // check is Check with maxDepth levels of nesting left; it recurses only
-// into ext data, at most maxDepth times.
-func check(b []byte, maxDepth int) error {
+// into ext data, at most maxDepth times. With stamps, it appends the
+// offset (plus base: b's offset in the whole value) of every timestamp's
+// data, in ascending order.
+func check(b []byte, maxDepth, base int, stamps *[]int) error {
 	// open[i] is how many values the container at depth i+1 still expects
 	// after the one being read; need is how many the current level does.
 	var open [MaxDepth]uint64
@@ -111,7 +118,7 @@ func check(b []byte, maxDepth int) error {
 			return fmt.Errorf("%w: value at offset %d declares %d bytes, %d remain", ErrInvalid, at, skip, rest)
 		}
 		if ext {
-			if err := checkExtData(b[off:off+int(skip)], maxDepth-depth-1, at); err != nil {
+			if err := checkExtData(b[off:off+int(skip)], maxDepth-depth-1, at, base+off+1, stamps); err != nil {
 				return err
 			}
 		}
@@ -195,25 +202,30 @@ func readUint(b []byte, size int) uint64 {
 	return uint64(binary.BigEndian.Uint32(b))
 }
 
-// checkExtData checks an ext's type byte and data (typed) when msgpack
+// checkExtData checks an ext's type byte and data (typed; the ext's header
+// is at offset at, its data at dataAt of the whole value) when msgpack
 // could decode the data as a value: data that starts with a length-bearing
-// header must pass check with the nesting left. A timestamp (type -1, 4, 8
-// or 12 bytes) is always read as one, whatever its bytes.
-func checkExtData(typed []byte, depthLeft, at int) error {
+// or nil header must pass check with the nesting left. A timestamp (type
+// -1, 4, 8 or 12 bytes) is always read as one, whatever its bytes: dataAt
+// goes into stamps.
+func checkExtData(typed []byte, depthLeft, at, dataAt int, stamps *[]int) error {
 	data := typed[1:]
 	if len(data) == 0 {
 		return nil
 	}
 	if typed[0] == 0xff && (len(data) == 4 || len(data) == 8 || len(data) == 12) {
+		if stamps != nil {
+			*stamps = append(*stamps, dataAt)
+		}
 		return nil
 	}
-	if !lengthBearing(data[0]) {
+	if !lengthBearing(data[0]) && data[0] != 0xc0 {
 		return nil
 	}
 	if depthLeft <= 0 {
 		return fmt.Errorf("%w: values nested deeper than %d at offset %d", ErrInvalid, MaxDepth, at)
 	}
-	if err := check(data, depthLeft); err != nil {
+	if err := check(data, depthLeft, dataAt, stamps); err != nil {
 		return fmt.Errorf("%w: in the ext at offset %d: %s", ErrInvalid, at, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 	}
 	return nil

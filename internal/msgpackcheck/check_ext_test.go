@@ -18,6 +18,9 @@ func TestExtDataThatDecodesAsAValueIsChecked(t *testing.T) {
 		"ext8 holding an array32 of 4G":        {0xc7, 0x05, 0x01, 0xdd, 0xff, 0xff, 0xff, 0xff},
 		"ext8 holding a str32 of 4G":           {0xc7, 0x05, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff},
 		"array holding an ext holding a map32": {0x91, 0xc7, 0x05, 0x01, 0xdf, 0xff, 0xff, 0xff, 0xff},
+		// A map read through the ext is nil, and the decoder reads on in
+		// the ext's data: the next key, then a map32 of 1M.
+		"ext8 holding nil, then more": {0xc7, 0x08, 0x05, 0xc0, 0xa1, 'x', 0xdf, 0x00, 0x10, 0x00, 0x00},
 	}
 	for name, b := range bad {
 		if err := Check(b); !errors.Is(err, ErrInvalid) {
@@ -36,6 +39,7 @@ func TestExtDataThatDecodesAsAValueIsChecked(t *testing.T) {
 		"a timestamp whose bytes look like a map32": {0xd6, 0xff, 0xdf, 0x00, 0x00, 0x01},
 		"ext holding a valid map":                   {0xd6, 0x05, 0x81, 0xa1, 0x61, 0x01},
 		"ext holding opaque bytes":                  {0xd6, 0x05, 0x00, 0x01, 0x02, 0x03},
+		"ext holding nil alone":                     {0xd4, 0x05, 0xc0},
 	}
 	for name, b := range good {
 		if err := Check(b); err != nil {
