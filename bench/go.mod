@@ -1,12 +1,21 @@
 module github.com/walbatch/walbatch/bench
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/nsqio/go-diskqueue v1.1.0
 	github.com/optimizely/go-sdk/v2 v2.0.0
-	github.com/walbatch/walbatch v0.0.0-00010101000000-000000000000
+	github.com/twmb/franz-go v1.22.3
+	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
+	github.com/walbatch/walbatch v0.0.0
+	github.com/walbatch/walbatch/sinks/kafka v0.0.0
 	gonum.org/v1/plot v0.17.0
+)
+
+require (
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/pierrec/lz4/v4 v4.1.33 // indirect
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 )
 
 require (
@@ -32,3 +41,5 @@ require (
 )
 
 replace github.com/walbatch/walbatch => ../
+
+replace github.com/walbatch/walbatch/sinks/kafka => ../sinks/kafka

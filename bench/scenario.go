@@ -58,6 +58,7 @@ var scenarios = []scenario{
 	{name: "drain", what: "processor.Open on the backlog, drain through a no-op dispatcher; then Stop and CompactFile", backlog: true, run: runDrain},
 	{name: "memory", what: "processor.Open on the backlog, not started: memory while it waits on disk", backlog: true, run: runMemory},
 	{name: "e2e-http", what: "EnqueueMany (SyncAlways) to a loopback HTTP receiver, HTTP dispatcher, batch 1000", run: runHTTP},
+	{name: "e2e-kafka", what: "EnqueueMany (SyncAlways) to an in-process kfake cluster on loopback, Kafka sink, batch 1000: events the log acknowledged", run: runKafka},
 }
 
 func findScenario(name string) (scenario, bool) {
