@@ -32,6 +32,11 @@ var (
 	// UTF-8 or holds a control or bidi character (see Log.Stream).
 	ErrInvalidName = errors.New("wal: invalid stream name")
 
+	// ErrInvalidOptions is returned by Open and New, before they touch
+	// the file, for Options they cannot honour: a Sync that is neither
+	// SyncAlways nor SyncNone.
+	ErrInvalidOptions = errors.New("wal: invalid options")
+
 	// ErrRecord is returned by DecodeRecord for bytes that are not a valid
 	// record envelope, including a checksum mismatch. It wraps
 	// store.ErrCorrupt.

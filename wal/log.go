@@ -73,6 +73,14 @@ func (o *Options) withDefaults() Options {
 	return r
 }
 
+// validate refuses what Open and New cannot honour, with ErrInvalidOptions.
+func (o *Options) validate() error {
+	if o.Sync != SyncAlways && o.Sync != SyncNone {
+		return fmt.Errorf("%w: Sync %s is not a sync mode (SyncAlways or SyncNone)", ErrInvalidOptions, o.Sync)
+	}
+	return nil
+}
+
 // Log is an open WAL file holding any number of named streams. It is safe
 // for concurrent use. All writes go through one group committer; reads run
 // on consistent snapshots concurrently with writes.
@@ -94,13 +102,17 @@ type Log struct {
 }
 
 // Open opens (or creates) the WAL file at path and loads every stream's
-// counters. It fails with the store sentinels (store.ErrLocked,
+// counters. It fails with ErrInvalidOptions for opts it cannot honour,
+// and with the store sentinels (store.ErrLocked,
 // store.ErrNotWAL, store.ErrVersion, store.ErrCorrupt) as store.Open does.
 // Open does not change anything that was committed: in-flight batches stay
 // in flight, to be dispatched again with the same IDs (see package
 // recovery).
 func Open(path string, opts *Options) (*Log, error) {
 	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	so := o.Store
 	so.ReadOnly = o.ReadOnly
 	so.NoSync = o.Sync == SyncNone
@@ -119,9 +131,13 @@ func Open(path string, opts *Options) (*Log, error) {
 	return l, nil
 }
 
-// New builds a Log on a store that is already open. Close closes db.
+// New builds a Log on a store that is already open. Close closes db. It
+// fails with ErrInvalidOptions as Open does; on an error db stays open.
 func New(db *store.DB, opts *Options) (*Log, error) {
 	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	l := &Log{db: db, opts: o, streams: map[string]*Stream{}}
 	err := db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketStreams)
