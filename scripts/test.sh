@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export GOWORK=off # each module as its users build it, with its own go.mod
 
 # Every module, named here; a go.mod this list misses fails the run.
-modules=(. bench bench/otelq metrics/otel metrics/prometheus sinks/kafka)
+modules=(. bench bench/otelq metrics/otel metrics/prometheus sinks/kafka sinks/nats)
 found=$(find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sed 's|^\./||' | LC_ALL=C sort)
 listed=$(printf '%s\n' "${modules[@]}" | LC_ALL=C sort)
 if [ "$found" != "$listed" ]; then
