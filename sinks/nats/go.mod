@@ -9,6 +9,7 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	github.com/stretchr/testify v1.11.1
 	github.com/walbatch/walbatch v0.0.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (
