@@ -85,3 +85,16 @@ func TestParseSizes(t *testing.T) {
 		}
 	}
 }
+
+// e2e-nats runs end to end: every event enqueued is acknowledged by the
+// stream before the scenario reports its rate.
+func TestNATSScenarioRuns(t *testing.T) {
+	e := &env{dir: t.TempDir(), dur: 100 * time.Millisecond, pool: benchkit.NewPool(1 << 14)}
+	r, err := runNATS(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Events == 0 {
+		t.Fatal("no event acknowledged")
+	}
+}

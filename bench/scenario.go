@@ -59,6 +59,7 @@ var scenarios = []scenario{
 	{name: "memory", what: "processor.Open on the backlog, not started: memory while it waits on disk", backlog: true, run: runMemory},
 	{name: "e2e-http", what: "EnqueueMany (SyncAlways) to a loopback HTTP receiver, HTTP dispatcher, batch 1000", run: runHTTP},
 	{name: "e2e-kafka", what: "EnqueueMany (SyncAlways) to an in-process kfake cluster on loopback, Kafka sink, batch 1000: events the log acknowledged", run: runKafka},
+	{name: "e2e-nats", what: "EnqueueMany (SyncAlways) to an in-process nats-server (JetStream, file storage) on loopback, walnats, batch 1000: events the stream acknowledged", run: runNATS},
 }
 
 func findScenario(name string) (scenario, bool) {
