@@ -33,6 +33,11 @@ type EventErrors struct {
 // PerEvent returns nil when every entry of errs is nil (the whole batch was
 // delivered; an empty errs included), else &EventErrors{Errs: errs}. errs
 // is kept as given, not copied. See EventErrors for how each entry is read.
+//
+// PerEvent does not know the batch's length: give it one entry per event.
+// An errs shorter than the batch whose entries are all nil returns nil,
+// which says the whole batch was delivered; to leave the rest to a retry,
+// return &EventErrors{Errs: errs} itself.
 func PerEvent(errs []error) error {
 	for _, err := range errs {
 		if err != nil {

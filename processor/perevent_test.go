@@ -163,3 +163,39 @@ func TestPerEventCarelessOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// A batch left with holes by a per-event result is recovered at the next
+// open as it stands: only the events left are sent, under the same batch
+// ID, with the attempt counted.
+func TestPerEventHolesSurviveRestart(t *testing.T) {
+	noLeaks(t)
+	path := walPath(t)
+	first := newRecSink(func(_ context.Context, a attempt) error {
+		return dispatcher.PerEvent([]error{nil, errors.New("later"), dispatcher.Permanent(errors.New("no")), nil, errors.New("later")})
+	})
+	// The retry waits 2 s (kept across the restart); Stop does not wait for it.
+	p := openP(t, path, first, quiet(WithBatchSize(5), WithRetryDelay(2*time.Second, 2*time.Second), WithJitter(0),
+		WithStopTimeout(10*time.Millisecond))...)
+	enqueueN(t, p, 0, 5)
+	require.Eventually(t, func() bool { return p.Stats().Retried == 1 }, 15*time.Second, time.Millisecond)
+	require.NoError(t, p.Stop(context.Background()))
+	require.EqualValues(t, 2, p.Stats().InFlightEvents)
+
+	second := newRecSink(nil)
+	p = openP(t, path, second, quiet(WithRetryDelay(time.Millisecond, time.Millisecond))...)
+	require.EqualValues(t, 2, p.Stats().InFlightEvents)
+	rep := p.Recovery()
+	require.Equal(t, 1, rep.InFlightBatches)
+	require.EqualValues(t, 2, rep.InFlightEvents)
+	require.NoError(t, p.Flush(context.Background()))
+	require.NoError(t, p.Stop(context.Background()))
+	at := second.all()
+	require.Len(t, at, 1)
+	require.Equal(t, []int{1, 4}, at[0].Ns)
+	require.Equal(t, first.all()[0].BatchID, at[0].BatchID)
+	require.Equal(t, 2, at[0].Attempt)
+	require.EqualValues(t, 4, p.Stats().DeliveredTotal)
+	r, err := recovery.Verify(path, nil)
+	require.NoError(t, err)
+	require.True(t, r.OK(), "%v", r)
+}
