@@ -11,7 +11,8 @@
 // trigger holds (batch size or byte limit reached, a closed batch-key run,
 // the oldest event's max age, inactivity, Flush, Stop), starts a dispatch
 // goroutine per batch (at most WithMaxInFlight), and records each outcome in
-// the WAL: complete, partial, retry with backoff, or dead letter.
+// the WAL: complete, partial, per event (dispatcher.PerEvent), retry with
+// backoff, or dead letter.
 //
 // Callers may assume:
 //   - Enqueue returned nil (or EnqueueAsync's callback got nil): the event

@@ -61,7 +61,8 @@ type Notification struct {
 	Attempt int
 	Latency time.Duration // of the dispatch call
 	// Delivered is how many events the attempt delivered (all of them on
-	// success, the partial count on a partial result).
+	// success, the partial count on a partial result, the nil entries of
+	// a per-event result).
 	Delivered int
 	// Err is the attempt's error, or the reason of a dead letter.
 	Err error

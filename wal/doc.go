@@ -73,7 +73,7 @@
 // "requeued". Every requeued event is in a run and times do not decrease
 // within a run, so OldestNanos is the earliest of the first event's time
 // and the time of the first event left in each run. Each transaction that
-// removes events (Complete, CompletePartial, DeadLetter, the quarantines)
+// removes events (Complete, CompletePartial, Resolve, DeadLetter, the quarantines)
 // and Requeue set it that way: one cursor seek, plus one per run, and runs
 // left empty are dropped. OldestPendingTime applies the same rule to the
 // events above SealedThrough. A stream with no requeued event left pays one
@@ -85,12 +85,16 @@
 //
 // # Batch state machine
 //
-// A batch is a contiguous key range [First, Last] of the events bucket;
-// state.SealedThrough separates sealed events from pending ones. Each arrow
-// is one transaction:
+// A batch is a key range [First, Last] of the events bucket, contiguous
+// when sealed; state.SealedThrough separates sealed events from pending
+// ones. Events can leave a batch from anywhere in its range (Resolve,
+// DeadLetterEvents, QuarantineInFlight): the batch then has holes, Count
+// is the events still in the range, and First and Last are tightened to
+// events that exist. Each arrow is one transaction:
 //
 //	pending --Seal--> in flight --Complete--> (removed; completion record)
 //	                  in flight --CompletePartial(n)--> in flight (first n removed)
+//	                  in flight --Resolve--> in flight (delivered removed, dead moved, attempts+1) or removed
 //	                  in flight --Retry--> in flight (attempts+1, next, last error)
 //	                  in flight --DeadLetter--> dead (events moved with the reason)
 //	dead --Requeue--> pending (same ID, new seq, a requeued run)   dead --PurgeDead--> (removed)
