@@ -69,20 +69,31 @@ func TestCrashAtLeastOnce(t *testing.T) {
 			cmd.Env = append(cmd.Env, crashEnvDrain+"=1")
 		}
 		var summary string
+		ready := false
+		var guard *time.Timer
 		res, err := childproc.Run(cmd, func(p *childproc.Proc, line string) {
 			switch {
 			case strings.HasPrefix(line, "ack "):
 				acked[line[4:]] = true
 			case line == "ready" && !drain:
+				ready = true
 				time.AfterFunc(killAfter, func() { p.Kill() })
 			case strings.HasPrefix(line, "drained "):
 				summary = line
 			}
-		}, nil)
+		}, func(p *childproc.Proc) {
+			// A child that hangs (never ready, a drain that never ends)
+			// is killed, and the checks below fail, rather than the
+			// test waiting for go test's own timeout.
+			guard = time.AfterFunc(2*time.Minute, func() { p.Kill() })
+		})
 		require.NoError(t, err)
+		guard.Stop()
 		if drain {
+			require.False(t, res.Killed, "the drain child hung")
 			require.NoError(t, res.Err, "drain child: %s", res.Stderr)
 		} else {
+			require.True(t, ready, "cycle %d: the child was never ready: %v\n%s", cycle, res.Err, res.Stderr)
 			require.True(t, res.Killed, "cycle %d: the child ended before its kill: %v\n%s", cycle, res.Err, res.Stderr)
 		}
 		return summary

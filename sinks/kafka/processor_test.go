@@ -102,6 +102,7 @@ func TestProcessorNotLeaderRetried(t *testing.T) {
 	f := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: testTopic, Partitions: []int32{1}, Err: kerr.NotLeaderForPartition, Count: -1})
 	retried := make(chan processor.Notification, 100)
 	p := openProcessor(t, s, processor.WithBatchSize(40), // 40 events cut the batch at once
+		processor.WithStopTimeout(time.Minute), // Stop waits for the retry to deliver
 		processor.WithListener(processor.RetryScheduled, func(n processor.Notification) { retried <- n }))
 	enqueueN(t, p, 40) // no Flush: it would wait for the batch, whose partition 1 fails until the fault goes
 	var n processor.Notification
