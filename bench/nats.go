@@ -18,7 +18,7 @@ import (
 // runNATS: end to end into NATS JetStream, beside e2e-http and e2e-kafka.
 // One producer calls EnqueueMany (1000 events, durable) for the
 // scenario's duration; the processor sends batches of 1000 through the
-// walnats dispatcher (one message per event, its JSON as body,
+// walnats dispatcher (one message per event, the stored msgpack as body,
 // Nats-Msg-Id and the batch headers, all published async, every PubAck
 // awaited) to a nats-server with JetStream run in this process on
 // loopback, storing its stream in files in the scenario's directory (the

@@ -1,6 +1,7 @@
 package walnats
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func TestDispatchOneMessagePerEvent(t *testing.T) {
 	s := startServer(t)
 	nc, js := connect(t, s)
 	createStream(t, js, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}})
-	d := newD(t, nc, "EVENTS", "events.{stream}.{key|none}.{header:region|global}")
+	d := newD(t, nc, "EVENTS", "events.{stream}.{key|none}.{header:region|global}", WithBody(JSON[ev]))
 
 	b := batchOf("b1", 0, 3)
 	b.Events[0].Key = "k1"
@@ -55,6 +56,19 @@ func TestRedeliveryInsideWindowIsDelivered(t *testing.T) {
 	require.NoError(t, dispatch(t, d, b))
 	require.Len(t, storedMsgs(t, js, "EVENTS"), 5)
 	require.Equal(t, Stats{Acked: 10, Duplicates: 5}, d.Stats())
+}
+
+// By default the body is the payload as the WAL stores it.
+func TestDefaultBodyIsTheStoredPayload(t *testing.T) {
+	s := startServer(t)
+	nc, js := connect(t, s)
+	createStream(t, js, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}})
+	d, err := New[ev](context.Background(), nc, "EVENTS", "events.x", WithRetryHorizon(0))
+	require.NoError(t, err)
+	b := batchOf("b1", 0, 1)
+	b.Events[0].Payload = []byte{0x81, 0xa1, 0x6e, 0x00} // msgpack {"n": 0}
+	require.NoError(t, dispatch(t, d, b))
+	require.Equal(t, b.Events[0].Payload, storedMsgs(t, js, "EVENTS")[0].Data)
 }
 
 func TestBodyFunction(t *testing.T) {

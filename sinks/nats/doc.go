@@ -15,7 +15,9 @@
 //   - the event's own headers (processor.WithEventHeaders), such as W3C
 //     traceparent. Names starting with Nats- or Walbatch- are refused.
 //
-// The body is the JSON encoding of the event (WithBody changes it).
+// The body is the event's payload as the WAL stores it: msgpack by
+// default, or the processor's WithCodec (WithBody changes it; JSON sends
+// the value's JSON).
 //
 // Dispatch publishes every event of the batch asynchronously and waits,
 // within its context, for every PubAck. It reports one outcome per event

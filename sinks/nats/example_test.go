@@ -50,7 +50,8 @@ func Example() {
 	popts := []processor.Option{processor.WithMaxRetries(5), processor.WithRetryDelay(time.Second, time.Minute),
 		processor.WithDispatchTimeout(10 * time.Second)}
 	horizon, _ := processor.RetryHorizon(popts...)
-	d, err := walnats.New[PageView](ctx, nc, "EVENTS", "events.{stream}.{key|all}", walnats.WithRetryHorizon(horizon))
+	d, err := walnats.New[PageView](ctx, nc, "EVENTS", "events.{stream}.{key|all}", walnats.WithRetryHorizon(horizon),
+		walnats.WithBody(walnats.JSON[PageView])) // default: the stored msgpack
 	if err != nil {
 		log.Fatal(err) // a missing stream, a bad template
 	}

@@ -59,12 +59,13 @@ func createStream(t testing.TB, js jetstream.JetStream, cfg jetstream.StreamConf
 	require.NoError(t, err)
 }
 
-// newD builds a dispatcher with a short retry horizon (no warning).
+// newD builds a dispatcher with a short retry horizon (no warning) and
+// JSON bodies (the hand-made batches have no payload); opts override.
 func newD(t testing.TB, nc *nats.Conn, stream, subj string, opts ...Option) *Dispatcher[ev] {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d, err := New[ev](ctx, nc, stream, subj, append([]Option{WithRetryHorizon(time.Second)}, opts...)...)
+	d, err := New[ev](ctx, nc, stream, subj, append([]Option{WithRetryHorizon(time.Second), WithBody(JSON[ev])}, opts...)...)
 	require.NoError(t, err)
 	return d
 }

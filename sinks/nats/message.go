@@ -56,5 +56,10 @@ func checkHeaderName(k string) error {
 	return nil
 }
 
-// jsonBody is the default body: the JSON encoding of the event's value.
-func jsonBody[T any](e *dispatcher.Event[T]) ([]byte, error) { return json.Marshal(e.Value) }
+// storedBody is the default body: the event's payload as the WAL stores
+// it.
+func storedBody[T any](e *dispatcher.Event[T]) ([]byte, error) { return e.Payload, nil }
+
+// JSON is a body function (WithBody) sending the JSON encoding of the
+// event's value (encoding/json).
+func JSON[T any](e *dispatcher.Event[T]) ([]byte, error) { return json.Marshal(e.Value) }

@@ -60,11 +60,12 @@ func (c *config) validate() error {
 	return nil
 }
 
-// WithBody sets how an event becomes a message body. Default: the JSON
-// encoding of Event.Value (encoding/json). To send the bytes stored in the
-// WAL as they are (msgpack, or the processor's WithCodec):
+// WithBody sets how an event becomes a message body. Default: the
+// payload as the WAL stores it (Event.Payload: msgpack, or the codec of
+// the processor's WithCodec), as the Kafka sink sends it. For JSON of the
+// value whatever the codec:
 //
-//	walnats.WithBody(func(e *dispatcher.Event[T]) ([]byte, error) { return e.Payload, nil })
+//	walnats.WithBody(walnats.JSON[T])
 //
 // An error from fn dead-letters that event (ErrBody). fn must not keep e.
 // A nil fn, or one for another event type, is refused by New.

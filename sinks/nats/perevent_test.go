@@ -20,7 +20,7 @@ func TestProcessorDeadLettersOnlyTheRefusedEvent(t *testing.T) {
 	s := startServer(t)
 	nc, js := connect(t, s)
 	createStream(t, js, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}, MaxMsgSize: 512})
-	d := newD(t, nc, "EVENTS", "events.{stream}")
+	d := newD(t, nc, "EVENTS", "events.{stream}", WithBody(JSON[ev]))
 	p, err := processor.Open[ev](filepath.Join(t.TempDir(), "w.wal"), d, processor.WithBatchSize(5),
 		processor.WithMaxAge(time.Hour), processor.WithInactiveTimeout(time.Hour))
 	require.NoError(t, err)

@@ -68,7 +68,7 @@ func New[T any](ctx context.Context, nc *nats.Conn, stream, subjectTemplate stri
 	case stream == "":
 		return nil, fmt.Errorf("%w: empty stream name", ErrInvalidOption)
 	}
-	body := jsonBody[T]
+	body := storedBody[T]
 	if cfg.body != nil {
 		fn, ok := cfg.body.(func(*dispatcher.Event[T]) ([]byte, error))
 		if !ok {

@@ -58,7 +58,7 @@ func RunChild(ctx context.Context, cfg ChildConfig, out io.Writer) error {
 		return err
 	}
 	nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	d, err := walnats.New[Event](nctx, nc, Stream, Subject, walnats.WithRetryHorizon(horizon),
+	d, err := walnats.New[Event](nctx, nc, Stream, Subject, walnats.WithRetryHorizon(horizon), walnats.WithBody(walnats.JSON[Event]),
 		walnats.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	cancel()
 	if err != nil {
