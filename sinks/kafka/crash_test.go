@@ -28,10 +28,10 @@ import (
 // kfake cluster living here, SIGKILLs it at random moments and starts it
 // again; a last child drains the WAL. Then the topic is read whole: every
 // event a child acknowledged must be in it at least once, and every copy
-// of an event must carry the same walbatch-event-id. Duplicates are
-// expected (a batch Kafka wrote before the kill and the WAL marked
-// complete is produced again by the next child, a new producer session)
-// and counted.
+// of an event must carry the same walbatch-event-id and walbatch-batch-id.
+// Duplicates are expected (a batch Kafka wrote before the kill, and before
+// the WAL marked it complete, is produced again by the next child: a new
+// producer session) and counted.
 const (
 	crashEnvPath   = "WALBATCH_KAFKA_CRASH_PATH"
 	crashEnvBroker = "WALBATCH_KAFKA_CRASH_BROKER"
@@ -104,7 +104,7 @@ func TestCrashAtLeastOnce(t *testing.T) {
 	summary := run(cycles, true, 0)
 	require.Equal(t, "drained dead=0 pending=0 inflight=0", summary)
 
-	ids := map[string]string{} // K -> event ID of its first record
+	ids := map[string][2]string{} // K -> event ID and batch ID of its first record
 	copies := map[string]int{}
 	records := 0
 	for _, recs := range consumeAll(t, c, testTopic, crashParts) {
@@ -113,10 +113,12 @@ func TestCrashAtLeastOnce(t *testing.T) {
 			var v tev
 			require.NoError(t, json.Unmarshal(r.Value, &v))
 			id, _ := header(r, HeaderEventID)
+			batch, _ := header(r, HeaderBatchID)
+			got := [2]string{id, batch}
 			if first, ok := ids[v.K]; ok {
-				require.Equal(t, first, id, "every copy of %s carries its event ID", v.K)
+				require.Equal(t, first, got, "every copy of %s carries its event ID and batch ID", v.K)
 			}
-			ids[v.K] = id
+			ids[v.K] = got
 			copies[v.K]++
 		}
 	}
