@@ -3,6 +3,7 @@ package walnats
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -208,4 +209,22 @@ func TestContextEndIsRetryable(t *testing.T) {
 		require.Error(t, err)
 		require.False(t, dispatcher.IsPermanent(err), "%v", err)
 	}
+}
+
+// A batch larger than WithMaxPending waits for earlier PubAcks and is
+// delivered whole, once; so are batches dispatched concurrently.
+func TestBatchLargerThanMaxPending(t *testing.T) {
+	s := startServer(t)
+	nc, js := connect(t, s)
+	createStream(t, js, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}})
+	d := newD(t, nc, "EVENTS", "events.{stream}", WithMaxPending(8))
+	errc := make(chan error, 3)
+	for g := range 3 {
+		go func() { errc <- dispatch(t, d, batchOf(fmt.Sprintf("b%d", g), 0, 100)) }()
+	}
+	for range 3 {
+		require.NoError(t, <-errc)
+	}
+	require.Len(t, storedMsgs(t, js, "EVENTS"), 300)
+	require.Equal(t, Stats{Acked: 300}, d.Stats())
 }

@@ -52,6 +52,12 @@ type Dispatcher[T any] struct {
 // events waiting on that subject. An error handler set on nc after New
 // replaces the wrapper, and a refused publish is then retried until its
 // ack times out each time.
+//
+// Make one Dispatcher per connection and stream, and share it: it serves
+// every walbatch stream ({stream} in the template), so a Manager's factory
+// returns the same one for each stream. Each New asks the server for the
+// stream's configuration and adds a wrapper to the connection's error
+// handler that stays for the connection's life.
 func New[T any](ctx context.Context, nc *nats.Conn, stream, subjectTemplate string, opts ...Option) (*Dispatcher[T], error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -124,14 +130,19 @@ func (d *Dispatcher[T]) Dispatch(ctx context.Context, b *dispatcher.Batch[T]) er
 	}()
 	for i := range b.Events {
 		e := &b.Events[i]
-		futs[i], subjects[i], errs[i] = d.publish(ctx, b, e)
-		if futs[i] != nil {
-			denied[i] = d.perms.wait(subjects[i])
+		var msg *nats.Msg
+		if msg, errs[i] = d.message(b, e); errs[i] != nil {
+			continue
 		}
+		// Registered before the publish: the server's refusal can come
+		// before PublishMsgAsync returns.
+		subjects[i] = msg.Subject
+		denied[i] = d.perms.wait(msg.Subject)
+		futs[i], errs[i] = d.publish(ctx, msg, e.ID)
 	}
 	for i, f := range futs {
 		if f == nil {
-			continue
+			continue // failed before it was sent
 		}
 		select {
 		case ack := <-f.Ok():
@@ -155,33 +166,39 @@ func (d *Dispatcher[T]) Dispatch(ctx context.Context, b *dispatcher.Batch[T]) er
 	return dispatcher.PerEvent(errs)
 }
 
-// publish sends one event's message; the future is nil when the event
-// failed before it left, with its outcome.
-func (d *Dispatcher[T]) publish(ctx context.Context, b *dispatcher.Batch[T], e *dispatcher.Event[T]) (jetstream.PubAckFuture, string, error) {
+// message builds one event's message, or returns its (permanent)
+// outcome.
+func (d *Dispatcher[T]) message(b *dispatcher.Batch[T], e *dispatcher.Event[T]) (*nats.Msg, error) {
 	subj, err := subjectOf(d.subj, b.Stream, e)
 	if err != nil {
-		return nil, "", outcome(publishError(e.ID, "", err))
+		return nil, outcome(publishError(e.ID, "", err))
 	}
 	data, err := d.body(e)
 	if err != nil {
-		return nil, subj, outcome(publishError(e.ID, subj, fmt.Errorf("%w: %w", ErrBody, err)))
+		return nil, outcome(publishError(e.ID, subj, fmt.Errorf("%w: %w", ErrBody, err)))
 	}
 	msg, err := message(subj, data, b, e)
 	if err != nil {
-		return nil, subj, outcome(publishError(e.ID, subj, err))
+		return nil, outcome(publishError(e.ID, subj, err))
 	}
+	return msg, nil
+}
+
+// publish sends msg; the future is nil when it could not be sent, with
+// its outcome.
+func (d *Dispatcher[T]) publish(ctx context.Context, msg *nats.Msg, id string) (jetstream.PubAckFuture, error) {
 	for {
 		// Past WithMaxPending, PublishMsgAsync waits up to its stall wait
 		// for acks of earlier publishes; wait again while ctx lasts.
-		f, err := d.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID), jetstream.WithExpectStream(d.stream),
+		f, err := d.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(d.stream),
 			jetstream.WithStallWait(stallWait(ctx)))
 		if errors.Is(err, jetstream.ErrTooManyStalledMsgs) && ctx.Err() == nil {
 			continue
 		}
 		if err != nil {
-			return nil, subj, outcome(publishError(e.ID, subj, err))
+			return nil, outcome(publishError(id, msg.Subject, err))
 		}
-		return f, subj, nil
+		return f, nil
 	}
 }
 
