@@ -40,8 +40,9 @@ type config struct {
 
 // WithClient makes the sink produce with the caller's client. The sink
 // never closes it: close it after the processor using the sink has
-// stopped. The client must not be transactional. Exactly one of WithClient
-// and WithClientOptions is required.
+// stopped. The client must not be transactional nor flush manually (New
+// refuses kgo.TransactionalID and kgo.ManualFlushing). Exactly one of
+// WithClient and WithClientOptions is required.
 func WithClient(cl *kgo.Client) Option {
 	return optionFunc(func(c *config) { c.client = cl })
 }

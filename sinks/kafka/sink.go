@@ -41,7 +41,8 @@ var _ dispatcher.Dispatcher[struct{}] = (*Sink[struct{}])(nil)
 
 // New returns a sink producing to topic (or to the topic WithTopicFunc
 // chooses per event) with the client of WithClient or WithClientOptions.
-// Errors wrap ErrInvalidOption, or are kgo.NewClient's.
+// Errors wrap ErrInvalidOption (a client with kgo.ManualFlushing or
+// kgo.TransactionalID is refused), or are kgo.NewClient's.
 func New[T any](topic string, opts ...Option) (*Sink[T], error) {
 	var c config
 	for _, o := range opts {
@@ -60,7 +61,28 @@ func New[T any](topic string, opts ...Option) (*Sink[T], error) {
 		}
 		s.owned = true
 	}
+	if err := checkClient(s.cl); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkClient refuses a client the sink cannot produce with: one with
+// kgo.ManualFlushing buffers the records until a Flush the sink never
+// calls, and a transactional one (kgo.TransactionalID) fails every record
+// produced outside a transaction the sink never begins; each Dispatch
+// would fail retryably until the processor's retries run out.
+func checkClient(cl *kgo.Client) error {
+	if manual, _ := cl.OptValue(kgo.ManualFlushing).(bool); manual {
+		return fmt.Errorf("%w: the client has kgo.ManualFlushing: records would wait for a Flush the sink never calls", ErrInvalidOption)
+	}
+	if v := cl.OptValues(kgo.TransactionalID); len(v) == 2 {
+		if set, _ := v[1].(bool); set {
+			return fmt.Errorf("%w: the client is transactional (kgo.TransactionalID): the sink produces outside transactions", ErrInvalidOption)
+		}
+	}
+	return nil
 }
 
 // Client returns the client the sink produces with (to consume, or to read

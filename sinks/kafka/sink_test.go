@@ -226,6 +226,9 @@ func TestNew(t *testing.T) {
 		"topic func of T else": {"", []Option{WithClient(cl), WithTopicFunc(func(dispatcher.Event[string]) string { return "x" })}},
 		"nil key func":         {testTopic, []Option{WithClient(cl), WithKey[tev](nil)}},
 		"value func of T else": {testTopic, []Option{WithClient(cl), WithValue(func(dispatcher.Event[int]) ([]byte, error) { return nil, nil })}},
+		"manual flushing":      {testTopic, []Option{WithClient(newClient(t, c, kgo.ManualFlushing()))}},
+		"transactional":        {testTopic, []Option{WithClient(newClient(t, c, kgo.TransactionalID("tx")))}},
+		"own, manual flushing": {testTopic, []Option{WithClientOptions(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ManualFlushing())}},
 	} {
 		_, err := New[tev](tc.topic, tc.opts...)
 		require.ErrorIs(t, err, ErrInvalidOption, name)
