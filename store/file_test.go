@@ -157,8 +157,12 @@ func TestEmptyBoltFileIsNotWAL(t *testing.T) {
 
 	zeroLength := filepath.Join(t.TempDir(), "zero.wal")
 	require.NoError(t, os.WriteFile(zeroLength, nil, 0o600))
+	require.NoError(t, os.Chmod(zeroLength, 0o640))
 	db := mustOpen(t, zeroLength, nil)
 	require.Equal(t, FormatVersion, db.Info().Version, "a zero-length file becomes a WAL")
+	fi, err := os.Stat(zeroLength)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o640), fi.Mode().Perm(), "it keeps its mode")
 }
 
 // A symbolic link is followed by every way in: opened, compacted in place

@@ -44,7 +44,9 @@ type DB struct {
 // removes the copy a compaction killed midway left next to the file
 // (PATH.compact.tmp) or a creation killed midway (PATH.create-*.tmp: a new
 // file is built whole beside its name and then linked in place, so a
-// crash while creating leaves no file or a whole WAL), and restores the newest commit when only its meta
+// crash while creating leaves no file or a whole WAL; a zero-length file
+// is replaced the same way, keeping its mode, under its lock, so a crash
+// leaves it empty or a whole WAL), and restores the newest commit when only its meta
 // page's checksum is damaged (MetaRestored). An invalid meta page that
 // bbolt opened past is not an error: MetaProblems reports it.
 func Open(path string, opts *Options) (*DB, error) {
@@ -77,6 +79,11 @@ func Open(path string, opts *Options) (*DB, error) {
 		}
 	}
 	for attempt := 0; ; attempt++ {
+		if fi, err := os.Stat(real); err == nil && fi.Size() == 0 && !o.ReadOnly {
+			if err := replaceEmpty(path, real, o); err != nil {
+				return nil, err
+			}
+		}
 		db, err := openOnce(path, real, o, !o.ReadOnly)
 		if errors.Is(err, errReplaced) && attempt < 3 {
 			continue // compacted and replaced while we waited for the lock
