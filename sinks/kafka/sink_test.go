@@ -200,7 +200,8 @@ func TestBadCalls(t *testing.T) {
 	c := newCluster(t, 1)
 	s, err := New[tev](testTopic, WithClient(newClient(t, c)))
 	require.NoError(t, err)
-	err = s.Dispatch(nil, testBatch("b", "", 1)) //nolint:staticcheck // the point of the test
+	//lint:ignore SA1012 a nil context is the point of the test
+	err = s.Dispatch(nil, testBatch("b", "", 1))
 	require.True(t, dispatcher.IsPermanent(err))
 	require.ErrorIs(t, err, dispatcher.ErrInvalidCall)
 	err = s.Dispatch(context.Background(), nil)
