@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -35,9 +36,9 @@ func twoBatchesOnDisk(t *testing.T, path string, damage func(b *wal.Batch) []byt
 			first = res.Batch
 		}
 	}
-	require.NoError(t, s.Rewrite(func(tx *bolt.Tx, _ *wal.State) error {
-		rs, _ := wal.RawStreamOf(tx, DefaultStream)
-		return rs.Batches.Put(wal.SeqKey(first.Seq), damage(first))
+	require.NoError(t, format.RewriteStream(s, func(tx *bolt.Tx, _ *format.State) error {
+		rs, _ := format.RawStreamOf(tx, DefaultStream)
+		return rs.Batches.Put(format.SeqKey(first.Seq), damage(first))
 	}))
 }
 
@@ -68,7 +69,7 @@ func TestReversedBatchRangeIsNotDispatched(t *testing.T) {
 	twoBatchesOnDisk(t, path, func(b *wal.Batch) []byte {
 		bad := *b
 		bad.First, bad.Last = b.Last, b.First
-		v, err := wal.EncodeBatch(&bad)
+		v, err := format.EncodeBatch((*format.Batch)(&bad))
 		require.NoError(t, err)
 		return v
 	})

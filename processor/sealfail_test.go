@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -48,9 +49,9 @@ func TestFailingSealDoesNotHotLoop(t *testing.T) {
 			require.NoError(t, err)
 		}
 		// A 9-byte key between events 1 and 2: every seal fails on it.
-		require.NoError(t, s.Rewrite(func(tx *bolt.Tx, _ *wal.State) error {
-			rs, _ := wal.RawStreamOf(tx, DefaultStream)
-			return rs.Events.Put(append(wal.SeqKey(1), 0), []byte("x"))
+		require.NoError(t, format.RewriteStream(s, func(tx *bolt.Tx, _ *format.State) error {
+			rs, _ := format.RawStreamOf(tx, DefaultStream)
+			return rs.Events.Put(append(format.SeqKey(1), 0), []byte("x"))
 		}))
 	}()
 	h := &countHandler{msg: "walbatch: seal failed"}
@@ -82,9 +83,9 @@ func TestDeliveredBatchCompletesWhenItsSealFails(t *testing.T) {
 		res, err := s.Seal(wal.SealOptions{MaxEvents: 1})
 		require.NoError(t, err)
 		require.NotNil(t, res.Batch)
-		require.NoError(t, s.Rewrite(func(tx *bolt.Tx, _ *wal.State) error {
-			rs, _ := wal.RawStreamOf(tx, DefaultStream)
-			return rs.Events.Put(append(wal.SeqKey(2), 0), []byte("x"))
+		require.NoError(t, format.RewriteStream(s, func(tx *bolt.Tx, _ *format.State) error {
+			rs, _ := format.RawStreamOf(tx, DefaultStream)
+			return rs.Events.Put(append(format.SeqKey(2), 0), []byte("x"))
 		}))
 	}()
 	// Delivered after the inactivity timeout: event 2 is then due, and the

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -20,7 +21,7 @@ func TestCodecRecordSurvivesVerifyAndRepair(t *testing.T) {
 	require.NoError(t, l.Close())
 	mustVerify(t, path)
 
-	damage(t, path, "a", func(rs wal.RawStream) {
+	damage(t, path, "a", func(rs format.RawStream) {
 		require.NoError(t, rs.Bucket.Put([]byte("requeued"), []byte("garbage")))
 	})
 	r, err := Verify(path, nil)

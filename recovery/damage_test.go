@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -29,24 +30,24 @@ func readContents(t *testing.T, path, name string) contents {
 	defer db.Close()
 	c := contents{dead: map[string]string{}}
 	require.NoError(t, db.View(func(tx *bolt.Tx) error {
-		rs, ok := wal.RawStreamOf(tx, name)
+		rs, ok := format.RawStreamOf(tx, name)
 		require.True(t, ok)
 		require.NoError(t, rs.Events.ForEach(func(k, v []byte) error {
-			seq, _ := wal.ParseSeqKey(k)
-			if r, err := wal.DecodeRecord(seq, v); err == nil {
-				c.ids = append(c.ids, r.ID.String())
+			seq, _ := format.ParseSeqKey(k)
+			if r, err := format.DecodeRecord(seq, v); err == nil {
+				c.ids = append(c.ids, wal.EventID(r.ID).String())
 			} else {
 				c.corrupt++
 			}
 			return nil
 		}))
 		return rs.Dead.ForEach(func(k, v []byte) error {
-			seq, _ := wal.ParseSeqKey(k)
-			d, err := wal.DecodeDeadRecord(v)
+			seq, _ := format.ParseSeqKey(k)
+			d, err := format.DecodeDeadRecord(v)
 			require.NoError(t, err)
-			if r, err := wal.DecodeRecord(seq, d.Record); err == nil {
-				c.ids = append(c.ids, r.ID.String())
-				c.dead[r.ID.String()] = d.Reason
+			if r, err := format.DecodeRecord(seq, d.Record); err == nil {
+				c.ids = append(c.ids, wal.EventID(r.ID).String())
+				c.dead[wal.EventID(r.ID).String()] = d.Reason
 			} else {
 				c.corrupt++
 				c.dead[k2s(k)] = d.Reason
@@ -60,17 +61,17 @@ func readContents(t *testing.T, path, name string) contents {
 
 func k2s(k []byte) string { return fmt.Sprintf("key-%x", k) }
 
-func putBatch(t *testing.T, rs wal.RawStream, b *wal.Batch) {
-	v, err := wal.EncodeBatch(b)
+func putBatch(t *testing.T, rs format.RawStream, b *format.Batch) {
+	v, err := format.EncodeBatch(b)
 	require.NoError(t, err)
-	require.NoError(t, rs.Batches.Put(wal.SeqKey(b.Seq), v))
+	require.NoError(t, rs.Batches.Put(format.SeqKey(b.Seq), v))
 }
 
-func batches(t *testing.T, rs wal.RawStream) []*wal.Batch {
-	var out []*wal.Batch
+func batches(t *testing.T, rs format.RawStream) []*format.Batch {
+	var out []*format.Batch
 	require.NoError(t, rs.Batches.ForEach(func(k, v []byte) error {
-		seq, _ := wal.ParseSeqKey(k)
-		b, err := wal.DecodeBatch([8]byte{}, seq, v)
+		seq, _ := format.ParseSeqKey(k)
+		b, err := format.DecodeBatch([8]byte{}, seq, v)
 		require.NoError(t, err)
 		out = append(out, b)
 		return nil
@@ -79,11 +80,11 @@ func batches(t *testing.T, rs wal.RawStream) []*wal.Batch {
 }
 
 // flipIn flips a byte inside the payload of the event at seq.
-func flipIn(t *testing.T, rs wal.RawStream, seq uint64) {
-	v := append([]byte(nil), rs.Events.Get(wal.SeqKey(seq))...)
+func flipIn(t *testing.T, rs format.RawStream, seq uint64) {
+	v := append([]byte(nil), rs.Events.Get(format.SeqKey(seq))...)
 	require.NotEmpty(t, v)
 	v[len(v)-7] ^= 0x20
-	require.NoError(t, rs.Events.Put(wal.SeqKey(seq), v))
+	require.NoError(t, rs.Events.Put(format.SeqKey(seq), v))
 }
 
 func TestDamageDetectedAndRepaired(t *testing.T) {
@@ -91,40 +92,40 @@ func TestDamageDetectedAndRepaired(t *testing.T) {
 		name   string
 		kind   Kind
 		opens  bool // wal.Open still works on the damaged file
-		damage func(t *testing.T, rs wal.RawStream)
+		damage func(t *testing.T, rs format.RawStream)
 		check  func(t *testing.T, before, after contents)
 	}{
-		{name: "counter drift", kind: KindCounter, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "counter drift", kind: KindCounter, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			st := state(t, rs)
 			st.PendingCount += 5
 			st.DeadBytes = 1
 			require.NoError(t, rs.PutState(st))
 		}},
-		{name: "next seq behind", kind: KindCounter, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "next seq behind", kind: KindCounter, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			st := state(t, rs)
 			st.NextSeq = 10
 			require.NoError(t, rs.PutState(st))
 		}},
-		{name: "dangling batch", kind: KindBatch, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "dangling batch", kind: KindBatch, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			b := batches(t, rs)[0]
 			b.First, b.Last = 1, 2 // completed long ago: no events
 			putBatch(t, rs, b)
 		}},
-		{name: "batch end missing", kind: KindBatch, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "batch end missing", kind: KindBatch, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			bs := batches(t, rs)
 			bs[1].Last += 100
 			putBatch(t, rs, bs[1])
 		}},
-		{name: "overlapping ranges", kind: KindBatch, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "overlapping ranges", kind: KindBatch, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			bs := batches(t, rs)
 			bs[1].First = bs[0].Last
 			putBatch(t, rs, bs[1])
 		}},
-		{name: "batch record garbage", kind: KindBatch, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "batch record garbage", kind: KindBatch, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			bs := batches(t, rs)
-			require.NoError(t, rs.Batches.Put(wal.SeqKey(bs[0].Seq), []byte{0xc1, 0xff}))
+			require.NoError(t, rs.Batches.Put(format.SeqKey(bs[0].Seq), []byte{0xc1, 0xff}))
 		}},
-		{name: "crc flip pending", kind: KindRecord, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "crc flip pending", kind: KindRecord, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			st := state(t, rs)
 			flipIn(t, rs, st.SealedThrough+2)
 		}, check: func(t *testing.T, before, after contents) {
@@ -137,27 +138,27 @@ func TestDamageDetectedAndRepaired(t *testing.T) {
 			}
 			require.Equal(t, 1, n)
 		}},
-		{name: "crc flip in flight", kind: KindRecord, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "crc flip in flight", kind: KindRecord, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			flipIn(t, rs, batches(t, rs)[0].First)
 		}},
-		{name: "bad state record", kind: KindState, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "bad state record", kind: KindState, damage: func(t *testing.T, rs format.RawStream) {
 			require.NoError(t, rs.Bucket.Put([]byte("state"), []byte("short")))
 		}},
-		{name: "missing bucket", kind: KindBucket, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "missing bucket", kind: KindBucket, damage: func(t *testing.T, rs format.RawStream) {
 			require.NoError(t, rs.Bucket.DeleteBucket([]byte("done")))
 		}},
-		{name: "missing uid", kind: KindBucket, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "missing uid", kind: KindBucket, damage: func(t *testing.T, rs format.RawStream) {
 			require.NoError(t, rs.Bucket.Delete([]byte("uid")))
 		}},
-		{name: "requeued runs lost", kind: KindCounter, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "requeued runs lost", kind: KindCounter, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			require.NotNil(t, rs.Requeued)
 			require.NoError(t, rs.Bucket.Delete([]byte("requeued")))
 		}},
-		{name: "requeued runs garbage", kind: KindCounter, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
+		{name: "requeued runs garbage", kind: KindCounter, opens: true, damage: func(t *testing.T, rs format.RawStream) {
 			require.NoError(t, rs.Bucket.Put([]byte("requeued"), []byte("garbage")))
 		}},
-		{name: "requeued run too wide", kind: KindCounter, opens: true, damage: func(t *testing.T, rs wal.RawStream) {
-			runs, err := wal.DecodeRequeuedRuns(rs.Requeued)
+		{name: "requeued run too wide", kind: KindCounter, opens: true, damage: func(t *testing.T, rs format.RawStream) {
+			runs, err := format.DecodeRequeuedRuns(rs.Requeued)
 			require.NoError(t, err)
 			runs[0].First = state(t, rs).SealedThrough // an event that was not requeued
 			require.NoError(t, rs.PutRequeuedRuns(runs))
@@ -167,7 +168,7 @@ func TestDamageDetectedAndRepaired(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := buildWAL(t)
 			before := readContents(t, path, "a")
-			damage(t, path, "a", func(rs wal.RawStream) { tc.damage(t, rs) })
+			damage(t, path, "a", func(rs format.RawStream) { tc.damage(t, rs) })
 
 			r, err := Verify(path, nil)
 			require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -41,7 +42,7 @@ func TestDeadLetterEventsLeavesConsistentFile(t *testing.T) {
 	}
 	require.Len(t, seqs, 6)
 	require.NoError(t, l.Close())
-	damage(t, path, "a", func(rs wal.RawStream) { flipIn(t, rs, seqs[4]) })
+	damage(t, path, "a", func(rs format.RawStream) { flipIn(t, rs, seqs[4]) })
 
 	l, err = wal.Open(path, nil)
 	require.NoError(t, err)

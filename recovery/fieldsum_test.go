@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -45,13 +46,13 @@ func TestFieldChecksumsCatchFlippedBits(t *testing.T) {
 	cases := []struct {
 		name   string
 		kind   Kind
-		damage func(t *testing.T, rs wal.RawStream)
+		damage func(t *testing.T, rs format.RawStream)
 		action string // in Repair's actions
 		says   string // in Verify's report; "checksum" if empty
 		check  func(t *testing.T, path string, before, after contents)
 	}{
 		{name: "dead reason", kind: KindDead, action: "fail their checksum: kept, reason now starts with corrupt (the event's own checksum holds)",
-			damage: func(t *testing.T, rs wal.RawStream) {
+			damage: func(t *testing.T, rs format.RawStream) {
 				flipInValue(t, rs.Dead, findValue(t, rs.Dead, "400 bad request"), "400 bad")
 			},
 			check: func(t *testing.T, _ string, before, after contents) {
@@ -65,11 +66,11 @@ func TestFieldChecksumsCatchFlippedBits(t *testing.T) {
 				require.Equal(t, 1, n, "%v", after.dead)
 			}},
 		{name: "dead attempts", kind: KindDead, action: "kept, reason now starts with corrupt",
-			damage: func(t *testing.T, rs wal.RawStream) {
+			damage: func(t *testing.T, rs format.RawStream) {
 				flipInValue(t, rs.Dead, findValue(t, rs.Dead, "400 bad request"), "attempts")
 			}},
 		{name: "completion record", kind: KindDone, action: "dropped completion record",
-			damage: func(t *testing.T, rs wal.RawStream) {
+			damage: func(t *testing.T, rs format.RawStream) {
 				k, _ := rs.Done.Cursor().First()
 				require.NotNil(t, k)
 				flipInValue(t, rs.Done, k, "count")
@@ -78,13 +79,13 @@ func TestFieldChecksumsCatchFlippedBits(t *testing.T) {
 				require.Equal(t, before.ids, after.ids)
 			}},
 		{name: "completion record garbage", kind: KindDone, action: "dropped completion record", says: "does not decode",
-			damage: func(t *testing.T, rs wal.RawStream) {
+			damage: func(t *testing.T, rs format.RawStream) {
 				k, _ := rs.Done.Cursor().First()
 				require.NotNil(t, k)
 				require.NoError(t, rs.Done.Put(k, []byte{0xc1}))
 			}},
 		{name: "stream ID", kind: KindBucket, action: "restored the stream ID", says: "differs from the one its events carry",
-			damage: func(t *testing.T, rs wal.RawStream) {
+			damage: func(t *testing.T, rs format.RawStream) {
 				uid := append([]byte(nil), rs.UID...)
 				uid[3] ^= 0x10
 				require.NoError(t, rs.Bucket.Put([]byte("uid"), uid))
@@ -99,14 +100,14 @@ func TestFieldChecksumsCatchFlippedBits(t *testing.T) {
 				require.NoError(t, err)
 				require.NotEmpty(t, bs)
 				for _, b := range bs {
-					require.Equal(t, wal.FormatBatchID(s.UID(), b.Seq), b.ID)
+					require.Equal(t, format.BatchID(s.UID(), b.Seq), b.ID)
 					rs, _, err := s.ReadBatch(&b)
 					require.NoError(t, err)
 					require.Equal(t, s.UID(), [8]byte(rs[0].ID[:8]), "batch IDs are the ones sent before the damage")
 				}
 			}},
 		{name: "batch last error", kind: KindBatch, action: "dropped batch",
-			damage: func(t *testing.T, rs wal.RawStream) {
+			damage: func(t *testing.T, rs format.RawStream) {
 				flipInValue(t, rs.Batches, findValue(t, rs.Batches, "503"), "err\xa3")
 			},
 			check: func(t *testing.T, _ string, before, after contents) {
@@ -117,7 +118,7 @@ func TestFieldChecksumsCatchFlippedBits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := buildWAL(t)
 			before := readContents(t, path, "a")
-			damage(t, path, "a", func(rs wal.RawStream) { tc.damage(t, rs) })
+			damage(t, path, "a", func(rs format.RawStream) { tc.damage(t, rs) })
 
 			r, err := Verify(path, nil)
 			require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -71,12 +72,12 @@ func buildWAL(t *testing.T) string {
 }
 
 // damage changes the file through bbolt directly, under stream name.
-func damage(t *testing.T, path, name string, fn func(rs wal.RawStream)) {
+func damage(t *testing.T, path, name string, fn func(rs format.RawStream)) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		rs, ok := wal.RawStreamOf(tx, name)
+		rs, ok := format.RawStreamOf(tx, name)
 		require.True(t, ok)
 		fn(rs)
 		return nil
@@ -85,8 +86,8 @@ func damage(t *testing.T, path, name string, fn func(rs wal.RawStream)) {
 }
 
 // state returns a stream's stored counters.
-func state(t *testing.T, rs wal.RawStream) wal.State {
-	st, err := wal.DecodeState(rs.State)
+func state(t *testing.T, rs format.RawStream) format.State {
+	st, err := format.DecodeState(rs.State)
 	require.NoError(t, err)
 	return st
 }

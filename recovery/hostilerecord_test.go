@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -17,7 +18,7 @@ func TestDeeplyNestedRecordsAreReportedNotFatal(t *testing.T) {
 	path := buildWAL(t)
 	hostile := append([]byte{0x82, 0xa3, 's', 'e', 'q', 0x01, 0xa1, 'x'}, bytes.Repeat([]byte{0x91}, 8<<20)...)
 	hostile = append(hostile, 0x01)
-	damage(t, path, "a", func(rs wal.RawStream) {
+	damage(t, path, "a", func(rs format.RawStream) {
 		k, _ := rs.Batches.Cursor().First()
 		require.NotNil(t, k)
 		require.NoError(t, rs.Batches.Put(k, hostile))

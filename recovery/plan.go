@@ -8,6 +8,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -113,12 +114,12 @@ func Plan(l *wal.Log, opts *PlanOptions) (*Recovery, error) {
 		var sr StreamRecovery
 		if dry {
 			err = l.Store().View(func(tx *bolt.Tx) error {
-				st := s.State()
+				st := format.StreamState(s)
 				sr, _ = planStream(tx, s, &st, "would fix: ")
 				return nil
 			})
 		} else {
-			err = s.Rewrite(func(tx *bolt.Tx, st *wal.State) error {
+			err = format.RewriteStream(s, func(tx *bolt.Tx, st *format.State) error {
 				var fixes []batchFix
 				sr, fixes = planStream(tx, s, st, "")
 				if len(sr.Repaired) == 0 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -57,7 +58,7 @@ func TestPlanReportsInFlightBatches(t *testing.T) {
 func TestPlanFixesWhatItCanProve(t *testing.T) {
 	path := buildWAL(t)
 	var emptyBatch uint64
-	damage(t, path, "a", func(rs wal.RawStream) {
+	damage(t, path, "a", func(rs format.RawStream) {
 		st := state(t, rs)
 		st.NextSeq = 3
 		st.NextBatch = 1
@@ -69,7 +70,7 @@ func TestPlanFixesWhatItCanProve(t *testing.T) {
 		putBatch(t, rs, bs[1])
 		// A batch whose range holds nothing, after the last one.
 		emptyBatch = bs[1].Seq + 1
-		putBatch(t, rs, &wal.Batch{Seq: emptyBatch, First: st.SealedThrough, Last: st.SealedThrough, Count: 1})
+		putBatch(t, rs, &format.Batch{Seq: emptyBatch, First: st.SealedThrough, Last: st.SealedThrough, Count: 1})
 		st.NextBatch = 1
 		require.NoError(t, rs.PutState(st))
 	})
@@ -82,7 +83,7 @@ func TestPlanFixesWhatItCanProve(t *testing.T) {
 	for _, r := range dry.Streams[0].Repaired {
 		require.True(t, strings.HasPrefix(r, "would fix: "), r)
 	}
-	require.Equal(t, uint64(3), mustStream(t, l, "a").State().NextSeq, "dry run changes nothing")
+	require.Equal(t, uint64(3), format.StreamState(mustStream(t, l, "a")).NextSeq, "dry run changes nothing")
 
 	rec, err := Plan(l, nil)
 	require.NoError(t, err)
@@ -96,7 +97,7 @@ func TestPlanFixesWhatItCanProve(t *testing.T) {
 	require.Contains(t, joined, "NextBatch 1 -> ")
 	require.Contains(t, joined, "dropped batch")
 	s := mustStream(t, l, "a")
-	require.Equal(t, uint64(42), s.State().NextSeq)
+	require.Equal(t, uint64(42), format.StreamState(s).NextSeq)
 	_, err = s.Append("", []byte("no overwrite"))
 	require.NoError(t, err)
 
@@ -109,7 +110,7 @@ func TestPlanFixesWhatItCanProve(t *testing.T) {
 
 func TestPlanReportsWhatNeedsRepair(t *testing.T) {
 	path := buildWAL(t)
-	damage(t, path, "a", func(rs wal.RawStream) {
+	damage(t, path, "a", func(rs format.RawStream) {
 		bs := batches(t, rs)
 		bs[1].First = bs[0].Last
 		putBatch(t, rs, bs[1])

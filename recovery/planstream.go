@@ -6,6 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -15,26 +16,26 @@ var errNoChange = errors.New("nothing to change")
 // delete it (b nil).
 type batchFix struct {
 	seq uint64
-	b   *wal.Batch
+	b   *format.Batch
 }
 
 func applyFixes(tx *bolt.Tx, s *wal.Stream, fixes []batchFix) error {
-	rs, ok := wal.RawStreamOf(tx, s.Name())
+	rs, ok := format.RawStreamOf(tx, s.Name())
 	if !ok || rs.Batches == nil {
 		return fmt.Errorf("stream %q lost its batches bucket", s.Name())
 	}
 	for _, f := range fixes {
 		if f.b == nil {
-			if err := rs.Batches.Delete(wal.SeqKey(f.seq)); err != nil {
+			if err := rs.Batches.Delete(format.SeqKey(f.seq)); err != nil {
 				return err
 			}
 			continue
 		}
-		v, err := wal.EncodeBatch(f.b)
+		v, err := format.EncodeBatch(f.b)
 		if err != nil {
 			return err
 		}
-		if err := rs.Batches.Put(wal.SeqKey(f.seq), v); err != nil {
+		if err := rs.Batches.Put(format.SeqKey(f.seq), v); err != nil {
 			return err
 		}
 	}
@@ -44,14 +45,14 @@ func applyFixes(tx *bolt.Tx, s *wal.Stream, fixes []batchFix) error {
 // planStream reads what Plan reads (see Plan) and updates st with the
 // fixes it can prove; the batch records to change are returned. Each fix
 // is listed in Repaired with prefix.
-func planStream(tx *bolt.Tx, s *wal.Stream, st *wal.State, prefix string) (StreamRecovery, []batchFix) {
+func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string) (StreamRecovery, []batchFix) {
 	name := s.Name()
 	sr := StreamRecovery{Stream: name}
 	ps := &problems{}
 	fixed := func(format string, args ...any) {
 		sr.Repaired = append(sr.Repaired, prefix+fmt.Sprintf(format, args...))
 	}
-	rs, ok := wal.RawStreamOf(tx, name)
+	rs, ok := format.RawStreamOf(tx, name)
 	if !ok || rs.Events == nil || rs.Batches == nil || rs.Dead == nil || rs.Done == nil {
 		ps.add(KindBucket, name, 0, "stream buckets missing")
 		sr.Problems = ps.list
@@ -62,12 +63,12 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *wal.State, prefix string) (Strea
 	events := rs.Events.Cursor()
 	c := rs.Batches.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		seq, ok := wal.ParseSeqKey(k)
+		seq, ok := format.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindBatch, name, 0, "batch key %x is not 8 bytes", k)
 			continue
 		}
-		b, err := wal.DecodeBatch(s.UID(), seq, v)
+		b, err := format.DecodeBatch(s.UID(), seq, v)
 		switch {
 		case err != nil:
 			ps.add(KindBatch, name, seq, "%v (not dispatched)", err)
@@ -85,8 +86,8 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *wal.State, prefix string) (Strea
 		var count int
 		var bytes int64
 		var first, last uint64
-		for ek, ev := events.Seek(wal.SeqKey(b.First)); ek != nil; ek, ev = events.Next() {
-			eseq, _ := wal.ParseSeqKey(ek)
+		for ek, ev := events.Seek(format.SeqKey(b.First)); ek != nil; ek, ev = events.Next() {
+			eseq, _ := format.ParseSeqKey(ek)
 			if eseq > b.Last {
 				break
 			}
@@ -95,8 +96,8 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *wal.State, prefix string) (Strea
 			}
 			last = eseq
 			count++
-			bytes += int64(wal.RecordBytes(ev))
-			if _, err := wal.DecodeRecord(eseq, ev); err != nil {
+			bytes += int64(format.RecordBytes(ev))
+			if _, err := format.DecodeRecord(eseq, ev); err != nil {
 				ps.add(KindRecord, name, eseq, "in batch %s: %v", b.ID, err)
 			}
 		}
@@ -115,7 +116,7 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *wal.State, prefix string) (Strea
 		nb++
 		sumCount += uint64(count)
 		sumBytes += uint64(bytes)
-		sr.Redispatch = append(sr.Redispatch, *b)
+		sr.Redispatch = append(sr.Redispatch, wal.Batch(*b))
 	}
 	set := func(field string, p *uint64, v uint64) {
 		if *p != v {
@@ -129,7 +130,7 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *wal.State, prefix string) (Strea
 
 	lastKey := func(b *bolt.Bucket) uint64 {
 		k, _ := b.Cursor().Last()
-		seq, _ := wal.ParseSeqKey(k)
+		seq, _ := format.ParseSeqKey(k)
 		return seq
 	}
 	if next := max(lastKey(rs.Events), lastKey(rs.Dead), st.SealedThrough) + 1; st.NextSeq < next {
@@ -138,13 +139,13 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *wal.State, prefix string) (Strea
 	if next := max(lastKey(rs.Batches), lastKey(rs.Done)) + 1; st.NextBatch < next {
 		set("NextBatch", &st.NextBatch, next)
 	}
-	if runs, err := wal.DecodeRequeuedRuns(rs.Requeued); err != nil {
+	if runs, err := format.DecodeRequeuedRuns(rs.Requeued); err != nil {
 		ps.add(KindCounter, name, 0, "%v (OldestNanos not checked)", err)
-	} else if oldest := wal.OldestTime(rs.Events, runs); st.OldestNanos != oldest {
+	} else if oldest := format.OldestTime(rs.Events, runs); st.OldestNanos != oldest {
 		fixed("OldestNanos %d -> %d", st.OldestNanos, oldest)
 		st.OldestNanos = oldest
 	}
-	if k, _ := events.Seek(wal.SeqKey(st.SealedThrough + 1)); k == nil {
+	if k, _ := events.Seek(format.SeqKey(st.SealedThrough + 1)); k == nil {
 		set("PendingCount", &st.PendingCount, 0)
 		set("PendingBytes", &st.PendingBytes, 0)
 	} else if st.PendingCount == 0 {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
-	"github.com/walbatch/walbatch/wal"
 )
 
 // Kind classifies a Problem.
@@ -99,9 +99,9 @@ type Report struct {
 type StreamCheck struct {
 	Stream string
 	// Stored is the state record (zero when it does not decode).
-	Stored wal.State
+	Stored format.State
 	// Counted is what the counters should be, from the scan.
-	Counted wal.State
+	Counted format.State
 	// Events is the number of keys in the events bucket.
 	Events int64
 }

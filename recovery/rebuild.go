@@ -9,8 +9,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/boltfile"
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
-	"github.com/walbatch/walbatch/wal"
 )
 
 // rebuildTxKeys and rebuildTxBytes bound the keys, and the bytes of keys
@@ -138,7 +138,7 @@ func walLayout(path [][]byte, k []byte, flagged bool) bool {
 		if string(path[0]) != "streams" {
 			return false
 		}
-		for _, sub := range wal.SubBuckets {
+		for _, sub := range format.SubBuckets {
 			if string(k) == sub {
 				return true
 			}

@@ -6,12 +6,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/walbatch/walbatch/wal"
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // repairStreams repairs every stream in tx.
 func repairStreams(tx *bolt.Tx, rep *RepairReport, now time.Time) error {
-	streams, err := wal.RawStreams(tx)
+	streams, err := format.RawStreams(tx)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (r *streamRepair) act(format string, args ...any) {
 // analyze re-reads the stream; every step below works from a fresh scan
 // and changes the file only after it.
 func (r *streamRepair) analyze() *analysis {
-	rs, _ := wal.RawStreamOf(r.tx, r.name)
+	rs, _ := format.RawStreamOf(r.tx, r.name)
 	a := analyze(rs, &problems{})
 	r.next = max(r.next, a.counted.NextSeq)
 	return a
@@ -50,7 +50,7 @@ func (r *streamRepair) take() uint64 { r.next++; return r.next - 1 }
 func (r *streamRepair) run() error {
 	a := r.analyze()
 	if len(a.missing) > 0 {
-		created, err := wal.EnsureSubBuckets(a.rs.Bucket)
+		created, err := format.EnsureSubBuckets(a.rs.Bucket)
 		if err != nil {
 			return err
 		}
@@ -104,23 +104,23 @@ func (r *streamRepair) quarantine(a *analysis) error {
 	c := rs.Events.Cursor()
 	var bad [][]byte
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		seq, ok := wal.ParseSeqKey(k)
-		if _, err := wal.DecodeRecord(seq, v); !ok || err != nil {
+		seq, ok := format.ParseSeqKey(k)
+		if _, err := format.DecodeRecord(seq, v); !ok || err != nil {
 			bad = append(bad, append([]byte(nil), k...))
 		}
 	}
 	for _, k := range bad {
 		v := append([]byte(nil), rs.Events.Get(k)...)
-		seq, ok := wal.ParseSeqKey(k)
+		seq, ok := format.ParseSeqKey(k)
 		reason := "corrupt: event key is not 8 bytes"
-		if _, err := wal.DecodeRecord(seq, v); ok && err != nil {
+		if _, err := format.DecodeRecord(seq, v); ok && err != nil {
 			reason = "corrupt: " + err.Error()
 		}
 		dk := k
 		if !ok || rs.Dead.Get(k) != nil {
-			dk = wal.SeqKey(r.take())
+			dk = format.SeqKey(r.take())
 		}
-		if err := r.putDead(rs, dk, wal.DeadRecord{Record: v, Reason: reason, BatchID: batchOf(seq), At: r.now}); err != nil {
+		if err := r.putDead(rs, dk, format.DeadRecord{Record: v, Reason: reason, BatchID: batchOf(seq), At: r.now}); err != nil {
 			return err
 		}
 		if err := rs.Events.Delete(k); err != nil {
@@ -131,10 +131,10 @@ func (r *streamRepair) quarantine(a *analysis) error {
 	return nil
 }
 
-func mustSeq(k []byte) uint64 { s, _ := wal.ParseSeqKey(k); return s }
+func mustSeq(k []byte) uint64 { s, _ := format.ParseSeqKey(k); return s }
 
-func (r *streamRepair) putDead(rs wal.RawStream, k []byte, d wal.DeadRecord) error {
-	v, err := wal.EncodeDeadRecord(d)
+func (r *streamRepair) putDead(rs format.RawStream, k []byte, d format.DeadRecord) error {
+	v, err := format.EncodeDeadRecord(&d)
 	if err != nil {
 		return err
 	}
@@ -152,11 +152,11 @@ func (r *streamRepair) dropBatches(a *analysis) error {
 		r.act("dropped a batch record under malformed key %x", k)
 	}
 	for _, seq := range a.bad {
-		if err := a.rs.Batches.Delete(wal.SeqKey(seq)); err != nil {
+		if err := a.rs.Batches.Delete(format.SeqKey(seq)); err != nil {
 			return err
 		}
 		r.act("dropped batch %s: its record is damaged or its range overlaps or holds no events; its events are pending again",
-			wal.FormatBatchID(a.uid, seq))
+			format.BatchID(a.uid, seq))
 	}
 	return nil
 }
@@ -178,18 +178,18 @@ func (r *streamRepair) fitBatches(a *analysis) (uint64, error) {
 		var bytes int64
 		var first, last uint64
 		c := a.rs.Events.Cursor()
-		for k, v := c.Seek(wal.SeqKey(b.First)); k != nil; k, v = c.Next() {
-			seq, _ := wal.ParseSeqKey(k)
+		for k, v := c.Seek(format.SeqKey(b.First)); k != nil; k, v = c.Next() {
+			seq, _ := format.ParseSeqKey(k)
 			if seq > b.Last {
 				break
 			}
 			if count == 0 {
 				first = seq
 			}
-			last, count, bytes = seq, count+1, bytes+int64(wal.RecordBytes(v))
+			last, count, bytes = seq, count+1, bytes+int64(format.RecordBytes(v))
 		}
 		if count == 0 {
-			if err := a.rs.Batches.Delete(wal.SeqKey(b.Seq)); err != nil {
+			if err := a.rs.Batches.Delete(format.SeqKey(b.Seq)); err != nil {
 				return 0, err
 			}
 			r.act("dropped batch %s: none of its events is readable (they are dead letters now)", b.ID)
@@ -199,11 +199,11 @@ func (r *streamRepair) fitBatches(a *analysis) (uint64, error) {
 			r.act("batch %s: range [%d, %d] %d events %d bytes -> [%d, %d] %d events %d bytes",
 				b.ID, origFirst, origLast, b.Count, b.Bytes, first, last, count, bytes)
 			b.First, b.Last, b.Count, b.Bytes = first, last, count, bytes
-			v, err := wal.EncodeBatch(b)
+			v, err := format.EncodeBatch(b)
 			if err != nil {
 				return 0, err
 			}
-			if err := a.rs.Batches.Put(wal.SeqKey(b.Seq), v); err != nil {
+			if err := a.rs.Batches.Put(format.SeqKey(b.Seq), v); err != nil {
 				return 0, err
 			}
 		}
@@ -224,10 +224,10 @@ func (r *streamRepair) unseal(a *analysis, lastBatch uint64) (uint64, error) {
 			sealed = min(sealed, seq-1)
 			continue
 		}
-		k := wal.SeqKey(seq)
+		k := format.SeqKey(seq)
 		v := append([]byte(nil), a.rs.Events.Get(k)...)
 		to := r.take()
-		if err := a.rs.Events.Put(wal.SeqKey(to), v); err != nil {
+		if err := a.rs.Events.Put(format.SeqKey(to), v); err != nil {
 			return 0, err
 		}
 		if err := a.rs.Events.Delete(k); err != nil {
@@ -249,21 +249,21 @@ func (r *streamRepair) unseal(a *analysis, lastBatch uint64) (uint64, error) {
 func (r *streamRepair) fixDead(a *analysis) error {
 	rs := a.rs
 	for _, seq := range a.deadBad {
-		k := wal.SeqKey(seq)
+		k := format.SeqKey(seq)
 		raw := append([]byte(nil), rs.Dead.Get(k)...)
-		if err := r.putDead(rs, k, wal.DeadRecord{Record: raw, Reason: "corrupt: dead-letter record does not decode", At: r.now}); err != nil {
+		if err := r.putDead(rs, k, format.DeadRecord{Record: raw, Reason: "corrupt: dead-letter record does not decode", At: r.now}); err != nil {
 			return err
 		}
 		r.act("dead letter %d does not decode: kept whole inside a new one marked corrupt", seq)
 	}
 	for _, seq := range a.deadSum {
-		k := wal.SeqKey(seq)
-		d, err := wal.DecodeDeadRecord(rs.Dead.Get(k))
+		k := format.SeqKey(seq)
+		d, err := format.DecodeDeadRecord(rs.Dead.Get(k))
 		if err != nil {
 			return err
 		}
 		held := "the event's own checksum holds"
-		if _, derr := wal.DecodeRecord(seq, d.Record); derr != nil {
+		if _, derr := format.DecodeRecord(seq, d.Record); derr != nil {
 			held = fmt.Sprintf("the event fails its own checksum too: %v", derr)
 		}
 		d.Reason = fmt.Sprintf("corrupt: dead-letter fields fail their checksum; %s (reason as read: %s)", held, d.Reason)
@@ -274,12 +274,12 @@ func (r *streamRepair) fixDead(a *analysis) error {
 		r.act("dead letter %d: its reason, batch, attempts or time fail their checksum: kept, reason now starts with corrupt (%s)", seq, held)
 	}
 	for _, seq := range a.deadRot {
-		k := wal.SeqKey(seq)
-		d, err := wal.DecodeDeadRecord(rs.Dead.Get(k))
+		k := format.SeqKey(seq)
+		d, err := format.DecodeDeadRecord(rs.Dead.Get(k))
 		if err != nil {
 			return err
 		}
-		_, derr := wal.DecodeRecord(seq, d.Record)
+		_, derr := format.DecodeRecord(seq, d.Record)
 		d.Reason = fmt.Sprintf("corrupt: %v (was: %s)", derr, d.Reason)
 		d.Record = append([]byte(nil), d.Record...)
 		if err := r.putDead(rs, k, d); err != nil {
@@ -290,14 +290,14 @@ func (r *streamRepair) fixDead(a *analysis) error {
 	var both [][]byte
 	c := rs.Dead.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		if _, ok := wal.ParseSeqKey(k); !ok || rs.Events.Get(k) != nil {
+		if _, ok := format.ParseSeqKey(k); !ok || rs.Events.Get(k) != nil {
 			both = append(both, append([]byte(nil), k...))
 		}
 	}
 	for _, k := range both {
 		v := append([]byte(nil), rs.Dead.Get(k)...)
 		to := r.take()
-		if err := rs.Dead.Put(wal.SeqKey(to), v); err != nil {
+		if err := rs.Dead.Put(format.SeqKey(to), v); err != nil {
 			return err
 		}
 		if err := rs.Dead.Delete(k); err != nil {
@@ -327,7 +327,7 @@ func (r *streamRepair) recount(sealed uint64) error {
 	}
 	orig, st, hadState := a.stored, a.stored, a.stateOK
 	if !hadState {
-		st = wal.State{Created: r.now}
+		st = format.State{Created: r.now}
 		r.act("state record rebuilt from a scan")
 	}
 	st.SealedThrough = sealed
@@ -347,7 +347,7 @@ func (r *streamRepair) recount(sealed uint64) error {
 }
 
 // diffState lists the counters that differ between a and b.
-func diffState(a, b wal.State) []string {
+func diffState(a, b format.State) []string {
 	var d []string
 	add := func(name string, x, y uint64) {
 		if x != y {

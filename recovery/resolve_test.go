@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -91,7 +92,7 @@ func TestBatchWithHolesDamageDetected(t *testing.T) {
 	}{{"middle", 5}, {"first", 2}, {"last", 7}} {
 		t.Run(tc.name, func(t *testing.T) {
 			path, _ := holedWAL(t)
-			damage(t, path, "a", func(rs wal.RawStream) { require.NoError(t, rs.Events.Delete(wal.SeqKey(tc.seq))) })
+			damage(t, path, "a", func(rs format.RawStream) { require.NoError(t, rs.Events.Delete(format.SeqKey(tc.seq))) })
 			r, err := Verify(path, nil)
 			require.NoError(t, err)
 			require.False(t, r.OK())

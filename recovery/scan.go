@@ -6,43 +6,43 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/walbatch/walbatch/wal"
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // analysis is one stream as a scan of its buckets finds it. Verify reports
 // its problems; Repair acts on it.
 type analysis struct {
 	name     string
-	rs       wal.RawStream
+	rs       format.RawStream
 	uid      [8]byte
 	uidOK    bool
-	stored   wal.State
+	stored   format.State
 	stateOK  bool
-	missing  []string     // sub-buckets
-	batches  []*wal.Batch // well-formed batches, seal order, ranges ascending
-	bad      []uint64     // keys of batch records dropped: undecodable, overlapping, dangling
-	badKeys  [][]byte     // batch keys that are not 8 bytes
-	corrupt  []uint64     // events whose envelope fails to decode
-	strays   []uint64     // decodable events sealed but in no well-formed batch
-	inBatch  []batchCount // per well-formed batch: what its range holds
-	deadBad  []uint64     // dead letters that do not decode
-	deadRot  []uint64     // dead letters whose record fails its checksum, reason not "corrupt"
-	deadSum  []uint64     // dead letters whose reason, batch, attempts or time fail their checksum
-	doneBad  [][]byte     // keys of completion records that do not decode or fail their checksum
-	counted  wal.State
+	missing  []string        // sub-buckets
+	batches  []*format.Batch // well-formed batches, seal order, ranges ascending
+	bad      []uint64        // keys of batch records dropped: undecodable, overlapping, dangling
+	badKeys  [][]byte        // batch keys that are not 8 bytes
+	corrupt  []uint64        // events whose envelope fails to decode
+	strays   []uint64        // decodable events sealed but in no well-formed batch
+	inBatch  []batchCount    // per well-formed batch: what its range holds
+	deadBad  []uint64        // dead letters that do not decode
+	deadRot  []uint64        // dead letters whose record fails its checksum, reason not "corrupt"
+	deadSum  []uint64        // dead letters whose reason, batch, attempts or time fail their checksum
+	doneBad  [][]byte        // keys of completion records that do not decode or fail their checksum
+	counted  format.State
 	events   int64
 	maxEvent uint64
 	maxDead  uint64
 	maxBatch uint64
 	maxDone  uint64
 
-	runs []wal.RequeuedRun // the stored requeued runs
+	runs []format.RequeuedRun // the stored requeued runs
 	// runsWrong is set when the stored requeued runs do not decode or do
 	// not hold exactly the requeued events in enqueue-time order; requeued
 	// is then what Repair stores instead: each stretch of requeued events
 	// with no other event between and no time going back.
 	runsWrong bool
-	requeued  []wal.RequeuedRun
+	requeued  []format.RequeuedRun
 }
 
 type batchCount struct {
@@ -65,7 +65,7 @@ func (a *analysis) sealed() uint64 {
 }
 
 // analyze scans one stream in tx and reports what is wrong to ps.
-func analyze(rs wal.RawStream, ps *problems) *analysis {
+func analyze(rs format.RawStream, ps *problems) *analysis {
 	a := &analysis{name: rs.Name, rs: rs}
 	n := rs.Name
 	if a.uidOK = len(rs.UID) == 8; a.uidOK {
@@ -83,12 +83,12 @@ func analyze(rs wal.RawStream, ps *problems) *analysis {
 	}
 	if rs.State == nil {
 		ps.add(KindState, n, 0, "state record missing")
-	} else if st, err := wal.DecodeState(rs.State); err != nil {
+	} else if st, err := format.DecodeState(rs.State); err != nil {
 		ps.add(KindState, n, 0, "%v", err)
 	} else {
 		a.stored, a.stateOK = st, true
 	}
-	if runs, err := wal.DecodeRequeuedRuns(rs.Requeued); err != nil {
+	if runs, err := format.DecodeRequeuedRuns(rs.Requeued); err != nil {
 		a.runsWrong = true
 		ps.add(KindCounter, n, 0, "%v", err)
 	} else {
@@ -100,10 +100,10 @@ func analyze(rs wal.RawStream, ps *problems) *analysis {
 		}
 	}
 	for i, b := range []*bolt.Bucket{rs.Events, rs.Batches, rs.Dead, rs.Done} {
-		if b == nil && rs.Bucket.Get([]byte(wal.SubBuckets[i])) != nil {
-			ps.add(KindFile, n, 0, "%q is a value where a bucket belongs", wal.SubBuckets[i])
+		if b == nil && rs.Bucket.Get([]byte(format.SubBuckets[i])) != nil {
+			ps.add(KindFile, n, 0, "%q is a value where a bucket belongs", format.SubBuckets[i])
 		}
-		if sub := wal.SubBuckets[i]; b == nil {
+		if sub := format.SubBuckets[i]; b == nil {
 			a.missing = append(a.missing, sub)
 			ps.add(KindBucket, n, 0, "bucket %q missing", sub)
 		}
@@ -127,14 +127,14 @@ func (a *analysis) scanBatches(ps *problems) {
 			ps.add(KindFile, a.name, 0, "batch key %x is a bucket where a record belongs", k)
 			continue
 		}
-		seq, ok := wal.ParseSeqKey(k)
+		seq, ok := format.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindBatch, a.name, 0, "batch key %x is not 8 bytes", k)
 			a.badKeys = append(a.badKeys, append([]byte(nil), k...))
 			continue
 		}
 		a.maxBatch = max(a.maxBatch, seq)
-		b, err := wal.DecodeBatch(a.uid, seq, v)
+		b, err := format.DecodeBatch(a.uid, seq, v)
 		drop := func(format string, args ...any) {
 			ps.add(KindBatch, a.name, seq, "batch %d: "+format, append([]any{seq}, args...)...)
 			a.bad = append(a.bad, seq)
@@ -149,7 +149,7 @@ func (a *analysis) scanBatches(ps *problems) {
 		case a.rs.Events == nil || !holdsEvents(a.rs.Events, b.First, b.Last):
 			drop("range [%d, %d] points at missing events (it holds none)", b.First, b.Last)
 		default:
-			if a.rs.Events.Get(wal.SeqKey(b.First)) == nil || a.rs.Events.Get(wal.SeqKey(b.Last)) == nil {
+			if a.rs.Events.Get(format.SeqKey(b.First)) == nil || a.rs.Events.Get(format.SeqKey(b.Last)) == nil {
 				ps.add(KindBatch, a.name, seq, "batch %d: range [%d, %d] points at missing events", seq, b.First, b.Last)
 			}
 			a.batches = append(a.batches, b)
@@ -199,14 +199,14 @@ func (a *analysis) scanEvents(ps *problems) {
 			ps.add(KindFile, a.name, 0, "event key %x is a bucket where a record belongs", k)
 			continue
 		}
-		seq, ok := wal.ParseSeqKey(k)
+		seq, ok := format.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindRecord, a.name, 0, "event key %x is not 8 bytes", k)
 			continue
 		}
 		a.events++
 		a.maxEvent = max(a.maxEvent, seq)
-		t, requeued := wal.RecordTime(v), wal.IsRequeued(seq, v)
+		t, requeued := format.RecordTime(v), format.IsRequeued(seq, v)
 		if first {
 			a.counted.OldestNanos, first = t, false
 		} else if requeued {
@@ -232,11 +232,11 @@ func (a *analysis) scanEvents(ps *problems) {
 		if n := len(a.requeued); requeued && prevRequeued && n > 0 && t >= prevTime {
 			a.requeued[n-1].Last = seq
 		} else if requeued {
-			a.requeued = append(a.requeued, wal.RequeuedRun{First: seq, Last: seq})
+			a.requeued = append(a.requeued, format.RequeuedRun{First: seq, Last: seq})
 		}
 		prevRequeued, prevTime = requeued, t
-		bytes := wal.RecordBytes(v)
-		if _, err := wal.DecodeRecord(seq, v); err != nil {
+		bytes := format.RecordBytes(v)
+		if _, err := format.DecodeRecord(seq, v); err != nil {
 			a.corrupt = append(a.corrupt, seq)
 			ps.add(KindRecord, a.name, seq, "%v", err)
 		}
@@ -297,7 +297,7 @@ func (a *analysis) scanDead(ps *problems) {
 			ps.add(KindFile, a.name, 0, "dead letter key %x is a bucket where a record belongs", k)
 			continue
 		}
-		seq, ok := wal.ParseSeqKey(k)
+		seq, ok := format.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindDead, a.name, 0, "dead-letter key %x is not 8 bytes", k)
 			continue
@@ -307,20 +307,20 @@ func (a *analysis) scanDead(ps *problems) {
 		if a.rs.Events != nil && a.rs.Events.Get(k) != nil {
 			ps.add(KindDead, a.name, seq, "event %d is both pending and a dead letter", seq)
 		}
-		d, err := wal.DecodeDeadRecord(v)
+		d, err := format.DecodeDeadRecord(v)
 		if err != nil {
 			a.deadBad = append(a.deadBad, seq)
 			a.counted.DeadBytes += uint64(len(v))
 			ps.add(KindDead, a.name, seq, "%v", err)
 			continue
 		}
-		a.counted.DeadBytes += wal.RecordBytes(d.Record)
+		a.counted.DeadBytes += format.RecordBytes(d.Record)
 		if !d.SumOK() {
 			a.deadSum = append(a.deadSum, seq)
 			ps.add(KindDead, a.name, seq, "dead letter %d: its reason, batch, attempts or time fail their checksum (reason as read: %q)", seq, d.Reason)
 			continue
 		}
-		if _, err := wal.DecodeRecord(seq, d.Record); err != nil && !strings.HasPrefix(d.Reason, "corrupt") {
+		if _, err := format.DecodeRecord(seq, d.Record); err != nil && !strings.HasPrefix(d.Reason, "corrupt") {
 			a.deadRot = append(a.deadRot, seq)
 			ps.add(KindDead, a.name, seq, "dead letter (%s): %v", d.Reason, err)
 		}
@@ -337,7 +337,7 @@ func (a *analysis) scanDone(ps *problems) {
 			ps.add(KindFile, a.name, 0, "completion key %x is a bucket where a record belongs", k)
 			continue
 		}
-		seq, ok := wal.ParseSeqKey(k)
+		seq, ok := format.ParseSeqKey(k)
 		if !ok {
 			ps.add(KindDone, a.name, 0, "completion key %x is not 8 bytes", k)
 			a.doneBad = append(a.doneBad, append([]byte(nil), k...))
@@ -345,7 +345,7 @@ func (a *analysis) scanDone(ps *problems) {
 		}
 		a.maxDone = max(a.maxDone, seq)
 		a.counted.DoneRecords++
-		if _, err := wal.DecodeCompletion(a.uid, seq, v); err != nil {
+		if _, err := format.DecodeCompletion(a.uid, seq, v); err != nil {
 			ps.add(KindDone, a.name, seq, "%v", err)
 			a.doneBad = append(a.doneBad, append([]byte(nil), k...))
 		}
@@ -407,15 +407,15 @@ func (a *analysis) carriedUID() (uid [8]byte, found bool) {
 		}
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			seq, _ := wal.ParseSeqKey(k)
+			seq, _ := format.ParseSeqKey(k)
 			if b == a.rs.Dead {
-				d, err := wal.DecodeDeadRecord(v)
+				d, err := format.DecodeDeadRecord(v)
 				if err != nil {
 					continue
 				}
 				v = d.Record
 			}
-			if r, err := wal.DecodeRecord(seq, v); err == nil {
+			if r, err := format.DecodeRecord(seq, v); err == nil {
 				copy(uid[:], r.ID[:8])
 				return uid, true
 			}
@@ -426,7 +426,7 @@ func (a *analysis) carriedUID() (uid [8]byte, found bool) {
 
 // holdsEvents reports whether events has a key in [first, last].
 func holdsEvents(events *bolt.Bucket, first, last uint64) bool {
-	k, _ := events.Cursor().Seek(wal.SeqKey(first))
-	seq, ok := wal.ParseSeqKey(k)
+	k, _ := events.Cursor().Seek(format.SeqKey(first))
+	seq, ok := format.ParseSeqKey(k)
 	return ok && seq <= last
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -12,7 +13,7 @@ import (
 // letters) must leave a file that Verify accepts.
 func TestSealQuarantineLeavesConsistentFile(t *testing.T) {
 	path := buildWAL(t)
-	damage(t, path, "a", func(rs wal.RawStream) {
+	damage(t, path, "a", func(rs format.RawStream) {
 		flipIn(t, rs, state(t, rs).SealedThrough+2)
 	})
 	l, err := wal.Open(path, nil)
@@ -42,7 +43,7 @@ func TestInFlightQuarantineLeavesConsistentFile(t *testing.T) {
 	b := res.Batch
 	require.NoError(t, l.Close())
 
-	damage(t, path, "a", func(rs wal.RawStream) { flipIn(t, rs, b.First+1) })
+	damage(t, path, "a", func(rs format.RawStream) { flipIn(t, rs, b.First+1) })
 
 	l, err = wal.Open(path, nil)
 	require.NoError(t, err)
@@ -90,7 +91,7 @@ func TestDeadLetterWithCorruptRecordLeavesConsistentFile(t *testing.T) {
 	require.GreaterOrEqual(t, b.Count, 2)
 	require.NoError(t, l.Close())
 
-	damage(t, path, "a", func(rs wal.RawStream) { flipIn(t, rs, b.Last) })
+	damage(t, path, "a", func(rs format.RawStream) { flipIn(t, rs, b.Last) })
 
 	l, err = wal.Open(path, nil)
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/boltfile"
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -97,7 +98,7 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 			}
 		}
 		checkTopLevel(tx, ps)
-		streams, err := wal.RawStreams(tx)
+		streams, err := format.RawStreams(tx)
 		if err != nil {
 			return err
 		}

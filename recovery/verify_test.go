@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -29,16 +30,16 @@ func requeuedTimes(t *testing.T, path, name string) (first, requeued int64) {
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, db.View(func(tx *bolt.Tx) error {
-		rs, ok := wal.RawStreamOf(tx, name)
+		rs, ok := format.RawStreamOf(tx, name)
 		require.True(t, ok)
 		return rs.Events.ForEach(func(k, v []byte) error {
-			seq, _ := wal.ParseSeqKey(k)
-			r, err := wal.DecodeRecord(seq, v)
+			seq, _ := format.ParseSeqKey(k)
+			r, err := format.DecodeRecord(seq, v)
 			require.NoError(t, err)
 			if first == 0 {
 				first = r.Time.UnixNano()
 			}
-			moved := !bytes.Equal(r.ID[8:], wal.SeqKey(seq)) // first appended under another key
+			moved := !bytes.Equal(r.ID[8:], format.SeqKey(seq)) // first appended under another key
 			if moved && (requeued == 0 || r.Time.UnixNano() < requeued) {
 				requeued = r.Time.UnixNano()
 			}
@@ -63,7 +64,7 @@ func TestVerifyOldestCountsRequeuedEvents(t *testing.T) {
 	require.Equal(t, requeued, r.Streams[0].Counted.OldestNanos)
 
 	// As the previous version left it: no runs, the first event's time.
-	damage(t, path, "a", func(rs wal.RawStream) {
+	damage(t, path, "a", func(rs format.RawStream) {
 		require.NoError(t, rs.Bucket.Delete([]byte("requeued")))
 		st := state(t, rs)
 		st.OldestNanos = first

@@ -2,6 +2,8 @@ package wal
 
 import (
 	"time"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // Entry is one event to append.
@@ -38,7 +40,7 @@ func (s *Stream) Append(key string, payload []byte) (Appended, error) {
 func (s *Stream) AppendEntry(e Entry) (Appended, error) {
 	now := time.Now().UnixNano()
 	r := reqPool.Get().(*appendReq)
-	body := appendRecordBody(make([]byte, 0, recordSize(len(e.Key), len(e.Payload), headersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
+	body := format.AppendRecordBody(make([]byte, 0, format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
 	r.s, r.bytes, r.oldest, r.cb, r.err = s, uint64(len(e.Payload)), now, nil, nil
 	r.one[0] = body
 	r.bodies = r.one[:]
@@ -84,24 +86,24 @@ func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) 
 		e := entries[0]
 		r := reqPool.Get().(*appendReq)
 		r.s, r.bytes, r.oldest, r.cb, r.err, r.recycle = s, uint64(len(e.Payload)), now, cb, nil, true
-		r.one[0] = appendRecordBody(make([]byte, 0, recordSize(len(e.Key), len(e.Payload), headersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
+		r.one[0] = format.AppendRecordBody(make([]byte, 0, format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
 		r.bodies = r.one[:]
 		s.l.submitReq(r)
 		return
 	}
 	size, bytes := 0, uint64(0)
 	for _, e := range entries {
-		size += recordSize(len(e.Key), len(e.Payload), headersSize(e.Headers))
+		size += format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))
 		bytes += uint64(len(e.Payload))
 	}
 	slab := make([]byte, 0, size)
 	bodies := make([][]byte, len(entries))
 	for i, e := range entries {
 		start := len(slab)
-		slab = appendRecordBody(slab, now, e.Key, e.Payload, e.Headers)
-		// Room for the checksum that sealRecord appends in place.
-		bodies[i] = slab[start:len(slab):min(len(slab)+crcSize, cap(slab))]
-		slab = slab[:len(slab)+crcSize]
+		slab = format.AppendRecordBody(slab, now, e.Key, e.Payload, e.Headers)
+		// Room for the checksum that format.SealRecord appends in place.
+		bodies[i] = slab[start:len(slab):min(len(slab)+format.CRCSize, cap(slab))]
+		slab = slab[:len(slab)+format.CRCSize]
 	}
 	r := &appendReq{s: s, bodies: bodies, bytes: bytes, oldest: now, cb: cb}
 	if len(entries) == 0 {

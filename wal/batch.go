@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -16,27 +16,26 @@ import (
 // completed or dead-lettered, across retries, partial deliveries and
 // restarts.
 type Batch struct {
-	Seq         uint64 `msgpack:"seq"`
-	ID          string `msgpack:"-"`
-	First       uint64 `msgpack:"first"` // first event still in the batch
-	Last        uint64 `msgpack:"last"`
-	Count       int    `msgpack:"count"`
-	Bytes       int64  `msgpack:"bytes"`
-	Key         string `msgpack:"key"`
-	Attempts    int    `msgpack:"attempts"` // failed attempts so far
-	NextAttempt int64  `msgpack:"next"`     // unix ns; 0 = now
-	LastError   string `msgpack:"err"`
-	SealedAt    int64  `msgpack:"sealed"`
-	Delivered   int    `msgpack:"delivered"` // events completed by partial results
+	Seq         uint64
+	ID          string
+	First       uint64 // first event still in the batch
+	Last        uint64
+	Count       int
+	Bytes       int64
+	Key         string
+	Attempts    int   // failed attempts so far
+	NextAttempt int64 // unix ns; 0 = now
+	LastError   string
+	SealedAt    int64
+	Delivered   int // events completed by partial results
 	// DeliveredBytes is the payload bytes of the Delivered events. A batch
 	// record written before the field existed decodes with 0.
-	DeliveredBytes int64 `msgpack:"delivered_bytes,omitempty"`
-	// Sum is the stored CRC32C of the other fields (see fieldsum.go;
-	// absent in a record written before it existed). Storing a batch sets
-	// it, decoding checks it (a batch whose fields fail it does not
-	// decode: store.ErrCorrupt) and clears it: it is 0 in every Batch the
-	// log returns, and callers never set it.
-	Sum uint32 `msgpack:"crc,omitempty"`
+	DeliveredBytes int64
+	// Sum is always 0 in a Batch the log returns, and callers never set
+	// it: the file stores a CRC32C of the other fields, which is checked
+	// (a batch whose fields fail it is store.ErrCorrupt) and cleared when
+	// the record is read.
+	Sum uint32
 }
 
 // NextAttemptTime returns when the batch may be dispatched again.
@@ -83,7 +82,7 @@ func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
 		opts.MaxEvents = 1
 	}
 	var res SealResult
-	var st streamState
+	var st format.State
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
 		return s.sealIn(tx, &st, opts, &res)
@@ -100,11 +99,11 @@ func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
 // sealIn is Seal's work inside tx, on st (the state as of tx). It returns
 // errNothing, having changed nothing, when there is no batch to cut and no
 // corrupt record to quarantine.
-func (s *Stream) sealIn(tx *bolt.Tx, st *streamState, opts SealOptions, res *SealResult) error {
+func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *SealResult) error {
 	if st.PendingCount == 0 {
 		return errNothing
 	}
-	events, err := s.sub(tx, bucketEvents)
+	events, err := s.sub(tx, format.BucketEvents)
 	if err != nil {
 		return err
 	}
@@ -114,12 +113,12 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *streamState, opts SealOptions, res *Sea
 	var bytes int64
 	complete := false
 	c := events.Cursor()
-	for k, v := c.Seek(u64key(st.SealedThrough + 1)); k != nil; k, v = c.Next() {
-		seq, ok := keyU64(k)
+	for k, v := c.Seek(format.SeqKey(st.SealedThrough + 1)); k != nil; k, v = c.Next() {
+		seq, ok := format.ParseSeqKey(k)
 		if !ok {
 			return fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt)
 		}
-		r, derr := DecodeRecord(seq, v)
+		r, derr := decodeRecord(seq, v)
 		if derr != nil {
 			badKeys = append(badKeys, append([]byte(nil), k...))
 			badVals = append(badVals, append([]byte(nil), v...))
@@ -182,16 +181,16 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *streamState, opts SealOptions, res *Sea
 
 // quarantine moves records that fail their checksum from the events bucket
 // to dead letters with reason "corrupt".
-func (s *Stream) quarantine(tx *bolt.Tx, st *streamState, events *bolt.Bucket, keys, vals [][]byte) error {
-	dead, err := s.sub(tx, bucketDead)
+func (s *Stream) quarantine(tx *bolt.Tx, st *format.State, events *bolt.Bucket, keys, vals [][]byte) error {
+	dead, err := s.sub(tx, format.BucketDead)
 	if err != nil {
 		return err
 	}
 	for i, k := range keys {
-		seq, _ := keyU64(k)
-		_, derr := DecodeRecord(seq, vals[i])
+		seq, _ := format.ParseSeqKey(k)
+		_, derr := decodeRecord(seq, vals[i])
 		n := uint64(len(vals[i]))
-		d := deadRecord{Record: vals[i], Reason: "corrupt: " + derr.Error(), At: time.Now().UnixNano()}
+		d := format.DeadRecord{Record: vals[i], Reason: "corrupt: " + derr.Error(), At: time.Now().UnixNano()}
 		if err := putDead(dead, k, &d); err != nil {
 			return err
 		}
@@ -199,7 +198,7 @@ func (s *Stream) quarantine(tx *bolt.Tx, st *streamState, events *bolt.Bucket, k
 			return err
 		}
 		st.PendingCount--
-		st.PendingBytes -= min(appendedBytes(vals[i]), st.PendingBytes)
+		st.PendingBytes -= min(format.AppendedBytes(vals[i]), st.PendingBytes)
 		st.DeadCount++
 		st.DeadBytes += n
 	}
@@ -207,7 +206,7 @@ func (s *Stream) quarantine(tx *bolt.Tx, st *streamState, events *bolt.Bucket, k
 }
 
 func (s *Stream) putBatch(tx *bolt.Tx, b *Batch) error {
-	bb, err := s.sub(tx, bucketBatches)
+	bb, err := s.sub(tx, format.BucketBatches)
 	if err != nil {
 		return err
 	}
@@ -215,22 +214,18 @@ func (s *Stream) putBatch(tx *bolt.Tx, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	return bb.Put(u64key(b.Seq), v)
+	return bb.Put(format.SeqKey(b.Seq), v)
 }
 
 // encodeBatch returns the stored form of b, with its checksum.
-func encodeBatch(b *Batch) ([]byte, error) {
-	c := *b
-	c.Sum = uint32(c.sum())
-	return msgpack.Marshal(&c)
-}
+func encodeBatch(b *Batch) ([]byte, error) { return format.EncodeBatch((*format.Batch)(b)) }
 
 func (s *Stream) getBatch(tx *bolt.Tx, seq uint64) (*Batch, error) {
-	bb, err := s.sub(tx, bucketBatches)
+	bb, err := s.sub(tx, format.BucketBatches)
 	if err != nil {
 		return nil, err
 	}
-	v := bb.Get(u64key(seq))
+	v := bb.Get(format.SeqKey(seq))
 	if v == nil {
 		return nil, fmt.Errorf("%w: stream %q batch %s", ErrNoBatch, s.name, s.BatchID(seq))
 	}
@@ -238,9 +233,9 @@ func (s *Stream) getBatch(tx *bolt.Tx, seq uint64) (*Batch, error) {
 }
 
 func (s *Stream) decodeBatch(seq uint64, v []byte) (*Batch, error) {
-	b, err := DecodeBatch(s.uid, seq, v)
+	b, err := format.DecodeBatch(s.uid, seq, v)
 	if err != nil {
 		return nil, fmt.Errorf("wal: stream %q: %w", s.name, err)
 	}
-	return b, nil
+	return (*Batch)(b), nil
 }

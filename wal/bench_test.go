@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // benchPayload is a realistic analytics event, about 200 bytes of JSON.
@@ -197,7 +199,7 @@ func openRaw(b *testing.B) *os.File {
 }
 
 func benchRecord() []byte {
-	return EncodeRecord(Record{ID: eventID([8]byte{1}, 1), Time: time.Now(), Payload: benchPayload})
+	return format.EncodeRecord(format.Record{ID: format.EventID([8]byte{1}, 1), Time: time.Now(), Payload: benchPayload})
 }
 
 func BenchmarkRawGroupCommit(b *testing.B) {

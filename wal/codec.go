@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // MaxCodecLen is the longest codec name SetCodec records.
@@ -51,9 +53,9 @@ func (s *Stream) SetCodec(name string) error {
 			return err
 		}
 		if name == "" {
-			return b.Delete(keyCodec)
+			return b.Delete(format.KeyCodec)
 		}
-		return b.Put(keyCodec, []byte(name))
+		return b.Put(format.KeyCodec, []byte(name))
 	}, func() {
 		s.mu.Lock()
 		s.codec = name

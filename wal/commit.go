@@ -5,12 +5,14 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // appendReq is one caller's append waiting for the group committer.
 type appendReq struct {
 	s      *Stream
-	bodies [][]byte // envelopes without ID and checksum (appendRecordBody)
+	bodies [][]byte // envelopes without ID and checksum (format.AppendRecordBody)
 	one    [1][]byte
 	bytes  uint64 // payload bytes
 	oldest int64  // enqueue time of the first body
@@ -195,7 +197,7 @@ func (c *committer) commitAll(reqs []*appendReq) {
 // groupStream is a stream's state while a group is being written.
 type groupStream struct {
 	s  *Stream
-	st streamState
+	st format.State
 	ev int64 // limits
 	by int64
 }
@@ -289,7 +291,7 @@ func writeGroup(tx *bolt.Tx, reqs []*appendReq, touched []*groupStream) error {
 	for _, r := range reqs {
 		if r.s != cur {
 			var err error
-			if events, err = r.s.sub(tx, bucketEvents); err != nil {
+			if events, err = r.s.sub(tx, format.BucketEvents); err != nil {
 				return err
 			}
 			cur = r.s
@@ -299,7 +301,7 @@ func writeGroup(tx *bolt.Tx, reqs []*appendReq, touched []*groupStream) error {
 			k := keys[:8:8]
 			keys = keys[8:]
 			putU64(k, seq)
-			r.bodies[i] = sealRecord(body, eventID(r.s.uid, seq))
+			r.bodies[i] = format.SealRecord(body, format.EventID(r.s.uid, seq))
 			if err := events.Put(k, r.bodies[i]); err != nil {
 				return err
 			}

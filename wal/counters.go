@@ -3,6 +3,8 @@ package wal
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // streamCounters are a stream's counts that the file does not keep: they
@@ -20,7 +22,7 @@ type streamCounters struct {
 // countDead adds the events a committed transition moved to dead letters:
 // DeadCount only grows through dead-lettering (Requeue and PurgeDead
 // shrink it).
-func (c *streamCounters) countDead(before, after streamState) {
+func (c *streamCounters) countDead(before, after format.State) {
 	if after.DeadCount > before.DeadCount {
 		c.deadLettered.Add(int64(after.DeadCount - before.DeadCount))
 	}

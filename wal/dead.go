@@ -6,38 +6,18 @@ import (
 	"sort"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
 )
 
-// deadRecord is a dead letter as stored: the event's envelope, unchanged
-// (its checksum still checks it), why it died, and the checksum of the
-// fields other than the envelope (see fieldsum.go; 0 in records written
-// before it existed).
-type deadRecord struct {
-	Record   []byte `msgpack:"rec"`
-	Reason   string `msgpack:"reason"`
-	BatchID  string `msgpack:"batch"`
-	Attempts int    `msgpack:"attempts"`
-	At       int64  `msgpack:"at"`
-	Sum      uint32 `msgpack:"crc,omitempty"`
-}
-
-func putDead(dead *bolt.Bucket, k []byte, d *deadRecord) error {
-	v, err := encodeDead(d)
+func putDead(dead *bolt.Bucket, k []byte, d *format.DeadRecord) error {
+	v, err := format.EncodeDeadRecord(d)
 	if err != nil {
 		return err
 	}
 	return dead.Put(append([]byte(nil), k...), v)
-}
-
-// encodeDead returns the stored form of d, with its checksum.
-func encodeDead(d *deadRecord) ([]byte, error) {
-	c := *d
-	c.Sum = uint32(c.sum())
-	return msgpack.Marshal(&c)
 }
 
 // DeadLetter is an event in the dead-letter store.
@@ -56,12 +36,12 @@ type DeadLetter struct {
 var errCorruptBatch = errors.New("batch range points at missing events")
 
 func decodeDead(seq uint64, v []byte) (DeadLetter, error) {
-	var d deadRecord
-	if err := unmarshal(v, &d); err != nil {
+	d, err := format.DecodeDeadRecord(v)
+	if err != nil {
 		return DeadLetter{}, fmt.Errorf("wal: dead letter %d: %w", seq, store.ErrCorrupt)
 	}
 	dl := DeadLetter{Reason: d.Reason, BatchID: d.BatchID, Attempts: d.Attempts, At: time.Unix(0, d.At)}
-	dl.Record, dl.Err = DecodeRecord(seq, d.Record)
+	dl.Record, dl.Err = decodeRecord(seq, d.Record)
 	dl.Raw = append([]byte(nil), d.Record...)
 	if dl.Err == nil {
 		dl.Record.Payload = append([]byte(nil), dl.Record.Payload...)
@@ -73,12 +53,12 @@ func decodeDead(seq uint64, v []byte) (DeadLetter, error) {
 // consistent snapshot, until fn returns an error (which is returned).
 func (s *Stream) ForEachDead(fn func(DeadLetter) error) error {
 	return s.l.db.View(func(tx *bolt.Tx) error {
-		dead, err := s.sub(tx, bucketDead)
+		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
 			return err
 		}
 		return dead.ForEach(func(k, v []byte) error {
-			seq, _ := keyU64(k)
+			seq, _ := format.ParseSeqKey(k)
 			d, err := decodeDead(seq, v)
 			if err != nil {
 				return err
@@ -111,15 +91,15 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 	for _, id := range ids {
 		want[id] = true
 	}
-	var st streamState
+	var st format.State
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
 		res = RequeueResult{}
-		dead, err := s.sub(tx, bucketDead)
+		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
 			return err
 		}
-		events, err := s.sub(tx, bucketEvents)
+		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
 		}
@@ -131,7 +111,7 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 		}
 		var moves []move
 		err = dead.ForEach(func(k, v []byte) error {
-			seq, _ := keyU64(k)
+			seq, _ := format.ParseSeqKey(k)
 			d, err := decodeDead(seq, v)
 			if err != nil {
 				return err
@@ -155,7 +135,7 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 			if err := dead.Delete(m.key); err != nil {
 				return err
 			}
-			if err := events.Put(u64key(st.NextSeq), m.rec); err != nil {
+			if err := events.Put(format.SeqKey(st.NextSeq), m.rec); err != nil {
 				return err
 			}
 			st.NextSeq++
@@ -190,7 +170,7 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 // PurgeDead deletes every dead letter of the stream, in one transaction,
 // and returns how many it deleted. There is no undo.
 func (s *Stream) PurgeDead() (int, error) {
-	var st streamState
+	var st format.State
 	n := 0
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
@@ -198,15 +178,15 @@ func (s *Stream) PurgeDead() (int, error) {
 		if err != nil {
 			return err
 		}
-		dead := b.Bucket(bucketDead)
+		dead := b.Bucket(format.BucketDead)
 		if dead == nil {
 			return fmt.Errorf("wal: stream %q has no dead bucket: %w", s.name, store.ErrCorrupt)
 		}
 		n = dead.Stats().KeyN
-		if err := b.DeleteBucket(bucketDead); err != nil {
+		if err := b.DeleteBucket(format.BucketDead); err != nil {
 			return err
 		}
-		if _, err := b.CreateBucket(bucketDead); err != nil {
+		if _, err := b.CreateBucket(format.BucketDead); err != nil {
 			return err
 		}
 		st.DeadCount, st.DeadBytes = 0, 0

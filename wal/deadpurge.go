@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // PurgeDeadEvents deletes the dead letters whose event IDs are in ids, in
@@ -19,18 +21,18 @@ func (s *Stream) PurgeDeadEvents(ids []EventID) (int, error) {
 	for _, id := range ids {
 		want[id] = true
 	}
-	var st streamState
+	var st format.State
 	n := 0
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st, n = s.current(), 0
-		dead, err := s.sub(tx, bucketDead)
+		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
 			return err
 		}
 		var keys [][]byte
 		var bytes uint64
 		err = dead.ForEach(func(k, v []byte) error {
-			seq, _ := keyU64(k)
+			seq, _ := format.ParseSeqKey(k)
 			d, err := decodeDead(seq, v)
 			if err != nil {
 				return err

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // deleteRange deletes through a cursor; bbolt's cursor behaves differently
@@ -29,7 +31,7 @@ func TestDeleteRange(t *testing.T) {
 					if seq%97 == 0 {
 						continue // holes, as quarantined records leave
 					}
-					if err := b.Put(u64key(seq), val); err != nil {
+					if err := b.Put(format.SeqKey(seq), val); err != nil {
 						return err
 					}
 				}
@@ -41,7 +43,7 @@ func TestDeleteRange(t *testing.T) {
 				if touched {
 					for seq := uint64(first); seq <= last; seq += 5 {
 						if seq%97 != 0 {
-							if err := b.Put(u64key(seq), val[:10]); err != nil {
+							if err := b.Put(format.SeqKey(seq), val[:10]); err != nil {
 								return err
 							}
 						}
@@ -53,7 +55,7 @@ func TestDeleteRange(t *testing.T) {
 				b := tx.Bucket([]byte("e"))
 				for seq := uint64(1); seq <= n; seq++ {
 					want := seq%97 != 0 && (seq < first || seq > last)
-					require.Equal(t, want, b.Get(u64key(seq)) != nil, "seq %d", seq)
+					require.Equal(t, want, b.Get(format.SeqKey(seq)) != nil, "seq %d", seq)
 				}
 				return nil
 			}))

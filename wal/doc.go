@@ -14,7 +14,7 @@
 //	streams/
 //	  <name>/                 one bucket per stream
 //	    uid                   8 random bytes; prefix of event and batch IDs
-//	    state                 15 big-endian uint64 counters (see streamState)
+//	    state                 15 big-endian uint64 counters (see format.State)
 //	    requeued              runs of requeued events: big-endian [first, last]
 //	                          key pairs, ascending; absent when there are none
 //	    events/  seq -> record envelope    pending and in-flight events
@@ -24,7 +24,7 @@
 //
 // The crc of batch, dead-letter and completion records is a CRC32C of
 // their other fields' values (a dead letter's envelope has its own; see
-// fieldsum.go). Records written before it existed lack it and are read as
+// internal/format/fieldsum.go). Records written before it existed lack it and are read as
 // before: the format version did not change.
 //
 // The events bucket is written with FillPercent 1.0: its keys only grow, so

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -37,10 +38,11 @@ var (
 	// SyncAlways nor SyncNone.
 	ErrInvalidOptions = errors.New("wal: invalid options")
 
-	// ErrRecord is returned by DecodeRecord for bytes that are not a valid
-	// record envelope, including a checksum mismatch. It wraps
+	// ErrRecord is wrapped by the error ForEachEvent passes, and by
+	// DeadLetter.Err, for a stored event whose record envelope is damaged
+	// (its checksum fails or it does not parse). Such an error also wraps
 	// store.ErrCorrupt.
-	ErrRecord = errors.New("wal: bad record")
+	ErrRecord = format.ErrRecord
 )
 
 func errReadOnly(l *Log) error {

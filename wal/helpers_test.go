@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // mustOpen opens a log in a fresh temporary directory, closes it in
@@ -67,19 +69,19 @@ type scan struct {
 // events, a duplicate event ID, requeued runs that do not hold exactly the
 // requeued events in enqueue-time order. sc.oldest is the oldest enqueue
 // time of the first event and of every requeued event.
-func scanStream(s *Stream) (scan, streamState, error) {
+func scanStream(s *Stream) (scan, format.State, error) {
 	sc := scan{ids: map[EventID]string{}}
-	var st streamState
+	var st format.State
 	err := s.l.db.View(func(tx *bolt.Tx) error {
 		b, err := s.bucket(tx)
 		if err != nil {
 			return err
 		}
-		if st, err = decodeState(b.Get(keyState)); err != nil {
+		if st, err = format.DecodeState(b.Get(format.KeyState)); err != nil {
 			return err
 		}
-		events := b.Bucket(bucketEvents)
-		runs, err := DecodeRequeuedRuns(b.Get(keyRequeued))
+		events := b.Bucket(format.BucketEvents)
+		runs, err := format.DecodeRequeuedRuns(b.Get(format.KeyRequeued))
 		if err != nil {
 			return err
 		}
@@ -96,12 +98,12 @@ func scanStream(s *Stream) (scan, streamState, error) {
 		var prev uint64
 		c := events.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			seq, ok := keyU64(k)
+			seq, ok := format.ParseSeqKey(k)
 			if !ok || seq <= prev || seq >= st.NextSeq {
 				return fmt.Errorf("event key %x out of order or past NextSeq %d", k, st.NextSeq)
 			}
 			prev = seq
-			r, err := DecodeRecord(seq, v)
+			r, err := decodeRecord(seq, v)
 			if err != nil {
 				return err
 			}
@@ -151,8 +153,8 @@ func scanStream(s *Stream) (scan, streamState, error) {
 		// Bytes payload bytes, and batches do not overlap.
 		var inBatches, inBatchBytes uint64
 		var lastEnd uint64
-		err = b.Bucket(bucketBatches).ForEach(func(k, v []byte) error {
-			seq, _ := keyU64(k)
+		err = b.Bucket(format.BucketBatches).ForEach(func(k, v []byte) error {
+			seq, _ := format.ParseSeqKey(k)
 			bt, err := s.decodeBatch(seq, v)
 			if err != nil {
 				return err
@@ -163,12 +165,12 @@ func scanStream(s *Stream) (scan, streamState, error) {
 			lastEnd = bt.Last
 			n, by := 0, int64(0)
 			c := events.Cursor()
-			for k, v := c.Seek(u64key(bt.First)); k != nil; k, v = c.Next() {
-				if q, _ := keyU64(k); q > bt.Last {
+			for k, v := c.Seek(format.SeqKey(bt.First)); k != nil; k, v = c.Next() {
+				if q, _ := format.ParseSeqKey(k); q > bt.Last {
 					break
 				}
 				n++
-				by += int64(recordBytes(v))
+				by += int64(format.RecordBytes(v))
 			}
 			if n != bt.Count || by != bt.Bytes {
 				return fmt.Errorf("batch %d says %d events/%d bytes, holds %d/%d", seq, bt.Count, bt.Bytes, n, by)
@@ -187,8 +189,8 @@ func scanStream(s *Stream) (scan, streamState, error) {
 		if inBatches != sc.inflight || inBatchBytes != sc.inflightBytes {
 			return fmt.Errorf("%d sealed events (%d bytes) but batches hold %d (%d bytes)", sc.inflight, sc.inflightBytes, inBatches, inBatchBytes)
 		}
-		err = b.Bucket(bucketDead).ForEach(func(k, v []byte) error {
-			seq, _ := keyU64(k)
+		err = b.Bucket(format.BucketDead).ForEach(func(k, v []byte) error {
+			seq, _ := format.ParseSeqKey(k)
 			d, err := decodeDead(seq, v)
 			if err != nil {
 				return err
@@ -208,7 +210,7 @@ func scanStream(s *Stream) (scan, streamState, error) {
 		if err != nil {
 			return err
 		}
-		sc.done = uint64(b.Bucket(bucketDone).Stats().KeyN)
+		sc.done = uint64(b.Bucket(format.BucketDone).Stats().KeyN)
 		return nil
 	})
 	return sc, st, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -36,11 +37,11 @@ func hostileRecords() map[string][]byte {
 func TestHostileRecordsAreCorrupt(t *testing.T) {
 	var uid [8]byte
 	for name, v := range hostileRecords() {
-		_, err := DecodeBatch(uid, 1, v)
+		_, err := format.DecodeBatch(uid, 1, v)
 		require.ErrorIs(t, err, store.ErrCorrupt, "batch: %s", name)
-		_, err = DecodeCompletion(uid, 1, v)
+		_, err = format.DecodeCompletion(uid, 1, v)
 		require.ErrorIs(t, err, store.ErrCorrupt, "completion: %s", name)
-		_, err = DecodeDeadRecord(v)
+		_, err = format.DecodeDeadRecord(v)
 		require.ErrorIs(t, err, store.ErrCorrupt, "dead record: %s", name)
 		_, err = decodeDead(1, v)
 		require.ErrorIs(t, err, store.ErrCorrupt, "dead letter: %s", name)

@@ -5,6 +5,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -16,20 +17,20 @@ import (
 // during the call. fn's error stops the walk and is returned.
 func (s *Stream) ForEachEvent(from, to uint64, fn func(r Record, err error) error) error {
 	return s.l.db.View(func(tx *bolt.Tx) error {
-		events, err := s.sub(tx, bucketEvents)
+		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
 		}
 		c := events.Cursor()
-		for k, v := c.Seek(u64key(from)); k != nil; k, v = c.Next() {
-			seq, ok := keyU64(k)
+		for k, v := c.Seek(format.SeqKey(from)); k != nil; k, v = c.Next() {
+			seq, ok := format.ParseSeqKey(k)
 			if !ok {
 				return fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt)
 			}
 			if to != 0 && seq > to {
 				return nil
 			}
-			r, derr := DecodeRecord(seq, v)
+			r, derr := decodeRecord(seq, v)
 			if err := fn(r, derr); err != nil {
 				return err
 			}
@@ -42,12 +43,12 @@ func (s *Stream) ForEachEvent(from, to uint64, fn func(r Record, err error) erro
 func (s *Stream) Batches() ([]Batch, error) {
 	var out []Batch
 	err := s.l.db.View(func(tx *bolt.Tx) error {
-		bb, err := s.sub(tx, bucketBatches)
+		bb, err := s.sub(tx, format.BucketBatches)
 		if err != nil {
 			return err
 		}
 		return bb.ForEach(func(k, v []byte) error {
-			seq, _ := keyU64(k)
+			seq, _ := format.ParseSeqKey(k)
 			b, err := s.decodeBatch(seq, v)
 			if err != nil {
 				return err
@@ -77,17 +78,17 @@ func (s *Stream) InFlight(seq uint64) (*Batch, error) {
 // silently skipped; the caller decides (the processor dead-letters them).
 func (s *Stream) ReadBatch(b *Batch) (recs []Record, bad []uint64, err error) {
 	err = s.l.db.View(func(tx *bolt.Tx) error {
-		events, err := s.sub(tx, bucketEvents)
+		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
 		}
 		c := events.Cursor()
-		for k, v := c.Seek(u64key(b.First)); k != nil; k, v = c.Next() {
-			seq, _ := keyU64(k)
+		for k, v := c.Seek(format.SeqKey(b.First)); k != nil; k, v = c.Next() {
+			seq, _ := format.ParseSeqKey(k)
 			if seq > b.Last {
 				break
 			}
-			r, derr := DecodeRecord(seq, v)
+			r, derr := decodeRecord(seq, v)
 			if derr != nil {
 				bad = append(bad, seq)
 				continue
@@ -103,20 +104,20 @@ func (s *Stream) ReadBatch(b *Batch) (recs []Record, bad []uint64, err error) {
 // ForEachCompletion calls fn for each kept completion record, oldest first.
 func (s *Stream) ForEachCompletion(fn func(Completion) error) error {
 	return s.l.db.View(func(tx *bolt.Tx) error {
-		done, err := s.sub(tx, bucketDone)
+		done, err := s.sub(tx, format.BucketDone)
 		if err != nil {
 			return err
 		}
 		return done.ForEach(func(k, v []byte) error {
-			seq, ok := keyU64(k)
+			seq, ok := format.ParseSeqKey(k)
 			if !ok {
 				return fmt.Errorf("wal: stream %q: completion key %x: %w", s.name, k, store.ErrCorrupt)
 			}
-			c, err := DecodeCompletion(s.uid, seq, v)
+			c, err := format.DecodeCompletion(s.uid, seq, v)
 			if err != nil {
 				return fmt.Errorf("wal: stream %q: %w", s.name, err)
 			}
-			return fn(c)
+			return fn(Completion(c))
 		})
 	})
 }

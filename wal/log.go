@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/internal/safetext"
 	"github.com/walbatch/walbatch/store"
 )
@@ -140,7 +141,7 @@ func New(db *store.DB, opts *Options) (*Log, error) {
 	}
 	l := &Log{db: db, opts: o, streams: map[string]*Stream{}}
 	err := db.View(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketStreams)
+		root := tx.Bucket(format.BucketStreams)
 		if root == nil {
 			return nil
 		}
@@ -215,7 +216,7 @@ func (l *Log) Stream(name string) (*Stream, error) {
 		return s, nil
 	}
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		root, err := tx.CreateBucketIfNotExists(bucketStreams)
+		root, err := tx.CreateBucketIfNotExists(format.BucketStreams)
 		if err != nil {
 			return err
 		}
@@ -223,7 +224,7 @@ func (l *Log) Stream(name string) (*Stream, error) {
 		if err != nil {
 			return err
 		}
-		for _, sub := range [][]byte{bucketEvents, bucketBatches, bucketDead, bucketDone} {
+		for _, sub := range [][]byte{format.BucketEvents, format.BucketBatches, format.BucketDead, format.BucketDone} {
 			if _, err := b.CreateBucket(sub); err != nil {
 				return err
 			}
@@ -232,11 +233,11 @@ func (l *Log) Stream(name string) (*Stream, error) {
 		if _, err := rand.Read(uid[:]); err != nil {
 			return err
 		}
-		st := streamState{NextSeq: 1, NextBatch: 1, Created: time.Now().UnixNano()}
-		if err := b.Put(keyUID, uid[:]); err != nil {
+		st := format.State{NextSeq: 1, NextBatch: 1, Created: time.Now().UnixNano()}
+		if err := b.Put(format.KeyUID, uid[:]); err != nil {
 			return err
 		}
-		if err := b.Put(keyState, st.encode()); err != nil {
+		if err := b.Put(format.KeyState, st.Encode()); err != nil {
 			return err
 		}
 		s = newStream(l, name, uid, st)

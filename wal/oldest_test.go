@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // timeOf returns the enqueue time of the event with the given ID, read from
@@ -107,7 +109,7 @@ func requireNoRuns(t *testing.T, s *Stream) {
 	require.NoError(t, s.l.db.View(func(tx *bolt.Tx) error {
 		b, err := s.bucket(tx)
 		require.NoError(t, err)
-		require.Nil(t, b.Get(keyRequeued), "requeued runs left behind")
+		require.Nil(t, b.Get(format.KeyRequeued), "requeued runs left behind")
 		return nil
 	}))
 }
@@ -124,7 +126,7 @@ func pendingOldestByScan(t *testing.T, s *Stream) time.Time {
 		if r.Seq <= sealed {
 			continue
 		}
-		if first || (IsRequeued(r.Seq, EncodeRecord(r)) && r.Time.Before(oldest)) {
+		if first || (r.ID != s.EventID(r.Seq) && r.Time.Before(oldest)) {
 			oldest, first = r.Time, false
 		}
 	}

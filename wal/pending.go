@@ -5,6 +5,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // OldestPendingTime returns the enqueue time of the oldest event not yet
@@ -23,18 +25,18 @@ func (s *Stream) OldestPendingTime() (time.Time, error) {
 		if err != nil {
 			return err
 		}
-		events, err := s.sub(tx, bucketEvents)
+		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
 		}
 		c := events.Cursor()
 		from := st.SealedThrough + 1
-		k, v := c.Seek(u64key(from))
+		k, v := c.Seek(format.SeqKey(from))
 		if k == nil {
 			return nil
 		}
-		t = recordTime(v)
-		runs, err := loadRuns(b)
+		t = format.RecordTime(v)
+		runs, err := format.LoadRuns(b)
 		if err != nil {
 			return nil // damaged: the first pending event's time (Verify reports it)
 		}
@@ -42,9 +44,9 @@ func (s *Stream) OldestPendingTime() (time.Time, error) {
 			if r.Last < from {
 				continue
 			}
-			k, v := c.Seek(u64key(max(r.First, from)))
-			if seq, ok := keyU64(k); ok && seq <= r.Last {
-				t = min(t, recordTime(v))
+			k, v := c.Seek(format.SeqKey(max(r.First, from)))
+			if seq, ok := format.ParseSeqKey(k); ok && seq <= r.Last {
+				t = min(t, format.RecordTime(v))
 			}
 		}
 		return nil
@@ -99,7 +101,7 @@ func (s *Stream) DeadLetterEvents(batchSeq uint64, evs []EventReason) (*Batch, e
 // letters, and tightens the batch to the events left. With corruptOnly it
 // moves only records that fail their checksum.
 func (s *Stream) moveToDead(batchSeq uint64, evs []EventReason, corruptOnly bool) (*Batch, error) {
-	var st streamState
+	var st format.State
 	var out *Batch
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
@@ -108,11 +110,11 @@ func (s *Stream) moveToDead(batchSeq uint64, evs []EventReason, corruptOnly bool
 		if err != nil {
 			return err
 		}
-		events, err := s.sub(tx, bucketEvents)
+		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
 		}
-		dead, err := s.sub(tx, bucketDead)
+		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
 			return err
 		}
@@ -140,18 +142,18 @@ func (s *Stream) moveToDead(batchSeq uint64, evs []EventReason, corruptOnly bool
 // dead letters with ev.Reason (or "corrupt: ..." for a record that fails
 // its checksum) and attempts, and takes it off b and st. With corruptOnly
 // it moves only a record that fails its checksum.
-func (s *Stream) deadOne(events, dead *bolt.Bucket, b *Batch, st *streamState, ev EventReason, attempts int, now int64, corruptOnly bool) error {
+func (s *Stream) deadOne(events, dead *bolt.Bucket, b *Batch, st *format.State, ev EventReason, attempts int, now int64, corruptOnly bool) error {
 	seq := ev.Seq
 	if seq < b.First || seq > b.Last {
 		return nil
 	}
-	k := u64key(seq)
+	k := format.SeqKey(seq)
 	v := events.Get(k)
 	if v == nil {
 		return nil
 	}
 	reason := ev.Reason
-	r, derr := DecodeRecord(seq, v)
+	r, derr := decodeRecord(seq, v)
 	// The dead store counts a record by its payload length, one that does
 	// not decode by its stored length.
 	n := uint64(len(r.Payload))
@@ -160,7 +162,7 @@ func (s *Stream) deadOne(events, dead *bolt.Bucket, b *Batch, st *streamState, e
 	} else if corruptOnly {
 		return nil
 	}
-	d := deadRecord{Record: append([]byte(nil), v...), Reason: reason, BatchID: b.ID, Attempts: attempts, At: now}
+	d := format.DeadRecord{Record: append([]byte(nil), v...), Reason: reason, BatchID: b.ID, Attempts: attempts, At: now}
 	if err := putDead(dead, k, &d); err != nil {
 		return err
 	}
@@ -168,7 +170,7 @@ func (s *Stream) deadOne(events, dead *bolt.Bucket, b *Batch, st *streamState, e
 		return err
 	}
 	// Counters took the payload length at append.
-	added := appendedBytes(d.Record)
+	added := format.AppendedBytes(d.Record)
 	b.Count--
 	b.Bytes -= min(int64(added), b.Bytes)
 	st.InflightCount--
@@ -182,29 +184,29 @@ func (s *Stream) deadOne(events, dead *bolt.Bucket, b *Batch, st *streamState, e
 // removed when it holds none (and st counts one batch less), else its range
 // is tightened to the events left (both ends must be events that exist)
 // and it is stored. It returns b as it now stands, nil when removed.
-func (s *Stream) shrunk(tx *bolt.Tx, events *bolt.Bucket, b *Batch, st *streamState) (*Batch, error) {
-	bb, err := s.sub(tx, bucketBatches)
+func (s *Stream) shrunk(tx *bolt.Tx, events *bolt.Bucket, b *Batch, st *format.State) (*Batch, error) {
+	bb, err := s.sub(tx, format.BucketBatches)
 	if err != nil {
 		return nil, err
 	}
 	if b.Count <= 0 {
-		if err := bb.Delete(u64key(b.Seq)); err != nil {
+		if err := bb.Delete(format.SeqKey(b.Seq)); err != nil {
 			return nil, err
 		}
 		st.InflightBatches--
 		return nil, nil
 	}
 	c := events.Cursor()
-	k, _ := c.Seek(u64key(b.First))
+	k, _ := c.Seek(format.SeqKey(b.First))
 	if k == nil {
 		return nil, fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
 	}
-	b.First, _ = keyU64(k)
-	k, _ = c.Seek(u64key(b.Last))
-	if seq, ok := keyU64(k); !ok || seq > b.Last {
+	b.First, _ = format.ParseSeqKey(k)
+	k, _ = c.Seek(format.SeqKey(b.Last))
+	if seq, ok := format.ParseSeqKey(k); !ok || seq > b.Last {
 		k, _ = c.Prev()
 	}
-	last, ok := keyU64(k)
+	last, ok := format.ParseSeqKey(k)
 	if !ok || last < b.First {
 		return nil, fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
 	}

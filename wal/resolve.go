@@ -5,6 +5,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // Resolve records the outcome of one attempt of an in-flight batch given
@@ -29,7 +31,7 @@ import (
 // letter would remove it. It returns the batch as it now stands, nil when
 // it was removed.
 func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason, next time.Time, lastErr string) (*Batch, error) {
-	var st streamState
+	var st format.State
 	var out *Batch
 	retried := false
 	err := s.l.update(func(tx *bolt.Tx) error {
@@ -38,11 +40,11 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 		if err != nil {
 			return err
 		}
-		events, err := s.sub(tx, bucketEvents)
+		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
 		}
-		deadB, err := s.sub(tx, bucketDead)
+		deadB, err := s.sub(tx, format.BucketDead)
 		if err != nil {
 			return err
 		}
@@ -50,12 +52,12 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 			if seq < b.First || seq > b.Last {
 				continue
 			}
-			k := u64key(seq)
+			k := format.SeqKey(seq)
 			v := events.Get(k)
 			if v == nil {
 				continue
 			}
-			n := recordBytes(v)
+			n := format.RecordBytes(v)
 			if err := events.Delete(k); err != nil {
 				return err
 			}

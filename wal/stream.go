@@ -6,6 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -19,7 +20,7 @@ type Stream struct {
 	uid  [8]byte
 
 	mu    sync.RWMutex // guards state, limits, codec
-	state streamState  // as last committed
+	state format.State // as last committed
 	codec string       // the recorded codec (see Codec)
 	maxEv int64        // pending limits; 0 = unlimited
 	maxBy int64
@@ -28,7 +29,7 @@ type Stream struct {
 	counts streamCounters
 }
 
-func newStream(l *Log, name string, uid [8]byte, st streamState) *Stream {
+func newStream(l *Log, name string, uid [8]byte, st format.State) *Stream {
 	return &Stream{l: l, name: name, key: []byte(name), uid: uid, state: st, notify: make(chan struct{}, 1)}
 }
 
@@ -36,15 +37,15 @@ func loadStream(l *Log, name string, b *bolt.Bucket) (*Stream, error) {
 	if b == nil {
 		return nil, fmt.Errorf("wal: stream %q: %w", name, store.ErrCorrupt)
 	}
-	uid := b.Get(keyUID)
+	uid := b.Get(format.KeyUID)
 	if len(uid) != 8 {
 		return nil, fmt.Errorf("wal: stream %q has no ID: %w", name, store.ErrCorrupt)
 	}
-	st, err := decodeState(b.Get(keyState))
+	st, err := format.DecodeState(b.Get(format.KeyState))
 	if err != nil {
 		return nil, fmt.Errorf("wal: stream %q: %w", name, err)
 	}
-	for _, sub := range [][]byte{bucketEvents, bucketBatches, bucketDead, bucketDone} {
+	for _, sub := range [][]byte{format.BucketEvents, format.BucketBatches, format.BucketDead, format.BucketDone} {
 		if b.Bucket(sub) == nil {
 			return nil, fmt.Errorf("wal: stream %q lacks bucket %q: %w", name, sub, store.ErrCorrupt)
 		}
@@ -52,7 +53,7 @@ func loadStream(l *Log, name string, b *bolt.Bucket) (*Stream, error) {
 	var u [8]byte
 	copy(u[:], uid)
 	s := newStream(l, name, u, st)
-	s.codec = string(b.Get(keyCodec))
+	s.codec = string(b.Get(format.KeyCodec))
 	return s, nil
 }
 
@@ -66,7 +67,7 @@ func (s *Stream) Log() *Log { return s.l }
 func (s *Stream) Stats() Stats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := s.state.stats(s.name)
+	st := stateStats(&s.state, s.name)
 	st.MaxPendingEvents, st.MaxPendingBytes = s.maxEv, s.maxBy
 	st.RetriedSinceOpen = s.counts.retried.Load()
 	st.DeadLetteredSinceOpen = s.counts.deadLettered.Load()
@@ -93,11 +94,11 @@ func (s *Stream) Appended() <-chan struct{} { return s.notify }
 func (s *Stream) EventID(seq uint64) EventID { return eventID(s.uid, seq) }
 
 // BatchID returns the stable ID of the batch with sequence number seq.
-func (s *Stream) BatchID(seq uint64) string { return formatBatchID(s.uid, seq) }
+func (s *Stream) BatchID(seq uint64) string { return format.BatchID(s.uid, seq) }
 
 // bucket returns the stream's bucket in tx.
 func (s *Stream) bucket(tx *bolt.Tx) (*bolt.Bucket, error) {
-	root := tx.Bucket(bucketStreams)
+	root := tx.Bucket(format.BucketStreams)
 	if root == nil {
 		return nil, fmt.Errorf("wal: streams bucket missing: %w", store.ErrCorrupt)
 	}
@@ -123,23 +124,23 @@ func (s *Stream) sub(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
 	return sb, nil
 }
 
-func (s *Stream) putState(tx *bolt.Tx, st *streamState) error {
+func (s *Stream) putState(tx *bolt.Tx, st *format.State) error {
 	b, err := s.bucket(tx)
 	if err != nil {
 		return err
 	}
-	return b.Put(keyState, st.encode())
+	return b.Put(format.KeyState, st.Encode())
 }
 
 // current returns a copy of the committed state. Writers call it under
 // l.writeMu, so it cannot change before they commit.
-func (s *Stream) current() streamState {
+func (s *Stream) current() format.State {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.state
 }
 
-func (s *Stream) setState(st streamState) {
+func (s *Stream) setState(st format.State) {
 	s.mu.Lock()
 	s.counts.countDead(s.state, st)
 	s.state = st

@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // hostileNames are stream names a terminal would act on, or that read
@@ -47,12 +49,12 @@ func TestStreamKeepsOldHostileNames(t *testing.T) {
 // createLegacyStream writes a stream bucket as Log.Stream did before it
 // checked names.
 func createLegacyStream(tx *bolt.Tx, name string) error {
-	rs, err := CreateRawStream(tx, name)
+	rs, err := format.CreateRawStream(tx, name)
 	if err != nil {
 		return err
 	}
 	if err := rs.PutUID([8]byte{1, 2, 3, 4, 5, 6, 7, byte(len(name))}); err != nil {
 		return err
 	}
-	return rs.PutState(State{NextSeq: 1, NextBatch: 1, Created: 1})
+	return rs.PutState(format.State{NextSeq: 1, NextBatch: 1, Created: 1})
 }

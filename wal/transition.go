@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // Completion is the audit record kept for a completed batch. Count and
@@ -15,25 +16,24 @@ import (
 // batch partly delivered before Batch.DeliveredBytes existed lacks the
 // bytes of those parts.
 type Completion struct {
-	Seq         uint64 `msgpack:"seq"`
-	ID          string `msgpack:"-"`
-	Count       int    `msgpack:"count"`    // events delivered
-	Bytes       int64  `msgpack:"bytes"`    // their payload bytes
-	Attempts    int    `msgpack:"attempts"` // the successful one included
-	CompletedAt int64  `msgpack:"at"`
-	// Sum is the stored CRC32C of the other fields (see fieldsum.go;
-	// absent in a record written before it existed). Decoding checks it (a
-	// record that fails it does not decode: store.ErrCorrupt, and
-	// recovery.Repair drops it, as it is audit data only) and clears it: it
-	// is 0 in every Completion the log returns.
-	Sum uint32 `msgpack:"crc,omitempty"`
+	Seq         uint64
+	ID          string
+	Count       int   // events delivered
+	Bytes       int64 // their payload bytes
+	Attempts    int   // the successful one included
+	CompletedAt int64
+	// Sum is always 0 in a Completion the log returns: the file stores a
+	// CRC32C of the other fields, checked (a record that fails it is
+	// store.ErrCorrupt, and recovery.Repair drops it, as it is audit data
+	// only) and cleared when the record is read.
+	Sum uint32
 }
 
 // Complete marks an in-flight batch delivered: its remaining events and the
 // batch are removed and a completion record is kept, in one transaction.
 // It returns ErrNoBatch if the batch is not in flight.
 func (s *Stream) Complete(batchSeq uint64) error {
-	var st streamState
+	var st format.State
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
 		return s.completeIn(tx, &st, batchSeq)
@@ -55,7 +55,7 @@ func (s *Stream) CompleteAndSeal(batchSeq uint64, opts SealOptions) (SealResult,
 		opts.MaxEvents = 1
 	}
 	var res SealResult
-	var st streamState
+	var st format.State
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
 		if err := s.completeIn(tx, &st, batchSeq); err != nil {
@@ -73,20 +73,20 @@ func (s *Stream) CompleteAndSeal(batchSeq uint64, opts SealOptions) (SealResult,
 }
 
 // completeIn is Complete's work inside tx, on st (the state as of tx).
-func (s *Stream) completeIn(tx *bolt.Tx, st *streamState, batchSeq uint64) error {
+func (s *Stream) completeIn(tx *bolt.Tx, st *format.State, batchSeq uint64) error {
 	b, err := s.getBatch(tx, batchSeq)
 	if err != nil {
 		return err
 	}
-	events, err := s.sub(tx, bucketEvents)
+	events, err := s.sub(tx, format.BucketEvents)
 	if err != nil {
 		return err
 	}
 	if err := deleteRange(events, b.First, b.Last); err != nil {
 		return err
 	}
-	bb, _ := s.sub(tx, bucketBatches)
-	if err := bb.Delete(u64key(batchSeq)); err != nil {
+	bb, _ := s.sub(tx, format.BucketBatches)
+	if err := bb.Delete(format.SeqKey(batchSeq)); err != nil {
 		return err
 	}
 	st.InflightBatches--
@@ -112,7 +112,7 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 	if n <= 0 {
 		return s.InFlight(batchSeq)
 	}
-	var st streamState
+	var st format.State
 	var out *Batch
 	full := false
 	err := s.l.update(func(tx *bolt.Tx) error {
@@ -125,22 +125,22 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 			full = true
 			return errNothing
 		}
-		events, err := s.sub(tx, bucketEvents)
+		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
 		}
 		var keys [][]byte
 		var bytes uint64
 		c := events.Cursor()
-		k, v := c.Seek(u64key(b.First))
+		k, v := c.Seek(format.SeqKey(b.First))
 		for ; k != nil && len(keys) < n; k, v = c.Next() {
 			keys = append(keys, append([]byte(nil), k...))
-			bytes += recordBytes(v)
+			bytes += format.RecordBytes(v)
 		}
 		if k == nil {
 			return fmt.Errorf("wal: batch %s lost its tail: %w", b.ID, errCorruptBatch)
 		}
-		next, _ := keyU64(k)
+		next, _ := format.ParseSeqKey(k)
 		for _, k := range keys {
 			if err := events.Delete(k); err != nil {
 				return err
@@ -201,7 +201,7 @@ func (s *Stream) Retry(batchSeq uint64, next time.Time, lastErr string) (*Batch,
 // reason "corrupt: ..." instead, as QuarantineInFlight would move it, and
 // DeadBytes counts it by its stored length.
 func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) error {
-	var st streamState
+	var st format.State
 	err := s.l.update(func(tx *bolt.Tx) error {
 		st = s.current()
 		b, err := s.getBatch(tx, batchSeq)
@@ -211,11 +211,11 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 		if countAttempt {
 			b.Attempts++
 		}
-		events, err := s.sub(tx, bucketEvents)
+		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
 		}
-		dead, err := s.sub(tx, bucketDead)
+		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
 			return err
 		}
@@ -223,14 +223,14 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 		var keys [][]byte
 		var deadBytes uint64
 		c := events.Cursor()
-		for k, v := c.Seek(u64key(b.First)); k != nil; k, v = c.Next() {
-			seq, _ := keyU64(k)
+		for k, v := c.Seek(format.SeqKey(b.First)); k != nil; k, v = c.Next() {
+			seq, _ := format.ParseSeqKey(k)
 			if seq > b.Last {
 				break
 			}
-			d := deadRecord{Record: v, Reason: reason, BatchID: b.ID, Attempts: b.Attempts, At: now}
+			d := format.DeadRecord{Record: v, Reason: reason, BatchID: b.ID, Attempts: b.Attempts, At: now}
 			n := uint64(len(v)) // a record that does not decode counts its stored length
-			if r, derr := DecodeRecord(seq, v); derr != nil {
+			if r, derr := decodeRecord(seq, v); derr != nil {
 				d.Reason = "corrupt: " + derr.Error()
 			} else {
 				n = uint64(len(r.Payload))
@@ -246,8 +246,8 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 				return err
 			}
 		}
-		bb, _ := s.sub(tx, bucketBatches)
-		if err := bb.Delete(u64key(batchSeq)); err != nil {
+		bb, _ := s.sub(tx, format.BucketBatches)
+		if err := bb.Delete(format.SeqKey(batchSeq)); err != nil {
 			return err
 		}
 		st.InflightBatches--
@@ -276,8 +276,8 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 func deleteRange(events *bolt.Bucket, first, last uint64) error {
 	var seqs []uint64
 	c := events.Cursor()
-	for k, _ := c.Seek(u64key(first)); k != nil; k, _ = c.Next() {
-		seq, _ := keyU64(k)
+	for k, _ := c.Seek(format.SeqKey(first)); k != nil; k, _ = c.Next() {
+		seq, _ := format.ParseSeqKey(k)
 		if seq > last {
 			break
 		}
@@ -286,13 +286,13 @@ func deleteRange(events *bolt.Bucket, first, last uint64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	k, _ := c.Seek(u64key(seqs[0]))
+	k, _ := c.Seek(format.SeqKey(seqs[0]))
 	for _, want := range seqs {
-		if seq, ok := keyU64(k); !ok || seq != want {
-			if k, _ = c.Seek(u64key(want)); k == nil {
+		if seq, ok := format.ParseSeqKey(k); !ok || seq != want {
+			if k, _ = c.Seek(format.SeqKey(want)); k == nil {
 				return fmt.Errorf("wal: event %d vanished while deleting: %w", want, errCorruptBatch)
 			}
-			if seq, _ := keyU64(k); seq != want {
+			if seq, _ := format.ParseSeqKey(k); seq != want {
 				return fmt.Errorf("wal: event %d vanished while deleting: %w", want, errCorruptBatch)
 			}
 		}
@@ -304,23 +304,22 @@ func deleteRange(events *bolt.Bucket, first, last uint64) error {
 	return nil
 }
 
-func (s *Stream) recordDone(tx *bolt.Tx, st *streamState, b *Batch) error {
+func (s *Stream) recordDone(tx *bolt.Tx, st *format.State, b *Batch) error {
 	keep := uint64(s.l.opts.CompletedKeep)
 	if keep == 0 {
 		return nil
 	}
-	done, err := s.sub(tx, bucketDone)
+	done, err := s.sub(tx, format.BucketDone)
 	if err != nil {
 		return err
 	}
 	c := Completion{Seq: b.Seq, Count: b.Count + b.Delivered, Bytes: b.Bytes + b.DeliveredBytes,
 		Attempts: b.Attempts + 1, CompletedAt: time.Now().UnixNano()}
-	c.Sum = uint32(c.sum())
-	v, err := msgpack.Marshal(&c)
+	v, err := format.EncodeCompletion((*format.Completion)(&c))
 	if err != nil {
 		return err
 	}
-	if err := done.Put(u64key(b.Seq), v); err != nil {
+	if err := done.Put(format.SeqKey(b.Seq), v); err != nil {
 		return err
 	}
 	st.DoneRecords++

@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
 )
 
 // sealOne seals the next batch of at most n events (forced) and fails if
@@ -233,18 +235,18 @@ func TestBatchDeliveredBytesCompatible(t *testing.T) {
 		"attempts": 1, "next": 0, "err": "", "sealed": 5, "delivered": 2}
 	v, err := msgpack.Marshal(old)
 	require.NoError(t, err)
-	b, err := DecodeBatch([8]byte{}, 7, v)
+	b, err := format.DecodeBatch([8]byte{}, 7, v)
 	require.NoError(t, err)
 	require.Equal(t, 2, b.Delivered)
 	require.Zero(t, b.DeliveredBytes)
 
-	enc, err := EncodeBatch(b)
+	enc, err := format.EncodeBatch(b)
 	require.NoError(t, err)
 	require.NotContains(t, string(enc), "delivered_bytes")
 	b.DeliveredBytes = 20
-	enc, err = EncodeBatch(b)
+	enc, err = format.EncodeBatch(b)
 	require.NoError(t, err)
-	again, err := DecodeBatch([8]byte{}, 7, enc)
+	again, err := format.DecodeBatch([8]byte{}, 7, enc)
 	require.NoError(t, err)
 	require.Equal(t, *b, *again)
 }
@@ -333,12 +335,12 @@ func TestDeadLetterAndRequeue(t *testing.T) {
 func flipEvent(t *testing.T, s *Stream, seq uint64) {
 	t.Helper()
 	require.NoError(t, s.l.update(func(tx *bolt.Tx) error {
-		events, err := s.sub(tx, bucketEvents)
+		events, err := s.sub(tx, format.BucketEvents)
 		require.NoError(t, err)
-		v := append([]byte(nil), events.Get(u64key(seq))...)
+		v := append([]byte(nil), events.Get(format.SeqKey(seq))...)
 		require.NotEmpty(t, v)
-		v[len(v)-crcSize-1] ^= 0x20
-		return events.Put(u64key(seq), v)
+		v[len(v)-format.CRCSize-1] ^= 0x20
+		return events.Put(format.SeqKey(seq), v)
 	}, nil))
 }
 
@@ -353,8 +355,8 @@ func TestDeadLetterCorruptRecord(t *testing.T) {
 	flipEvent(t, s, 2)
 	var stored int
 	require.NoError(t, l.db.View(func(tx *bolt.Tx) error {
-		events, err := s.sub(tx, bucketEvents)
-		stored = len(events.Get(u64key(2)))
+		events, err := s.sub(tx, format.BucketEvents)
+		stored = len(events.Get(format.SeqKey(2)))
 		return err
 	}))
 	require.NoError(t, s.DeadLetter(b.Seq, "gone", false))

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	walformat "github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/internal/safetext"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -32,14 +33,14 @@ func hostileFixture(t *testing.T) *fixture {
 	_, err = l.Stream(name)
 	require.ErrorIs(t, err, wal.ErrInvalidName, "a new stream cannot get such a name")
 	require.NoError(t, l.Store().Update(func(tx *bolt.Tx) error {
-		rs, err := wal.CreateRawStream(tx, name)
+		rs, err := walformat.CreateRawStream(tx, name)
 		if err != nil {
 			return err
 		}
 		if err := rs.PutUID([8]byte{0xe5, 0xca, 0xbe, 1, 2, 3, 4, 5}); err != nil {
 			return err
 		}
-		return rs.PutState(wal.State{NextSeq: 1, NextBatch: 1, Created: time.Now().UnixNano()})
+		return rs.PutState(walformat.State{NextSeq: 1, NextBatch: 1, Created: time.Now().UnixNano()})
 	}))
 	require.NoError(t, l.Close())
 	l, err = wal.Open(f.path, &wal.Options{Sync: wal.SyncNone})

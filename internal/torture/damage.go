@@ -14,6 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -44,7 +45,7 @@ func corruptRecord(path string, rng *rand.Rand) (*corruption, error) {
 		return nil, err
 	}
 	err = l.Store().View(func(tx *bolt.Tx) error {
-		streams, err := wal.RawStreams(tx)
+		streams, err := format.RawStreams(tx)
 		if err != nil {
 			return err
 		}
@@ -53,8 +54,8 @@ func corruptRecord(path string, rng *rand.Rand) (*corruption, error) {
 				continue
 			}
 			err := rs.Events.ForEach(func(k, v []byte) error {
-				seq, _ := wal.ParseSeqKey(k)
-				if _, err := wal.DecodeRecord(seq, v); err != nil {
+				seq, _ := format.ParseSeqKey(k)
+				if _, err := format.DecodeRecord(seq, v); err != nil {
 					return nil // damaged already
 				}
 				n++ // reservoir sampling: one event, uniformly
@@ -75,18 +76,19 @@ func corruptRecord(path string, rng *rand.Rand) (*corruption, error) {
 	if err != nil || pick == nil {
 		return nil, err
 	}
-	rec, err := wal.DecodeRecord(pick.seq, pick.raw)
+	rec, err := format.DecodeRecord(pick.seq, pick.raw)
 	if err != nil {
 		return nil, err
 	}
+	id := wal.EventID(rec.ID)
 	var ev Event
 	if err := msgpack.Unmarshal(rec.Payload, &ev); err != nil {
-		return nil, fmt.Errorf("torture: event %s does not decode: %w", rec.ID, err)
+		return nil, fmt.Errorf("torture: event %s does not decode: %w", id, err)
 	}
-	c := &corruption{Stream: pick.stream, Seq: pick.seq, ID: rec.ID.String(), Key: ev.K}
-	// The payload is the last element before the 5-byte CRC.
-	const crcSize = 5
-	at := len(pick.raw) - crcSize - 1 - rng.IntN(max(len(rec.Payload), 1))
+	c := &corruption{Stream: pick.stream, Seq: pick.seq, ID: id.String(), Key: ev.K}
+	// The payload is the last element before the CRC (in a record without
+	// headers, which is what the torture child writes).
+	at := len(pick.raw) - format.CRCSize - 1 - rng.IntN(max(len(rec.Payload), 1))
 	mask := byte(1 + rng.IntN(255))
 	data, err := os.ReadFile(path)
 	if err != nil {

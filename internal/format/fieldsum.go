@@ -1,4 +1,4 @@
-package wal
+package format
 
 import (
 	"encoding/binary"
@@ -47,7 +47,7 @@ func (b *Batch) sum() fieldSum {
 		i64(b.DeliveredBytes)
 }
 
-func (d *deadRecord) sum() fieldSum {
+func (d *DeadRecord) sum() fieldSum {
 	return newFieldSum("dead").str(d.Reason).str(d.BatchID).i64(int64(d.Attempts)).i64(d.At)
 }
 

@@ -1,4 +1,4 @@
-package wal
+package format
 
 import (
 	"encoding/binary"
@@ -14,8 +14,8 @@ import (
 // shortest map and str headers, keys in strictly increasing byte order.
 const envArrayHeaders = 0x96 // fixarray of 6
 
-// headersSize returns the encoded size of h, 0 for none.
-func headersSize(h map[string]string) int {
+// HeadersSize returns the encoded size of h, 0 for none.
+func HeadersSize(h map[string]string) int {
 	if len(h) == 0 {
 		return 0
 	}

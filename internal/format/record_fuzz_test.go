@@ -1,4 +1,4 @@
-package wal
+package format
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 )
 
 func sampleRecords() []Record {
-	id := eventID([8]byte{1, 2, 3, 4, 5, 6, 7, 8}, 42)
+	id := EventID([8]byte{1, 2, 3, 4, 5, 6, 7, 8}, 42)
 	return []Record{
 		{ID: id, Time: time.Unix(0, 0)},
 		{ID: id, Time: time.Unix(1700000000, 123), Key: "k", Payload: []byte("hello")},
@@ -78,7 +78,7 @@ func FuzzDecodeRecord(f *testing.F) {
 func TestRecordRoundTrip(t *testing.T) {
 	for _, r := range sampleRecords() {
 		enc := EncodeRecord(r)
-		require.Len(t, enc, recordSize(len(r.Key), len(r.Payload), headersSize(r.Headers)))
+		require.Len(t, enc, RecordSize(len(r.Key), len(r.Payload), HeadersSize(r.Headers)))
 		got, err := DecodeRecord(9, enc)
 		require.NoError(t, err)
 		require.Equal(t, r.ID, got.ID)

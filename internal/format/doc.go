@@ -1,0 +1,12 @@
+// Package format is the one place where walbatch's file format (format
+// version 1) is written down in code: the bucket and key names, the event
+// record envelope, the stored batch, dead-letter and completion records
+// with their field checksums, a stream's counters record and its requeued
+// runs, and raw access to a stream's buckets in a bbolt transaction.
+// Package wal reads and writes the file through it; package recovery and
+// walctl inspect and repair the file through it. wal/doc.go documents the
+// layout for a reader; bbolt's own page layout is in internal/boltfile.
+//
+// Nothing here takes a lock or keeps state: the functions encode, decode
+// and look up, and callers own the transactions.
+package format
