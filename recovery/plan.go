@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -113,7 +114,7 @@ func Plan(l *wal.Log, opts *PlanOptions) (*Recovery, error) {
 		}
 		var sr StreamRecovery
 		if dry {
-			err = l.Store().View(func(tx *bolt.Tx) error {
+			err = storetx.View(l.Store(), func(tx *bolt.Tx) error {
 				st := format.StreamState(s)
 				sr, _ = planStream(tx, s, &st, "would fix: ")
 				return nil

@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/boltfile"
+	"github.com/walbatch/walbatch/internal/storetx"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -137,7 +138,7 @@ func Repair(path string, opts *RepairOptions) (*RepairReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("recovery: repair %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error { return repairStreams(tx, rep, o.Now) })
+	err = storetx.Update(db, func(tx *bolt.Tx) error { return repairStreams(tx, rep, o.Now) })
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}

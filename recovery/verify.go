@@ -9,6 +9,7 @@ import (
 
 	"github.com/walbatch/walbatch/internal/boltfile"
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -91,7 +92,7 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 			return r, nil
 		}
 	}
-	err := db.View(func(tx *bolt.Tx) error {
+	err := storetx.View(db, func(tx *bolt.Tx) error {
 		if pages {
 			for err := range tx.Check() {
 				ps.add(KindFile, "", 0, "bbolt check: %v", err)

@@ -20,7 +20,7 @@ func TestCompactFileDiskFull(t *testing.T) {
 	path := filepath.Join(dir, "wal.db")
 	db, err := Open(path, nil)
 	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	require.NoError(t, db.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists([]byte("data"))
 		if err != nil {
 			return err
@@ -55,7 +55,7 @@ func TestAutoCompactOnFullDiskStillOpens(t *testing.T) {
 	path := filepath.Join(dir, "wal.db")
 	db, err := Open(path, nil)
 	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	require.NoError(t, db.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists([]byte("data"))
 		if err != nil {
 			return err
@@ -67,7 +67,7 @@ func TestAutoCompactOnFullDiskStillOpens(t *testing.T) {
 		}
 		return nil
 	}))
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	require.NoError(t, db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("data"))
 		for i := 1; i < 8; i++ {
 			if err := b.Delete([]byte{byte(i)}); err != nil {
@@ -83,7 +83,7 @@ func TestAutoCompactOnFullDiskStillOpens(t *testing.T) {
 	opts := &Options{AutoCompactRatio: 0.1, AutoCompactMinSize: 1}
 	db, err = Open(path, opts)
 	require.NoError(t, err, "a full disk must not keep the WAL from opening")
-	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+	require.NoError(t, db.view(func(tx *bolt.Tx) error {
 		require.Len(t, tx.Bucket([]byte("data")).Get([]byte{0}), 100<<10)
 		return nil
 	}))

@@ -22,7 +22,7 @@ func TestCompactMemoryIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	const n, size = 40000, 2000
 	for i := 0; i < n; i += 2000 {
-		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		require.NoError(t, db.update(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists(testBucket)
 			if err != nil {
 				return err

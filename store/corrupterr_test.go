@@ -16,15 +16,15 @@ import (
 func TestCorruptRecordErrorDoesNotBreakTheDB(t *testing.T) {
 	db := mustOpen(t, newPath(t), nil)
 	bad := fmt.Errorf("record 7: checksum mismatch: %w", ErrCorrupt)
-	require.ErrorIs(t, db.View(func(*bolt.Tx) error { return bad }), ErrCorrupt)
-	require.ErrorIs(t, db.Update(func(*bolt.Tx) error { return bad }), ErrCorrupt)
-	require.NoError(t, db.View(func(*bolt.Tx) error { return nil }))
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	require.ErrorIs(t, db.view(func(*bolt.Tx) error { return bad }), ErrCorrupt)
+	require.ErrorIs(t, db.update(func(*bolt.Tx) error { return bad }), ErrCorrupt)
+	require.NoError(t, db.view(func(*bolt.Tx) error { return nil }))
+	require.NoError(t, db.update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists([]byte("after"))
 		return err
 	}))
 
 	// A panic inside the transaction is still taken for a damaged page.
-	require.ErrorIs(t, db.View(func(*bolt.Tx) error { panic("bad page") }), ErrCorrupt)
-	require.ErrorIs(t, db.View(func(*bolt.Tx) error { return nil }), ErrCorrupt)
+	require.ErrorIs(t, db.view(func(*bolt.Tx) error { panic("bad page") }), ErrCorrupt)
+	require.ErrorIs(t, db.view(func(*bolt.Tx) error { return nil }), ErrCorrupt)
 }

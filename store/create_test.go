@@ -148,7 +148,7 @@ func TestRacingOpenersOfAnEmptyFileShareOneWAL(t *testing.T) {
 		go func() {
 			db, err := Open(path, &Options{LockTimeout: time.Minute})
 			if err == nil {
-				err = db.Update(func(tx *bolt.Tx) error {
+				err = db.update(func(tx *bolt.Tx) error {
 					_, err := tx.CreateBucket(fmt.Appendf(nil, "opener-%d", i))
 					return err
 				})
@@ -163,7 +163,7 @@ func TestRacingOpenersOfAnEmptyFileShareOneWAL(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 	db := mustOpen(t, path, &Options{ReadOnly: true})
-	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+	require.NoError(t, db.view(func(tx *bolt.Tx) error {
 		for i := range n {
 			if tx.Bucket(fmt.Appendf(nil, "opener-%d", i)) == nil {
 				return fmt.Errorf("opener %d wrote to another file", i)

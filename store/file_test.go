@@ -171,7 +171,7 @@ func TestEmptyBoltFileIsNotWAL(t *testing.T) {
 func TestSymlinksAreFollowed(t *testing.T) {
 	target := makeWAL(t, 2000, 200)
 	db := mustOpen(t, target, nil)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	require.NoError(t, db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(testBucket)
 		for i := 0; i < 1500; i++ {
 			if err := b.Delete(key(i)); err != nil {

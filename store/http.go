@@ -103,7 +103,7 @@ func serveStats(w http.ResponseWriter, db *DB, o HandlerOptions) {
 
 func serveSnapshot(w http.ResponseWriter, r *http.Request, db *DB) {
 	started := false
-	err := db.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		h := w.Header()
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Content-Length", strconv.FormatInt(tx.Size(), 10))

@@ -20,7 +20,7 @@ func openTestDB(t *testing.T) *DB {
 	db, err := Open(filepath.Join(t.TempDir(), "h.wal"), &Options{NoSync: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	require.NoError(t, db.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucket([]byte("data"))
 		if err != nil {
 			return err
@@ -79,7 +79,7 @@ func TestHandlerSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	defer cp.Close()
 	require.Equal(t, db.Info(), cp.Info())
-	require.NoError(t, cp.View(func(tx *bolt.Tx) error {
+	require.NoError(t, cp.view(func(tx *bolt.Tx) error {
 		require.Len(t, tx.Bucket([]byte("data")).Get([]byte("k")), 10000)
 		return nil
 	}))
@@ -136,7 +136,7 @@ func TestHandlerSnapshotWhileWriting(t *testing.T) {
 				return
 			default:
 			}
-			err := db.Update(func(tx *bolt.Tx) error {
+			err := db.update(func(tx *bolt.Tx) error {
 				return tx.Bucket([]byte("data")).Put([]byte(strconv.Itoa(i)), bytes.Repeat([]byte("w"), 500))
 			})
 			if err != nil {
@@ -156,7 +156,7 @@ func TestHandlerSnapshotWhileWriting(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, body, 0o600))
 		cp, err := Open(path, &Options{ReadOnly: true})
 		require.NoError(t, err)
-		require.NoError(t, cp.View(func(tx *bolt.Tx) error {
+		require.NoError(t, cp.view(func(tx *bolt.Tx) error {
 			for err := range tx.Check() {
 				return err
 			}

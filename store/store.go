@@ -13,11 +13,15 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/walbatch/walbatch/internal/boltfile"
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
-// DB is an open WAL file. It is safe for concurrent use. Update serializes
-// writers (bbolt allows one write transaction at a time); View runs
-// concurrently with them.
+// DB is an open WAL file: the file layer under package wal. It is safe for
+// concurrent use. Its public methods only inspect the file (path, meta
+// record, meta-page problems, size) or copy it (Snapshot); reading and
+// writing events is package wal's, repairing them package recovery's.
+// Write transactions are serialized (bbolt allows one at a time); reads
+// run concurrently with them.
 type DB struct {
 	bolt *bolt.DB
 	file *os.File // bbolt's own handle, captured through Options.OpenFile
@@ -187,16 +191,16 @@ func openOnce(path, real string, o Options, mayInit bool) (db *DB, err error) {
 		// left unchanged. A fresh file another opener initialised while
 		// we waited for the lock is not empty any more.
 		empty := false
-		if err := db.View(func(tx *bolt.Tx) error { empty = isEmpty(tx); return nil }); err != nil {
+		if err := db.view(func(tx *bolt.Tx) error { empty = isEmpty(tx); return nil }); err != nil {
 			return nil, err
 		}
 		if empty {
-			if err := db.Update(initMeta); err != nil {
+			if err := db.update(initMeta); err != nil {
 				return nil, err
 			}
 		}
 	}
-	err = db.View(func(tx *bolt.Tx) error {
+	err = db.view(func(tx *bolt.Tx) error {
 		var e error
 		db.info, e = readMeta(tx)
 		return e
@@ -260,7 +264,7 @@ func (db *DB) checkSize() error {
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", db.path, err)
 	}
-	return db.View(func(tx *bolt.Tx) error {
+	return db.view(func(tx *bolt.Tx) error {
 		if need := tx.Size(); fi.Size() < need {
 			return fmt.Errorf("%w: %s is truncated: %d bytes, pages need %d", ErrCorrupt, db.path, fi.Size(), need)
 		}
@@ -318,19 +322,26 @@ func (db *DB) ReadOnly() bool { return db.opts.ReadOnly }
 // NoSync reports whether commits skip fsync.
 func (db *DB) NoSync() bool { return db.opts.NoSync }
 
-// Update runs fn in a write transaction and commits it (with fsync unless
+func init() {
+	storetx.Set(func(db any, fn func(*bolt.Tx) error) error { return db.(*DB).view(fn) },
+		func(db any, fn func(*bolt.Tx) error) error { return db.(*DB).update(fn) })
+}
+
+// update runs fn in a write transaction and commits it (with fsync unless
 // NoSync). If fn returns an error the transaction is rolled back. A full disk
 // is reported as ErrNoSpace; a panic from a damaged page as ErrCorrupt, after
-// which every later call fails with ErrCorrupt.
-func (db *DB) Update(fn func(tx *bolt.Tx) error) error {
+// which every later call fails with ErrCorrupt. Packages of this module
+// reach it through internal/storetx.
+func (db *DB) update(fn func(tx *bolt.Tx) error) error {
 	if db.opts.ReadOnly {
 		return fmt.Errorf("%w: %s", ErrReadOnly, db.path)
 	}
 	return db.run(func() error { return db.bolt.Update(fn) })
 }
 
-// View runs fn in a read-only transaction, a consistent snapshot of the file.
-func (db *DB) View(fn func(tx *bolt.Tx) error) error {
+// view runs fn in a read-only transaction, a consistent snapshot of the
+// file (internal/storetx.View).
+func (db *DB) view(fn func(tx *bolt.Tx) error) error {
 	return db.run(func() error { return db.bolt.View(fn) })
 }
 
@@ -375,7 +386,7 @@ func (db *DB) Close() error {
 // accepts. It returns the number of bytes written.
 func (db *DB) Snapshot(w io.Writer) (int64, error) {
 	var n int64
-	err := db.View(func(tx *bolt.Tx) error {
+	err := db.view(func(tx *bolt.Tx) error {
 		var e error
 		n, e = tx.WriteTo(w)
 		return e

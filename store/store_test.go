@@ -40,7 +40,7 @@ func put(t *testing.T, db *DB, from, n, size int) {
 	t.Helper()
 	for done := 0; done < n; {
 		chunk := min(1000, n-done)
-		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		require.NoError(t, db.update(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists(testBucket)
 			if err != nil {
 				return err
@@ -68,7 +68,7 @@ func value(i, size int) []byte {
 func contents(t *testing.T, db *DB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+	require.NoError(t, db.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(testBucket)
 		if b == nil {
 			return nil
@@ -332,11 +332,11 @@ func TestCorruptPagesNeverPanic(t *testing.T) {
 				return
 			}
 			defer db.Close()
-			err = db.View(walkAll)
+			err = db.view(walkAll)
 			if err != nil {
 				require.ErrorIs(t, err, ErrCorrupt)
 				corrupt++
-				require.ErrorIs(t, db.View(walkAll), ErrCorrupt, "a DB that hit a damaged page stays failed")
+				require.ErrorIs(t, db.view(walkAll), ErrCorrupt, "a DB that hit a damaged page stays failed")
 			}
 		}()
 	}
@@ -362,7 +362,7 @@ func TestReadOnlyRejectsWrites(t *testing.T) {
 	path := makeWAL(t, 1, 8)
 	db := mustOpen(t, path, &Options{ReadOnly: true})
 	require.True(t, db.ReadOnly())
-	err := db.Update(func(*bolt.Tx) error { return nil })
+	err := db.update(func(*bolt.Tx) error { return nil })
 	require.ErrorIs(t, err, ErrReadOnly)
 	require.Contains(t, err.Error(), path)
 }
@@ -371,8 +371,8 @@ func TestErrClosed(t *testing.T) {
 	db, err := Open(newPath(t), nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
-	require.ErrorIs(t, db.View(func(*bolt.Tx) error { return nil }), ErrClosed)
-	require.ErrorIs(t, db.Update(func(*bolt.Tx) error { return nil }), ErrClosed)
+	require.ErrorIs(t, db.view(func(*bolt.Tx) error { return nil }), ErrClosed)
+	require.ErrorIs(t, db.update(func(*bolt.Tx) error { return nil }), ErrClosed)
 }
 
 // A snapshot taken while a writer commits one key per transaction holds a
@@ -393,7 +393,7 @@ func TestSnapshotWhileWriting(t *testing.T) {
 				return
 			default:
 			}
-			require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			require.NoError(t, db.update(func(tx *bolt.Tx) error {
 				return tx.Bucket(testBucket).Put(key(i), value(i, 64))
 			}))
 			written.Store(int64(i + 1))
@@ -433,7 +433,7 @@ func TestCompactFile(t *testing.T) {
 		db, err := Open(path, nil)
 		require.NoError(t, err)
 		put(t, db, 0, 20000, 200)
-		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		require.NoError(t, db.update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(testBucket)
 			for i := range 19000 {
 				if err := b.Delete(key(i)); err != nil {
@@ -491,10 +491,10 @@ func TestAutoCompactAtOpen(t *testing.T) {
 	db, err := Open(path, nil)
 	require.NoError(t, err)
 	put(t, db, 0, 10000, 200)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	require.NoError(t, db.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(testBucket).Delete(key(0)) // keep most in one step
 	}))
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+	require.NoError(t, db.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(testBucket)
 		for i := 1; i < 9900; i++ {
 			if err := b.Delete(key(i)); err != nil {

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
 // appendReq is one caller's append waiting for the group committer.
@@ -244,7 +245,7 @@ func (c *committer) commitGroup(reqs []*appendReq) {
 			err = ErrClosed
 		} else {
 			start := time.Now()
-			err = l.db.Update(func(tx *bolt.Tx) error { return writeGroup(tx, accepted, touched) })
+			err = storetx.Update(l.db, func(tx *bolt.Tx) error { return writeGroup(tx, accepted, touched) })
 			if err == nil {
 				events := 0
 				for _, r := range accepted {

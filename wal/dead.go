@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -52,7 +53,7 @@ func decodeDead(seq uint64, v []byte) (DeadLetter, error) {
 // ForEachDead calls fn for each dead letter in sequence order, on a
 // consistent snapshot, until fn returns an error (which is returned).
 func (s *Stream) ForEachDead(fn func(DeadLetter) error) error {
-	return s.l.db.View(func(tx *bolt.Tx) error {
+	return storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
 // Every transition stores its records with a checksum that holds.
@@ -27,7 +28,7 @@ func TestTransitionsStoreFieldChecksums(t *testing.T) {
 	require.NoError(t, s.DeadLetter(b2.Seq, "gave up", true))
 	_, err = s.CompletePartial(b3.Seq, 1)
 	require.NoError(t, err)
-	require.NoError(t, l.Store().View(func(tx *bolt.Tx) error {
+	require.NoError(t, storetx.View(l.Store(), func(tx *bolt.Tx) error {
 		rs, ok := format.RawStreamOf(tx, "s")
 		require.True(t, ok)
 		for _, bucket := range []*bolt.Bucket{rs.Batches, rs.Dead, rs.Done} {

@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
 // mustOpen opens a log in a fresh temporary directory, closes it in
@@ -72,7 +73,7 @@ type scan struct {
 func scanStream(s *Stream) (scan, format.State, error) {
 	sc := scan{ids: map[EventID]string{}}
 	var st format.State
-	err := s.l.db.View(func(tx *bolt.Tx) error {
+	err := storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		b, err := s.bucket(tx)
 		if err != nil {
 			return err
@@ -219,7 +220,7 @@ func scanStream(s *Stream) (scan, format.State, error) {
 // checkLog is the consistency check run after tests: bbolt's own page
 // check, then for every stream the kept counters against a scan.
 func checkLog(l *Log) error {
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := storetx.View(l.db, func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return fmt.Errorf("bbolt check: %w", err)
 		}

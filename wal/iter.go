@@ -6,6 +6,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // Seq set) instead of stopping the walk. The record's Payload is valid only
 // during the call. fn's error stops the walk and is returned.
 func (s *Stream) ForEachEvent(from, to uint64, fn func(r Record, err error) error) error {
-	return s.l.db.View(func(tx *bolt.Tx) error {
+	return storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
@@ -42,7 +43,7 @@ func (s *Stream) ForEachEvent(from, to uint64, fn func(r Record, err error) erro
 // Batches returns the in-flight batches in sequence (sealing) order.
 func (s *Stream) Batches() ([]Batch, error) {
 	var out []Batch
-	err := s.l.db.View(func(tx *bolt.Tx) error {
+	err := storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		bb, err := s.sub(tx, format.BucketBatches)
 		if err != nil {
 			return err
@@ -64,7 +65,7 @@ func (s *Stream) Batches() ([]Batch, error) {
 // ErrNoBatch.
 func (s *Stream) InFlight(seq uint64) (*Batch, error) {
 	var b *Batch
-	err := s.l.db.View(func(tx *bolt.Tx) error {
+	err := storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		var err error
 		b, err = s.getBatch(tx, seq)
 		return err
@@ -77,7 +78,7 @@ func (s *Stream) InFlight(seq uint64) (*Batch, error) {
 // their checksum are returned in bad (by sequence number) rather than
 // silently skipped; the caller decides (the processor dead-letters them).
 func (s *Stream) ReadBatch(b *Batch) (recs []Record, bad []uint64, err error) {
-	err = s.l.db.View(func(tx *bolt.Tx) error {
+	err = storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
 			return err
@@ -103,7 +104,7 @@ func (s *Stream) ReadBatch(b *Batch) (recs []Record, bad []uint64, err error) {
 
 // ForEachCompletion calls fn for each kept completion record, oldest first.
 func (s *Stream) ForEachCompletion(fn func(Completion) error) error {
-	return s.l.db.View(func(tx *bolt.Tx) error {
+	return storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		done, err := s.sub(tx, format.BucketDone)
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/internal/safetext"
+	"github.com/walbatch/walbatch/internal/storetx"
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -140,7 +141,7 @@ func New(db *store.DB, opts *Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{db: db, opts: o, streams: map[string]*Stream{}}
-	err := db.View(func(tx *bolt.Tx) error {
+	err := storetx.View(db, func(tx *bolt.Tx) error {
 		root := tx.Bucket(format.BucketStreams)
 		if root == nil {
 			return nil
@@ -215,7 +216,7 @@ func (l *Log) Stream(name string) (*Stream, error) {
 	if s, ok := l.streams[name]; ok {
 		return s, nil
 	}
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := storetx.Update(l.db, func(tx *bolt.Tx) error {
 		root, err := tx.CreateBucketIfNotExists(format.BucketStreams)
 		if err != nil {
 			return err
@@ -279,7 +280,7 @@ func (l *Log) update(fn func(tx *bolt.Tx) error, after func()) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
-	if err := l.db.Update(fn); err != nil {
+	if err := storetx.Update(l.db, fn); err != nil {
 		return err
 	}
 	if after != nil {

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
 // timeOf returns the enqueue time of the event with the given ID, read from
@@ -106,7 +107,7 @@ func TestOldestAfterRequeue(t *testing.T) {
 // requireNoRuns fails if the stream still records requeued runs.
 func requireNoRuns(t *testing.T, s *Stream) {
 	t.Helper()
-	require.NoError(t, s.l.db.View(func(tx *bolt.Tx) error {
+	require.NoError(t, storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		b, err := s.bucket(tx)
 		require.NoError(t, err)
 		require.Nil(t, b.Get(format.KeyRequeued), "requeued runs left behind")

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
 // OldestPendingTime returns the enqueue time of the oldest event not yet
@@ -16,7 +17,7 @@ import (
 // requeued run still pending, each O(log n).
 func (s *Stream) OldestPendingTime() (time.Time, error) {
 	var t int64
-	err := s.l.db.View(func(tx *bolt.Tx) error {
+	err := storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		st := s.current()
 		if st.PendingCount == 0 {
 			return nil

@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
 // hostileNames are stream names a terminal would act on, or that read
@@ -34,7 +35,7 @@ func TestStreamRefusesControlAndBidiNames(t *testing.T) {
 func TestStreamKeepsOldHostileNames(t *testing.T) {
 	l, _ := mustOpen(t, nil)
 	for _, name := range hostileNames {
-		require.NoError(t, l.Store().Update(func(tx *bolt.Tx) error { return createLegacyStream(tx, name) }))
+		require.NoError(t, storetx.Update(l.Store(), func(tx *bolt.Tx) error { return createLegacyStream(tx, name) }))
 	}
 	l = reopen(t, l, nil)
 	require.ElementsMatch(t, hostileNames, l.Streams())

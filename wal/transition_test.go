@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
 // sealOne seals the next batch of at most n events (forced) and fails if
@@ -354,7 +355,7 @@ func TestDeadLetterCorruptRecord(t *testing.T) {
 	b := sealOne(t, s, 3)
 	flipEvent(t, s, 2)
 	var stored int
-	require.NoError(t, l.db.View(func(tx *bolt.Tx) error {
+	require.NoError(t, storetx.View(l.db, func(tx *bolt.Tx) error {
 		events, err := s.sub(tx, format.BucketEvents)
 		stored = len(events.Get(format.SeqKey(2)))
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/storetx"
 	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
@@ -208,7 +209,7 @@ func writeStatsTable(w io.Writer, rep statsReport) error {
 // page of the tree once.
 func usedBytes(db *store.DB) (int64, error) {
 	var used int64
-	err := db.View(func(tx *bolt.Tx) error {
+	err := storetx.View(db, func(tx *bolt.Tx) error {
 		used = 3 * int64(tx.DB().Info().PageSize)
 		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
 			s := b.Stats()

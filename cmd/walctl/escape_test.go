@@ -14,6 +14,7 @@ import (
 
 	walformat "github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/internal/safetext"
+	"github.com/walbatch/walbatch/internal/storetx"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -32,7 +33,7 @@ func hostileFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	_, err = l.Stream(name)
 	require.ErrorIs(t, err, wal.ErrInvalidName, "a new stream cannot get such a name")
-	require.NoError(t, l.Store().Update(func(tx *bolt.Tx) error {
+	require.NoError(t, storetx.Update(l.Store(), func(tx *bolt.Tx) error {
 		rs, err := walformat.CreateRawStream(tx, name)
 		if err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -44,7 +45,7 @@ func corruptRecord(path string, rng *rand.Rand) (*corruption, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = l.Store().View(func(tx *bolt.Tx) error {
+	err = storetx.View(l.Store(), func(tx *bolt.Tx) error {
 		streams, err := format.RawStreams(tx)
 		if err != nil {
 			return err
