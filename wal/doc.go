@@ -14,7 +14,7 @@
 //	streams/
 //	  <name>/                 one bucket per stream
 //	    uid                   8 random bytes; prefix of event and batch IDs
-//	    state                 15 big-endian uint64 counters (see format.State)
+//	    state                 15 big-endian uint64 counters (see # Counters)
 //	    requeued              runs of requeued events: big-endian [first, last]
 //	                          key pairs, ascending; absent when there are none
 //	    events/  seq -> record envelope    pending and in-flight events
@@ -23,9 +23,14 @@
 //	    done/    batch seq -> msgpack Completion (bounded: CompletedKeep; crc)
 //
 // The crc of batch, dead-letter and completion records is a CRC32C of
-// their other fields' values (a dead letter's envelope has its own; see
-// internal/format/fieldsum.go). Records written before it existed lack it and are read as
-// before: the format version did not change.
+// their other fields' values (a dead letter's envelope has its own).
+// Records written before it existed lack it and are read as before: the
+// format version did not change.
+//
+// The one copy of this layout in code is the module's internal/format
+// package (bucket and key names, the envelope, the records and their
+// checksums); internal/boltfile has bbolt's own page layout. Package wal,
+// package recovery and walctl all read and write the file through them.
 //
 // The events bucket is written with FillPercent 1.0: its keys only grow, so
 // pages are packed full instead of split in half.
@@ -63,8 +68,9 @@
 // transaction that changes what they count updates them, so Stats and open
 // are O(1) in the backlog; recovery.Verify recounts them by a scan.
 //
-// Byte counters count payload bytes (never key or headers); a record that fails its checksum
-// counts its stored length instead (what a scan can know of it).
+// Byte counters count payload bytes (never key or headers); a record that
+// fails its checksum counts its stored length instead (what a scan can
+// know of it).
 //
 // The oldest event not completed (OldestNanos) is not simply the first one:
 // Requeue puts events with their original, earlier, enqueue times behind
@@ -123,4 +129,70 @@
 // Callers may assume: Append returns nil only after its event is committed;
 // an error means it was not; events appended by one goroutine keep their
 // order; AppendMany is all or nothing.
+//
+// # Concurrency
+//
+// This is the model as the code stands (format 1). The goroutines:
+//
+//   - The committer (one per writable Log, started by Open or New, ended by
+//     Close) owns the group being written: it takes every queued append,
+//     computes the streams' new counters, writes the group in one
+//     transaction, installs the counters, answers each caller (a blocked
+//     Append through its channel, an AppendAsync by calling its callback on
+//     the committer goroutine) and signals Stream.Appended. It is the only
+//     goroutine that appends events.
+//   - Every other write runs on its caller's goroutine, as its own
+//     transaction: Seal, CompleteAndSeal, Complete, CompletePartial,
+//     Resolve, Retry, DeadLetter, DeadLetterEvents, QuarantineInFlight,
+//     Requeue, PurgeDead, PurgeDeadEvents, SetCodec, the creation of a
+//     stream by Log.Stream, and recovery's repairs at open. In package
+//     processor that is the processor's loop goroutine (seal, and the
+//     outcome of each attempt) and, for QuarantineInFlight and
+//     DeadLetterEvents, the dispatch goroutine of an attempt, before it
+//     calls the dispatcher. So the file has two write paths: appends
+//     through the committer and transitions from callers, serialized by
+//     writeMu, each with its own commit and fsyncs.
+//   - Readers (ForEachEvent, ForEachDead, ForEachCompletion, Batches,
+//     InFlight, ReadBatch, OldestPendingTime) run a bbolt read transaction
+//     on their caller's goroutine, a consistent snapshot, concurrently with
+//     writers. Stats, State of the counters, Codec and CommitStats read
+//     memory only.
+//
+// The locks, in the order they are taken (a lock is only ever taken while
+// holding locks above it in this list):
+//
+//  1. Log.writeMu: held for every write transaction, from reading the
+//     stream's committed counters through the bbolt commit (and its
+//     fsyncs) to installing the new counters in memory, so the counters a
+//     writer starts from cannot change before it commits. bbolt's own
+//     writer lock is taken inside it, so bbolt never queues writers.
+//  2. Log.mu (read-write): the stream map and the closing and closed
+//     flags. Log.Stream holds it, under writeMu, while it creates a
+//     stream; a write checks closed under writeMu.
+//  3. Stream.mu (read-write): a stream's counters as last committed, its
+//     pending limits and codec name. Writers take it briefly under writeMu,
+//     to copy the counters when their transaction starts and to replace
+//     them after it commits; readers take it alone. It is never held
+//     across a commit, nor together with Log.mu.
+//
+// committer.mu guards the append queue and is a leaf: submitters take it
+// to queue, the committer to swap the queue out, and nothing else is
+// taken while it is held (the committer releases writeMu before it takes
+// it to note the queue's length, then answers callers holding no lock).
+// Because callbacks and answers come after writeMu is released, a callback
+// may read Stats; it must not block on the Log (an Append from a callback
+// waits for the committer that is running it).
+//
+// Close sets closing, stops the committer (what is queued is committed and
+// answered; later appends get ErrClosed), sets closed under Log.mu (a
+// transition that takes writeMu afterwards gets ErrClosed) and closes the
+// file, which waits for open read transactions.
+//
+// # Format 2
+//
+// Format 2, the plan to store a run of events per bbolt value and route
+// every write through the one writer goroutine, is designed in
+// docs/design/wal-format-2.md
+// (https://github.com/walbatch/walbatch/blob/main/docs/design/wal-format-2.md).
+// It is not implemented: files are format 1 as described above.
 package wal
