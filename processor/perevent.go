@@ -50,16 +50,18 @@ type resolution struct {
 	dead      []wal.EventReason
 	deadIdx   []int
 	retry     []int
-	delay     time.Duration // the largest Retry-After among the retried, else the backoff
+	delay     time.Duration // the longer of the backoff and the largest Retry-After among the retried
 }
 
 // resolve sorts the outcomes of attempt number attempts of recs: a
 // permanent outcome dead-letters its event with its own reason; a
 // retryable one keeps it in the batch, unless the attempt spent the retry
 // budget, when it is dead-lettered too with "gave up after N attempts: "
-// and its reason, as a whole batch would be.
+// and its reason, as a whole batch would be. The retry waits the backoff,
+// or longer when an event's sink asked for more (each Retry-After is
+// honoured: the events share one retry time).
 func (l *loop[T]) resolve(recs []wal.Record, outs []error, attempts int) resolution {
-	var res resolution
+	res := resolution{delay: l.backoff(attempts)}
 	for i, e := range outs {
 		switch {
 		case e == nil:
@@ -69,7 +71,9 @@ func (l *loop[T]) resolve(recs []wal.Record, outs []error, attempts int) resolut
 			res.deadIdx = append(res.deadIdx, i)
 		default:
 			res.retry = append(res.retry, i)
-			res.delay = max(res.delay, l.retryDelay(attempts, e))
+			if after, ok := dispatcher.RetryAfter(e); ok {
+				res.delay = max(res.delay, clampDelay(after))
+			}
 		}
 	}
 	if len(res.retry) > 0 && attempts > l.p.cfg.maxRetries {

@@ -199,3 +199,35 @@ func TestPerEventHolesSurviveRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, r.OK(), "%v", r)
 }
+
+// The events a per-event result retries share one retry time: the
+// backoff, or the longest Retry-After among them when longer. A
+// Retry-After shorter than the backoff does not bring the retry forward.
+func TestPerEventRetryDelay(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		backoff      time.Duration
+		after1, want time.Duration
+	}{
+		{"retry-after longer", 20 * time.Millisecond, time.Hour, time.Hour},
+		{"backoff longer", time.Hour, time.Millisecond, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			noLeaks(t)
+			s := newRecSink(func(_ context.Context, a attempt) error {
+				return dispatcher.PerEvent([]error{dispatcher.Retryable(errDown, tc.after1), dispatcher.Retryable(errDown, tc.after1/2)})
+			})
+			p := openP(t, walPath(t), s, quiet(WithBatchSize(2), WithRetryDelay(tc.backoff, tc.backoff), WithJitter(0),
+				WithStopTimeout(10*time.Millisecond))...)
+			var ns notes
+			ns.subscribe(p, RetryScheduled)
+			enqueueN(t, p, 0, 2)
+			require.Eventually(t, func() bool { return p.Stats().Retried == 1 }, 15*time.Second, time.Millisecond)
+			require.NoError(t, p.Stop(context.Background()))
+			r := ns.of(RetryScheduled)
+			require.Len(t, r, 1)
+			require.Equal(t, 2, r[0].Count)
+			require.False(t, r[0].NextAttempt.Before(s.all()[0].At.Add(tc.want)), "next attempt %s", r[0].NextAttempt)
+		})
+	}
+}
