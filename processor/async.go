@@ -1,10 +1,12 @@
 package processor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/walbatch/walbatch/wal"
 )
@@ -34,33 +36,35 @@ import (
 // on a goroutine of the processor (never the caller's, never the WAL's
 // committer): cb may call the processor, even Enqueue, but a slow cb delays
 // the callbacks after it. The caller bounds how many events it keeps
-// waiting for their callback. Stop waits until the callback of every
-// EnqueueAsync call that returned nil has returned, so cb must not wait for
-// Stop.
+// waiting for their callback. Stop waits for the commit of every
+// EnqueueAsync call that returned nil, and for its callback until Stop's
+// deadline: a callback still running a second past it is left running
+// and Stop returns an error wrapping ErrStuck (see Stop), so cb must not
+// wait for Stop.
 func (p *Processor[T]) EnqueueAsync(ev T, cb func(error)) error {
 	p.mu.Lock()
 	if p.stopping {
 		p.mu.Unlock()
 		return ErrStopped
 	}
-	p.acks.calls.Add(1)
+	p.acks.begin()
 	p.mu.Unlock()
 	e := getEncoder()
 	payload, err := p.encodeEvent(e, ev)
 	if err != nil {
 		e.release()
-		p.acks.calls.Done()
+		p.acks.refused()
 		return fmt.Errorf("processor: encode event: %w", err)
 	}
 	if int64(len(payload)) > p.cfg.batchBytes {
 		e.release()
-		p.acks.calls.Done()
+		p.acks.refused()
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrEventTooLarge, len(payload), p.cfg.batchBytes)
 	}
 	headers, err := p.headersOf(ev)
 	if err != nil {
 		e.release()
-		p.acks.calls.Done()
+		p.acks.refused()
 		return err
 	}
 	key := ""
@@ -92,7 +96,7 @@ func (p *Processor[T]) EnqueueAsync(ev T, cb func(error)) error {
 // own, started when a callback is queued and none runs, ending when the
 // queue is empty: no goroutine while no asynchronous enqueue is waiting.
 type acker struct {
-	calls   sync.WaitGroup // EnqueueAsync calls whose callback has not returned
+	commits sync.WaitGroup // accepted EnqueueAsync calls whose commit has not answered
 	runners sync.WaitGroup // the running goroutine, if any
 
 	logger *slog.Logger // for a callback that panics
@@ -101,6 +105,56 @@ type acker struct {
 	queue   []ack
 	spare   []ack
 	running bool
+	calls   int           // accepted EnqueueAsync calls whose callback has not returned
+	idle    chan struct{} // made by idleCh, closed once calls is 0 and no goroutine runs
+}
+
+// begin counts an accepted EnqueueAsync call: its commit and its callback
+// are to come.
+func (a *acker) begin() {
+	a.commits.Add(1)
+	a.mu.Lock()
+	a.calls++
+	a.mu.Unlock()
+}
+
+// refused uncounts a call refused after begin: no commit, no callback.
+func (a *acker) refused() {
+	a.commits.Done()
+	a.finished()
+}
+
+// finished counts a callback returned (or never to be called).
+func (a *acker) finished() {
+	a.mu.Lock()
+	a.calls--
+	a.signalLocked()
+	a.mu.Unlock()
+}
+
+// signalLocked closes idle once nothing is left to run; a.mu is held.
+func (a *acker) signalLocked() {
+	if a.calls == 0 && !a.running && a.idle != nil {
+		close(a.idle)
+		a.idle = nil
+	}
+}
+
+// idleCh returns a channel closed once every accepted call's callback has
+// returned and no goroutine of the acker runs callbacks.
+func (a *acker) idleCh() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.idle == nil {
+		a.idle = make(chan struct{})
+		a.signalLocked()
+		if a.idle == nil { // closed at once: nothing to wait for
+			done := make(chan struct{})
+			close(done)
+			return done
+		}
+	}
+	return a.idle
 }
 
 type ack struct {
@@ -110,6 +164,7 @@ type ack struct {
 
 // push queues cb's call with err. It never blocks.
 func (a *acker) push(cb func(error), err error) {
+	defer a.commits.Done()
 	a.mu.Lock()
 	a.queue = append(a.queue, ack{cb: cb, err: err})
 	start := !a.running
@@ -144,6 +199,7 @@ func (a *acker) run() {
 		q = a.queue
 		if len(q) == 0 {
 			a.running = false
+			a.signalLocked()
 			a.mu.Unlock()
 			ended = true
 			return
@@ -165,7 +221,7 @@ func (a *acker) run() {
 // take the process down or keep the callbacks after it from running; nor
 // does one that calls runtime.Goexit (see run).
 func (a *acker) call(k ack) {
-	defer a.calls.Done()
+	defer a.finished()
 	defer func() {
 		if r := recover(); r != nil && a.logger != nil {
 			a.logger.Error("walbatch: EnqueueAsync callback panicked", "panic", r, "err", k.err)
@@ -176,10 +232,26 @@ func (a *acker) call(k ack) {
 	}
 }
 
-// wait returns once every EnqueueAsync call that was accepted has had its
-// callback return and the acker's goroutine has ended. Stop calls it after
-// new calls are refused and the WAL has answered every queued append.
-func (a *acker) wait() {
-	a.calls.Wait()
-	a.runners.Wait()
+// wait waits for the callbacks of every accepted EnqueueAsync call until
+// deadline, or ctx's end, and a second more: it reports whether they all
+// returned and the acker's goroutine ended. Stop calls it after new calls
+// are refused and the WAL has answered every queued append (commits).
+func (a *acker) wait(ctx context.Context, deadline time.Time) bool {
+	idle := a.idleCh()
+	cut := time.NewTimer(time.Until(deadline))
+	defer cut.Stop()
+	select {
+	case <-idle:
+	case <-cut.C:
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(time.Second)
+	defer grace.Stop()
+	select {
+	case <-idle:
+		a.runners.Wait() // ending: it saw an empty queue
+		return true
+	case <-grace.C:
+		return false
+	}
 }

@@ -53,10 +53,10 @@ func (p *Processor[T]) lifecycleErr() error {
 }
 
 // Stop stops accepting events (Enqueue and EnqueueAsync return ErrStopped
-// from now on), waits for the commits and callbacks of EnqueueAsync calls
-// accepted before, dispatches what is pending, and waits for in-flight
-// dispatches until the stop timeout (WithStopTimeout) or ctx ends,
-// whichever is first: the deadline. Then it cancels dispatches still
+// from now on), waits for the commits of EnqueueAsync calls accepted
+// before, dispatches what is pending, and waits for in-flight dispatches
+// and for those calls' callbacks until the stop timeout (WithStopTimeout)
+// or ctx ends, whichever is first: the deadline. Then it cancels dispatches still
 // running and waits up to a second for them to return, stops the
 // notification goroutine (notifications still queued at the deadline, or
 // 100ms after it when it has passed, are dropped and counted in Stats)
@@ -66,10 +66,12 @@ func (p *Processor[T]) lifecycleErr() error {
 // calls wait for the first to finish and return its result.
 //
 // Stop does not wait for user code that ignores its context: a dispatch
-// still running a second after the deadline, or a listener still running
-// a second after the notifications' cutoff, is left running, and Stop
-// returns an error wrapping ErrStuck that names its batch (or says a
-// listener). The WAL is closed all the same, so a restart can open the
+// or an EnqueueAsync callback still running a second after the deadline,
+// or a listener still running a second after the notifications' cutoff,
+// is left running, and Stop returns an error wrapping ErrStuck that names
+// its batch (or says a callback or a listener). A stuck callback's event
+// is committed; the callbacks queued behind it run, on the same
+// goroutine, once it returns, and then that goroutine ends. The WAL is closed all the same, so a restart can open the
 // file at once. Such a batch stays in flight in the file and goes out
 // again, with the same ID, after the next open (or the next New on its
 // stream); when its dispatch returns, the outcome is logged and not
@@ -88,9 +90,11 @@ func (p *Processor[T]) Stop(ctx context.Context) error {
 	loopDone := p.loopDone
 	p.mu.Unlock()
 	// EnqueueAsync calls accepted before stopping get their commit (the
-	// WAL is still open) and their callbacks, and the drain below
-	// includes them, as it includes every Enqueue that returned.
-	p.acks.wait()
+	// WAL is still open), and the drain below includes them, as it
+	// includes every Enqueue that returned. Their callbacks run
+	// meanwhile (one that enqueues gets ErrStopped); they are waited for
+	// after the drain, until the deadline.
+	p.acks.commits.Wait()
 
 	// Clamped (see clampDelay): the notifier keeps the deadline as int64
 	// nanoseconds.
@@ -116,9 +120,12 @@ func (p *Processor[T]) Stop(ctx context.Context) error {
 		}
 	}
 	var err error
+	if !p.acks.wait(ctx, deadline) {
+		err = fmt.Errorf("%w: stream %q: an EnqueueAsync callback did not return; its event is committed, and the callbacks queued behind it run when it returns", ErrStuck, p.cfg.stream)
+	}
 	if len(p.stuck) > 0 {
-		err = fmt.Errorf("%w: stream %q: the dispatch of batch %s did not return after it was canceled; the batch stays in flight and goes out again after the next open",
-			ErrStuck, p.cfg.stream, strings.Join(p.stuck, ", "))
+		err = errors.Join(err, fmt.Errorf("%w: stream %q: the dispatch of batch %s did not return after it was canceled; the batch stays in flight and goes out again after the next open",
+			ErrStuck, p.cfg.stream, strings.Join(p.stuck, ", ")))
 	}
 	if !p.notes.closeBy(deadline) {
 		err = errors.Join(err, fmt.Errorf("%w: stream %q: a notification listener did not return", ErrStuck, p.cfg.stream))
