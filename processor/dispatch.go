@@ -93,6 +93,7 @@ func (l *loop[T]) attempt(r *result) (err error) {
 		if countFailed(outs) == 0 {
 			return nil // per-event outcomes saying every event was delivered are full delivery
 		}
+		r.reason = message(err)
 	}
 	return err
 }
@@ -209,7 +210,7 @@ func (l *loop[T]) apply(r result) {
 		return
 	}
 	if r.outcomes != nil {
-		l.applyPerEvent(ib, r.outcomes, r.err)
+		l.applyPerEvent(ib, r.outcomes, r.err, r.reason)
 		return
 	}
 	if note.Delivered > 0 {

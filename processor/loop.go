@@ -33,7 +33,8 @@ type result struct {
 	recs     []wal.Record // the records sent (cached for a retry)
 	b        *wal.Batch   // the batch as sent (after quarantine)
 	err      error
-	outcomes []error // per event, when the dispatcher reported them so (see dispatcher.EventErrors)
+	outcomes []eventOutcome // per event, when the dispatcher reported them so (see dispatcher.EventErrors)
+	reason   string         // err's message, read once, with outcomes
 	latency  time.Duration
 	canceled bool // cut short by Stop's deadline: not counted as an attempt
 }

@@ -9,37 +9,60 @@ import (
 	"github.com/walbatch/walbatch/wal"
 )
 
+// eventOutcome is one event's outcome as the dispatcher reported it, read
+// once on the dispatch goroutine: the loop goroutine decides on these
+// fields and calls none of the sink's error methods again, so an error
+// whose Error or Unwrap panics when read a second time (state the sink
+// freed after use) cannot take the process down.
+type eventOutcome struct {
+	failed    bool          // false: delivered
+	permanent bool          // dispatcher.IsPermanent
+	after     time.Duration // dispatcher.RetryAfter; 0 when none
+	reason    string        // its Error()
+}
+
 // eventOutcomes returns the per-event outcomes of err for an attempt of n
-// events (see dispatcher.EventErrors), each read once here so that the
-// loop can read it again without a panic: an entry whose message or chain
-// walk panics (a typed nil pointer of a user's error type) becomes a
-// retryable error saying so. It runs on the dispatch goroutine, after
-// readable.
-func eventOutcomes(err error, n int) ([]error, bool) {
-	outs, ok := dispatcher.EventOutcomes(err, n)
+// events (see dispatcher.EventErrors), each read once here: an entry whose
+// message or chain walk panics (a typed nil pointer of a user's error
+// type) becomes a retryable outcome saying so. It runs on the dispatch
+// goroutine, after readable.
+func eventOutcomes(err error, n int) ([]eventOutcome, bool) {
+	errs, ok := dispatcher.EventOutcomes(err, n)
 	if !ok {
 		return nil, false
 	}
-	for i, e := range outs {
-		outs[i] = readableEvent(e)
+	outs := make([]eventOutcome, len(errs))
+	for i, e := range errs {
+		outs[i] = readEvent(e)
 	}
 	return outs, true
 }
 
-// readableEvent is readable for one event's outcome.
-func readableEvent(err error) (out error) {
+// readEvent reads one event's outcome (see eventOutcome).
+func readEvent(err error) (out eventOutcome) {
 	if err == nil {
-		return nil
+		return eventOutcome{}
 	}
 	defer func() {
 		if rec := recover(); rec != nil {
-			out = fmt.Errorf("processor: the dispatcher reported an event outcome that panics when read (%T): %v", err, rec)
+			out = eventOutcome{failed: true,
+				reason: fmt.Sprintf("processor: the dispatcher reported an event outcome that panics when read (%T): %v", err, rec)}
 		}
 	}()
-	_ = err.Error()
-	dispatcher.IsPermanent(err)
-	dispatcher.RetryAfter(err)
-	return err
+	out = eventOutcome{failed: true, reason: err.Error(), permanent: dispatcher.IsPermanent(err)}
+	out.after, _ = dispatcher.RetryAfter(err)
+	return out
+}
+
+// message is err.Error(), or a note saying it panicked. It runs on the
+// dispatch goroutine.
+func message(err error) (s string) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			s = fmt.Sprintf("(%T: Error panicked: %v)", err, rec)
+		}
+	}()
+	return err.Error()
 }
 
 // resolution is what a per-event result does to a batch: the events
@@ -60,26 +83,26 @@ type resolution struct {
 // and its reason, as a whole batch would be. The retry waits the backoff,
 // or longer when an event's sink asked for more (each Retry-After is
 // honoured: the events share one retry time).
-func (l *loop[T]) resolve(recs []wal.Record, outs []error, attempts int) resolution {
+func (l *loop[T]) resolve(recs []wal.Record, outs []eventOutcome, attempts int) resolution {
 	res := resolution{delay: l.backoff(attempts)}
-	for i, e := range outs {
+	for i, o := range outs {
 		switch {
-		case e == nil:
+		case !o.failed:
 			res.delivered = append(res.delivered, recs[i].Seq)
-		case dispatcher.IsPermanent(e):
-			res.dead = append(res.dead, wal.EventReason{Seq: recs[i].Seq, Reason: e.Error()})
+		case o.permanent:
+			res.dead = append(res.dead, wal.EventReason{Seq: recs[i].Seq, Reason: o.reason})
 			res.deadIdx = append(res.deadIdx, i)
 		default:
 			res.retry = append(res.retry, i)
-			if after, ok := dispatcher.RetryAfter(e); ok {
-				res.delay = max(res.delay, clampDelay(after))
+			if o.after > 0 {
+				res.delay = max(res.delay, clampDelay(o.after))
 			}
 		}
 	}
 	if len(res.retry) > 0 && attempts > l.p.cfg.maxRetries {
 		for _, i := range res.retry {
 			res.dead = append(res.dead, wal.EventReason{Seq: recs[i].Seq,
-				Reason: fmt.Sprintf("gave up after %d attempts: %s", attempts, outs[i].Error())})
+				Reason: fmt.Sprintf("gave up after %d attempts: %s", attempts, outs[i].reason)})
 			res.deadIdx = append(res.deadIdx, i)
 		}
 		res.retry = nil
@@ -91,10 +114,11 @@ func (l *loop[T]) resolve(recs []wal.Record, outs []error, attempts int) resolut
 // (wal.Stream.Resolve): the delivered events are completed, the permanent
 // ones dead-lettered each with its reason, and the rest stay in the batch,
 // the attempt counted and a retry scheduled (or dead-lettered too when the
-// retry budget is spent). A failed write leaves the whole batch to be sent
-// again (at least once), the attempt counted in memory. It runs on the
-// loop goroutine.
-func (l *loop[T]) applyPerEvent(ib *inflight, outs []error, cause error) {
+// retry budget is spent). reason is cause's message, read on the dispatch
+// goroutine. A failed write leaves the whole batch to be sent again (at
+// least once), the attempt counted in memory. It runs on the loop
+// goroutine.
+func (l *loop[T]) applyPerEvent(ib *inflight, outs []eventOutcome, cause error, reason string) {
 	p := l.p
 	b, recs := ib.b, ib.recs
 	attempts := b.Attempts + 1
@@ -103,7 +127,6 @@ func (l *loop[T]) applyPerEvent(ib *inflight, outs []error, cause error) {
 	if len(res.retry) > 0 {
 		next = time.Now().Add(res.delay)
 	}
-	reason := cause.Error()
 	nb, err := p.s.Resolve(b.Seq, res.delivered, res.dead, next, reason)
 	if err != nil {
 		p.cfg.logger.Error("walbatch: recording per-event outcomes failed; the batch will be sent again", "batch", b.ID, "err", err)
@@ -164,11 +187,11 @@ func (l *loop[T]) notifyDead(b *wal.Batch, recs []wal.Record, res resolution, at
 	}
 }
 
-// countFailed counts the outcomes that are not nil.
-func countFailed(outs []error) int {
+// countFailed counts the outcomes that are not deliveries.
+func countFailed(outs []eventOutcome) int {
 	n := 0
-	for _, e := range outs {
-		if e != nil {
+	for _, o := range outs {
+		if o.failed {
 			n++
 		}
 	}
