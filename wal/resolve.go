@@ -57,7 +57,7 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 			if v == nil {
 				continue
 			}
-			n := format.RecordBytes(v)
+			n := format.AppendedBytes(v) // what the counters took at append, as deadOne: also for a record damaged since
 			if err := events.Delete(k); err != nil {
 				return err
 			}

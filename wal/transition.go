@@ -135,7 +135,7 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 		k, v := c.Seek(format.SeqKey(b.First))
 		for ; k != nil && len(keys) < n; k, v = c.Next() {
 			keys = append(keys, append([]byte(nil), k...))
-			bytes += format.RecordBytes(v)
+			bytes += format.AppendedBytes(v) // what the counters took at append, also for a record damaged since
 		}
 		if k == nil {
 			return fmt.Errorf("wal: batch %s lost its tail: %w", b.ID, errCorruptBatch)
