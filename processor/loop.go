@@ -64,6 +64,11 @@ type loop[T any] struct {
 	// disk, a damaged record): the retry delay, so a lasting cause does not
 	// make the loop spin.
 	sealAfter time.Time
+
+	// future is the oldest pending event's enqueue time when it was after
+	// the clock (at), and when the loop first saw it so (seen): see
+	// oldestPending.
+	future struct{ at, seen time.Time }
 }
 
 func newLoop[T any](p *Processor[T]) *loop[T] {
@@ -114,7 +119,11 @@ func (l *loop[T]) run() {
 // Nothing but the loop seals or completes batches, so what recovery read
 // is still what the file holds, however late Start comes.
 func (l *loop[T]) loadInFlight() error {
+	// A retry time further off than any delay the processor schedules now
+	// (written by a version without the clamp) is brought within it.
+	limit := time.Now().Add(maxDelay).UnixNano()
 	for _, b := range l.p.recovery.redispatch {
+		b.NextAttempt = min(b.NextAttempt, limit)
 		l.batches[b.Seq] = &inflight{b: &b, trigger: TriggerRecovered}
 	}
 	return nil
@@ -211,8 +220,8 @@ func (l *loop[T]) sealDue(now time.Time) (wal.SealOptions, Trigger, bool) {
 		}
 	}
 	if !force && !full {
-		oldest, err := p.s.OldestPendingTime()
-		if err != nil || oldest.IsZero() || now.Sub(oldest) < p.cfg.maxAge {
+		oldest, ok := l.oldestPending(now)
+		if !ok || now.Sub(oldest) < p.cfg.maxAge {
 			return wal.SealOptions{}, "", false
 		}
 		force, trig = true, TriggerMaxAge
@@ -263,6 +272,25 @@ func (l *loop[T]) canSealAhead() bool {
 // clampDelay).
 func (l *loop[T]) sealFailed() {
 	l.sealAfter = time.Now().Add(clampDelay(l.p.cfg.retryDelay))
+}
+
+// oldestPending returns the enqueue time of the oldest pending event, what
+// the max-age trigger measures from, if any is pending. An enqueue time
+// after now (written while the clock was ahead, or by a clock stepped back
+// since) would hold that event back for as long as the clock was off, so
+// such an event counts as enqueued when the loop first saw it.
+func (l *loop[T]) oldestPending(now time.Time) (time.Time, bool) {
+	oldest, err := l.p.s.OldestPendingTime()
+	if err != nil || oldest.IsZero() {
+		return time.Time{}, false
+	}
+	if oldest.After(now) {
+		if !oldest.Equal(l.future.at) {
+			l.future.at, l.future.seen = oldest, now
+		}
+		return l.future.seen, true
+	}
+	return oldest, true
 }
 
 func (l *loop[T]) inactive(now time.Time) bool {
@@ -342,7 +370,7 @@ func (l *loop[T]) arm(now time.Time) {
 		if last := p.lastEnqueue.Load(); last != 0 {
 			sealAt(time.Unix(0, last).Add(p.cfg.inactive))
 		}
-		if oldest, err := p.s.OldestPendingTime(); err == nil && !oldest.IsZero() {
+		if oldest, ok := l.oldestPending(now); ok {
 			sealAt(oldest.Add(p.cfg.maxAge))
 		}
 	}

@@ -40,7 +40,7 @@ type RecoveryReport struct {
 func (r RecoveryReport) String() string {
 	age := "none"
 	if !r.OldestPending.IsZero() {
-		age = time.Since(r.OldestPending).Round(time.Millisecond).String()
+		age = max(time.Since(r.OldestPending), 0).Round(time.Millisecond).String()
 	}
 	return fmt.Sprintf("stream %q: %d in-flight batches (%d events) to redispatch, %d pending events (%d bytes), %d dead, oldest %s",
 		r.Stream, r.InFlightBatches, r.InFlightEvents, r.PendingEvents, r.PendingBytes, r.DeadEvents, age)

@@ -28,7 +28,8 @@ type Stats struct {
 	DeadEvents      int64 `json:"dead_events"`
 	DeadBytes       int64 `json:"dead_bytes"`
 	// OldestPendingAge is how long the oldest event not yet completed has
-	// waited; 0 when there is none.
+	// waited; 0 when there is none (or its enqueue time is after the
+	// clock's).
 	OldestPendingAge time.Duration `json:"-"`
 	// MaxPendingEvents and MaxPendingBytes are the stream's pending
 	// limits (WithMaxPending); 0 is unlimited.
@@ -100,7 +101,7 @@ func StreamStats(st wal.Stats) Stats {
 		RefusedSinceOpen:      st.RefusedSinceOpen,
 	}
 	if !st.OldestPending.IsZero() {
-		out.OldestPendingAge = time.Since(st.OldestPending)
+		out.OldestPendingAge = max(time.Since(st.OldestPending), 0) // an enqueue time after the clock: 0, not negative
 	}
 	return out
 }
