@@ -233,10 +233,11 @@ func (a *acker) call(k ack) {
 }
 
 // wait waits for the callbacks of every accepted EnqueueAsync call until
-// deadline, or ctx's end, and a second more: it reports whether they all
-// returned and the acker's goroutine ended. Stop calls it after new calls
-// are refused and the WAL has answered every queued append (commits).
-func (a *acker) wait(ctx context.Context, deadline time.Time) bool {
+// deadline, or ctx's end, and a second more: it returns how many had not
+// returned then (0: they all did, and the acker's goroutine ended). Stop
+// calls it after new calls are refused and the WAL has answered every
+// queued append (commits).
+func (a *acker) wait(ctx context.Context, deadline time.Time) int {
 	idle := a.idleCh()
 	cut := time.NewTimer(time.Until(deadline))
 	defer cut.Stop()
@@ -250,8 +251,10 @@ func (a *acker) wait(ctx context.Context, deadline time.Time) bool {
 	select {
 	case <-idle:
 		a.runners.Wait() // ending: it saw an empty queue
-		return true
+		return 0
 	case <-grace.C:
-		return false
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.calls
 	}
 }

@@ -124,7 +124,9 @@ func TestEnqueueAsyncErrors(t *testing.T) {
 func TestEnqueueAsyncStop(t *testing.T) {
 	noLeaks(t)
 	path := walPath(t)
-	p := openP(t, path, newRecSink(nil), quiet(WithStartOnOpen(false))...)
+	// The stop timeout bounds the wait for callbacks too: 5000 sleeps
+	// take seconds on a loaded machine.
+	p := openP(t, path, newRecSink(nil), quiet(WithStartOnOpen(false), WithStopTimeout(time.Minute))...)
 	var acked, failed atomic.Int64
 	const n = 5000
 	for i := range n {

@@ -41,7 +41,7 @@ func TestStopReturnsPastAStuckEnqueueAsyncCallback(t *testing.T) {
 		t.Fatal("Stop did not return past a callback that never returns")
 	}
 	require.ErrorIs(t, err, ErrStuck)
-	require.Contains(t, err.Error(), "EnqueueAsync callback")
+	require.Contains(t, err.Error(), "2 EnqueueAsync callbacks had not returned")
 	require.Equal(t, []int{0, 1}, sink.delivered(), "both events were committed and drained")
 	inspect(t, path, func(s *wal.Stream) { require.Zero(t, s.Stats().PendingEvents) })
 	select {

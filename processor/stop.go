@@ -120,8 +120,8 @@ func (p *Processor[T]) Stop(ctx context.Context) error {
 		}
 	}
 	var err error
-	if !p.acks.wait(ctx, deadline) {
-		err = fmt.Errorf("%w: stream %q: an EnqueueAsync callback did not return; its event is committed, and the callbacks queued behind it run when it returns", ErrStuck, p.cfg.stream)
+	if n := p.acks.wait(ctx, deadline); n > 0 {
+		err = fmt.Errorf("%w: stream %q: %d EnqueueAsync callbacks had not returned (one running, the rest queued behind it); their events are committed, and the queued ones run when it returns", ErrStuck, p.cfg.stream, n)
 	}
 	if len(p.stuck) > 0 {
 		err = errors.Join(err, fmt.Errorf("%w: stream %q: the dispatch of batch %s did not return after it was canceled; the batch stays in flight and goes out again after the next open",
