@@ -133,9 +133,9 @@ func walLayout(path [][]byte, k []byte, flagged bool) bool {
 	case 0:
 		return true
 	case 1:
-		return string(path[0]) == "streams"
+		return string(path[0]) == string(format.BucketStreams)
 	case 2:
-		if string(path[0]) != "streams" {
+		if string(path[0]) != string(format.BucketStreams) {
 			return false
 		}
 		for _, sub := range format.SubBuckets {
