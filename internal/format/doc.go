@@ -7,6 +7,9 @@
 // walctl inspect and repair the file through it. wal/doc.go documents the
 // layout for a reader; bbolt's own page layout is in internal/boltfile.
 //
-// Nothing here takes a lock or keeps state: the functions encode, decode
-// and look up, and callers own the transactions.
+// Nothing here takes a lock: the functions encode, decode and look up, and
+// callers own the transactions (see internal/storetx for those of a
+// store.DB). The one piece of state is the pair of hooks package wal sets
+// at init (hooks.go), through which recovery reads and rewrites a
+// wal.Stream's counters without wal's public API offering it.
 package format
