@@ -75,10 +75,11 @@ func TestDispatchersThatCannotRunReturnErrInvalidCall(t *testing.T) {
 	h := newHTTP(t, "http://127.0.0.1:1/")
 	var nilHTTP *HTTP[click]
 	for name, call := range map[string]func() error{
-		"nil Func":    func() error { return Func[click](nil).Dispatch(context.Background(), makeBatch("b", 1, 1)) },
-		"zero HTTP":   func() error { return new(HTTP[click]).Dispatch(context.Background(), makeBatch("b", 1, 1)) },
-		"nil *HTTP":   func() error { return nilHTTP.Dispatch(context.Background(), makeBatch("b", 1, 1)) },
-		"nil context": func() error { return h.Dispatch(nil, makeBatch("b", 1, 1)) }, //nolint:staticcheck // the point of the test
+		"nil Func":  func() error { return Func[click](nil).Dispatch(context.Background(), makeBatch("b", 1, 1)) },
+		"zero HTTP": func() error { return new(HTTP[click]).Dispatch(context.Background(), makeBatch("b", 1, 1)) },
+		"nil *HTTP": func() error { return nilHTTP.Dispatch(context.Background(), makeBatch("b", 1, 1)) },
+		//lint:ignore SA1012 a nil context is the point of the test
+		"nil context": func() error { return h.Dispatch(nil, makeBatch("b", 1, 1)) },
 		"nil batch":   func() error { return h.Dispatch(context.Background(), nil) },
 	} {
 		err := call()

@@ -30,8 +30,9 @@ type mapEv struct {
 }
 
 type withUnexported struct {
-	ID     string
-	secret string //nolint:unused // the point of the test
+	ID string
+	//lint:ignore U1000 an unexported field is the point of the test
+	secret string
 }
 
 type withSkipped struct {

@@ -42,7 +42,7 @@ func bigWAL(t *testing.T) string {
 
 // openAll opens path every way a user can and returns the errors; a panic
 // fails the test.
-func openAll(t *testing.T, path string) (storeErr, walErr, verifyErr error, r *Report) {
+func openAll(t *testing.T, path string) (r *Report, storeErr, walErr, verifyErr error) {
 	t.Helper()
 	db, err := store.Open(path, &store.Options{ReadOnly: true, AutoCompactRatio: -1})
 	if err == nil {
@@ -68,7 +68,7 @@ func TestTruncatedFile(t *testing.T) {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	require.NoError(t, os.Truncate(path, fi.Size()/2))
-	se, we, ve, _ := openAll(t, path)
+	_, se, we, ve := openAll(t, path)
 	require.ErrorIs(t, se, store.ErrCorrupt)
 	require.ErrorIs(t, we, store.ErrCorrupt)
 	require.ErrorIs(t, ve, store.ErrCorrupt)
@@ -96,7 +96,7 @@ func TestZeroedPages(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, f.Close())
-	se, we, ve, r := openAll(t, path)
+	r, se, we, ve := openAll(t, path)
 	t.Logf("store: %v; wal: %v; verify: %v", se, we, ve)
 	for _, err := range []error{se, we, ve} {
 		require.True(t, err == nil || known(err), "%v", err)
@@ -141,7 +141,7 @@ func TestRandomByteFlips(t *testing.T) {
 			bad[rng.IntN(len(bad))] ^= byte(1 + rng.IntN(255))
 		}
 		require.NoError(t, os.WriteFile(path, bad, 0o600))
-		se, we, ve, r := openAll(t, path)
+		r, se, we, ve := openAll(t, path)
 		for _, err := range []error{se, we, ve} {
 			require.True(t, err == nil || known(err), "round %d: %v", i, err)
 		}
@@ -201,7 +201,7 @@ func TestForeignFiles(t *testing.T) {
 
 	for _, path := range []string{foreign, text, random} {
 		before, _ := os.ReadFile(path)
-		se, we, ve, _ := openAll(t, path)
+		_, se, we, ve := openAll(t, path)
 		require.ErrorIs(t, se, store.ErrNotWAL, path)
 		require.ErrorIs(t, we, store.ErrNotWAL, path)
 		require.ErrorIs(t, ve, store.ErrNotWAL, path)
@@ -222,7 +222,7 @@ func TestNewerFormatVersion(t *testing.T) {
 		return tx.Bucket([]byte("walbatch")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, store.FormatVersion+1))
 	}))
 	require.NoError(t, db.Close())
-	se, we, ve, _ := openAll(t, path)
+	_, se, we, ve := openAll(t, path)
 	require.ErrorIs(t, se, store.ErrVersion)
 	require.ErrorIs(t, we, store.ErrVersion)
 	require.ErrorIs(t, ve, store.ErrVersion)

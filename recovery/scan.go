@@ -48,7 +48,6 @@ type analysis struct {
 type batchCount struct {
 	count int
 	bytes int64
-	bad   int // corrupt records in the range
 }
 
 // sealed is the SealedThrough the scan measures against: the stored one,

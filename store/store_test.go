@@ -399,7 +399,6 @@ func TestSnapshotWhileWriting(t *testing.T) {
 			written.Store(int64(i + 1))
 		}
 	})
-	var snaps []string
 	for i := range 3 {
 		time.Sleep(20 * time.Millisecond)
 		before := written.Load()
@@ -420,7 +419,6 @@ func TestSnapshotWhileWriting(t *testing.T) {
 		}
 		sdb := mustOpen(t, snap, &Options{ReadOnly: true})
 		require.Equal(t, db.Info(), sdb.Info())
-		snaps = append(snaps, snap)
 	}
 	close(stop)
 	wg.Wait()

@@ -85,11 +85,4 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (c *collector) has(n int64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, ok := c.seen[n]
-	return ok
-}
-
 func (c *collector) close() { _ = c.srv.Close() }

@@ -226,13 +226,6 @@ func (s *fileState) apply(rng *rand.Rand, sector int) (int64, error) {
 	return kept, nil
 }
 
-// dirtyBytes reports how much written data is not synced.
-func (s *fileState) dirtyBytes() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return int64(len(s.dirty)) * pageSize
-}
-
 // cut ends the state at a power cut: with rng nil every unsynced write is
 // lost; otherwise a random subset reaches the backing file (see apply). It
 // returns the unsynced bytes it found and those it kept.

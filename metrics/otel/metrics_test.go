@@ -41,7 +41,7 @@ func collect(t *testing.T, r *sdkmetric.ManualReader) map[string]point {
 	key := func(name string, set attribute.Set) string {
 		k := name
 		for _, kv := range set.ToSlice() {
-			k += "," + string(kv.Key) + "=" + kv.Value.Emit()
+			k += "," + string(kv.Key) + "=" + kv.Value.String()
 		}
 		return k
 	}
