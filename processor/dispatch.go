@@ -49,7 +49,7 @@ func (l *loop[T]) attempt(r *result) (err error) {
 			if err != nil {
 				return err
 			}
-			p.cfg.logger.Warn("walbatch: corrupt records of an in-flight batch moved to dead letters", "batch", r.b.ID, "count", len(bad))
+			l.quarantined(r.b, nb, len(bad))
 			if nb == nil {
 				r.b = nil // nothing left to send
 				return nil
@@ -96,6 +96,23 @@ func (l *loop[T]) attempt(r *result) (err error) {
 		r.reason = message(err)
 	}
 	return err
+}
+
+// quarantined counts, logs and notifies the corrupt records that
+// QuarantineInFlight moved out of batch b (nb is what is left of it, nil
+// when nothing is), as the other paths to dead letters do: Stats'
+// DeadLettered and one DeadLettered notification wrapping wal.ErrRecord.
+func (l *loop[T]) quarantined(b, nb *wal.Batch, bad int) {
+	p := l.p
+	count, bytes := b.Count, b.Bytes
+	if nb != nil {
+		count, bytes = b.Count-nb.Count, b.Bytes-nb.Bytes
+	}
+	p.deadLettered.Add(int64(count))
+	p.freed()
+	p.cfg.logger.Warn("walbatch: corrupt records of an in-flight batch moved to dead letters", "stream", p.cfg.stream, "batch", b.ID, "count", bad)
+	p.notes.emit(Notification{Kind: DeadLettered, Stream: p.cfg.stream, BatchID: b.ID, Count: count, Bytes: bytes,
+		Attempt: b.Attempts + 1, Err: fmt.Errorf("processor: %d record(s) of the batch fail their checksum (reason corrupt: ...): %w", count, wal.ErrRecord)})
 }
 
 // values fills in the Value of each event: from the handoff while it holds

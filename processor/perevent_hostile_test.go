@@ -113,7 +113,17 @@ func TestPerEventIndexesAfterQuarantineAndUndecodable(t *testing.T) {
 	require.Equal(t, []string{"seq2:undecodable@0", "3:permanent: p3@1", "seq4:corrupt@0"}, deadReasons(t, path, batchID))
 	st := p.Stats()
 	require.EqualValues(t, 3, st.Delivered)
+	require.EqualValues(t, 3, st.DeadLettered, "the quarantined record counted too")
 	require.EqualValues(t, 3, st.DeadLetteredSinceOpen)
+	dl := ns.of(DeadLettered)
+	require.Len(t, dl, 3, "one each: quarantined, undecodable, permanent")
+	for _, n := range dl {
+		require.Equal(t, 1, n.Count)
+		require.Equal(t, batchID, n.BatchID)
+	}
+	require.ErrorIs(t, dl[0].Err, wal.ErrRecord)
+	require.ErrorIs(t, dl[1].Err, ErrUndecodable)
+	require.EqualValues(t, len(payloads[3]), dl[0].Bytes)
 	require.EqualValues(t, 1, st.Retried)
 	require.Zero(t, st.InFlightEvents+st.PendingEvents)
 	mustVerifyFile(t, path)
