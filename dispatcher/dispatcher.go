@@ -1,12 +1,15 @@
 // Package dispatcher defines where batches go: the dispatch contract shared by
 // the processor and every sink, a function dispatcher, and an HTTP dispatcher.
 //
-// A Dispatcher receives a Batch and reports one of four outcomes through the
+// A Dispatcher receives a Batch and reports one of five outcomes through the
 // error it returns:
 //
 //   - nil: every event in the batch was accepted by the sink;
 //   - a *PartialError (see Partial): the first n events were accepted and only
 //     the rest must be retried (Apache APISIX's first_fail);
+//   - an *EventErrors (see PerEvent): one outcome per event, for sinks whose
+//     events succeed or fail one by one: delivered, dead-lettered alone, or
+//     retried under the same batch ID;
 //   - a *PermanentError (see Permanent): the sink refused the batch for good;
 //     the processor moves it to dead letters at once with the reason;
 //   - any other error: retryable. A *RetryableError (see Retryable) can carry

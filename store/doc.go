@@ -16,8 +16,8 @@
 //   - Every failure with a known cause wraps one of the sentinels (ErrLocked,
 //     ErrNotWAL, ErrVersion, ErrCorrupt, ErrNoSpace, ErrReadOnly, ErrClosed);
 //     test with errors.Is. A damaged file gives ErrCorrupt, never a panic.
-//   - A commit of Update is fsynced before Update returns unless
-//     Options.NoSync is set; a new file's directory is fsynced when the file
+//   - Every write transaction (package wal's commits) is fsynced before it
+//     returns unless Options.NoSync is set; a new file's directory is fsynced when the file
 //     is created, so the file itself survives a power cut.
 //   - Snapshot and the Handler's /snapshot give a consistent copy of the
 //     whole file while writers go on; every read-only walctl command accepts
