@@ -139,9 +139,11 @@ func TestEnqueueAsyncStop(t *testing.T) {
 			}
 		}))
 	}
-	require.NoError(t, p.Stop(context.Background()))
+	err := p.Stop(context.Background())
 	require.EqualValues(t, n, acked.Load()+failed.Load(), "every callback ran before Stop returned")
 	require.Zero(t, failed.Load())
+	u := requireLeft(t, err, leftIn(t, path, DefaultStream))
+	require.EqualValues(t, n, u.PendingEvents, "never started: every acknowledged event is left, and counted")
 	inspect(t, path, func(s *wal.Stream) {
 		require.EqualValues(t, acked.Load(), s.Stats().PendingEvents)
 	})

@@ -24,7 +24,8 @@
 //   - Stop returns by its deadline (the stop timeout, or ctx's if earlier),
 //     plus at most a second for the dispatches it cancels there to return,
 //     and leaves no goroutine behind; what it could not deliver waits in
-//     the WAL. A dispatcher or listener that ignores its context is the
+//     the WAL, and its error (ErrUndelivered, an *UndeliveredError) says
+//     how many events and bytes; nil means nothing was left. A dispatcher or listener that ignores its context is the
 //     exception: Stop leaves it running rather than wait, returns ErrStuck
 //     naming it, and still closes the file; the goroutine ends when the
 //     call returns.

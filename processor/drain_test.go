@@ -43,11 +43,12 @@ func TestDrainWaitsForEventsEnqueuedMeanwhileAndRecovered(t *testing.T) {
 		WithJitter(0), WithMaxRetries(1000), WithStopTimeout(50*time.Millisecond))...)
 	enqueueN(t, p, 0, 5) // one batch of 3 fails and waits to retry; 2 pending
 	require.Eventually(t, func() bool { return p.Stats().Retried >= 1 }, 10*time.Second, 2*time.Millisecond)
-	require.NoError(t, p.Stop(context.Background()))
+	err := p.Stop(context.Background())
+	u := requireLeft(t, err, leftIn(t, path, DefaultStream))
+	require.EqualValues(t, 3, u.InFlightEvents, "the failed batch is left in flight")
+	require.EqualValues(t, 2, u.PendingEvents)
 	inspect(t, path, func(s *wal.Stream) {
-		st := s.Stats()
-		require.EqualValues(t, 3, st.InFlightEvents, "the failed batch is left in flight")
-		require.Zero(t, st.DeadEvents)
+		require.Zero(t, s.Stats().DeadEvents)
 	})
 
 	release := make(chan struct{})

@@ -48,4 +48,10 @@ var (
 	// returned a second after Stop's deadline: Stop returned
 	// without it. See Stop.
 	ErrStuck = errors.New("processor: still running at Stop's deadline")
+
+	// ErrUndelivered is matched by the error Processor.Stop and
+	// Manager.Stop return when they leave events pending or in flight in
+	// the WAL (an *UndeliveredError, with the counts). The events are
+	// durable and go out after the next open; dead letters do not count.
+	ErrUndelivered = errors.New("processor: events left undelivered at Stop")
 )

@@ -2,6 +2,7 @@ package processor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -112,4 +113,34 @@ func ExampleWithHandoff() {
 	// /pricing DE
 	// /docs FR
 	// handed off: 2
+}
+
+// Stop says what it left in the WAL: here the sink is down, so the three
+// events wait for the next start. They are durable; the error is for the
+// log, not a failure.
+func ExampleUndeliveredError() {
+	dir, _ := os.MkdirTemp("", "walbatch")
+	defer os.RemoveAll(dir)
+
+	down := dispatcher.Func[click](func(context.Context, *dispatcher.Batch[click]) error {
+		return errors.New("collector unavailable")
+	})
+	p, err := processor.Open[click](filepath.Join(dir, "events.wal"), down,
+		processor.WithStopTimeout(100*time.Millisecond))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	_ = p.EnqueueMany(ctx, []click{{"buy"}, {"cancel"}, {"back"}})
+	err = p.Stop(ctx)
+	var left *processor.UndeliveredError
+	if errors.As(err, &left) {
+		fmt.Printf("left %d events for the next start (%d pending, %d in flight)\n",
+			left.Events(), left.PendingEvents, left.InFlightEvents)
+	}
+	fmt.Println("other errors:", processor.WithoutUndelivered(err))
+	// Output:
+	// left 3 events for the next start (0 pending, 3 in flight)
+	// other errors: <nil>
 }

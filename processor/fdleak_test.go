@@ -63,7 +63,13 @@ func TestStopLeavesNoFDs(t *testing.T) {
 		if !fail {
 			require.NoError(t, p.Flush(context.Background()))
 		}
-		require.NoError(t, p.Stop(context.Background()))
+		err = p.Stop(context.Background())
+		if fail {
+			u := requireLeft(t, err, leftIn(t, path, DefaultStream))
+			require.EqualValues(t, 25, u.Events(), "the failed round's events are left")
+		} else {
+			require.NoError(t, err)
+		}
 		sameFDs(t, before)
 		fail = !fail
 	}

@@ -13,14 +13,16 @@ import (
 func TestFlushCutShortByStopIsNotSuccess(t *testing.T) {
 	noLeaks(t)
 	sink := newRecSink(failing)
-	p := openP(t, walPath(t), sink, quiet(WithStopTimeout(200*time.Millisecond), WithRetryDelay(time.Hour, time.Hour))...)
+	path := walPath(t)
+	p := openP(t, path, sink, quiet(WithStopTimeout(200*time.Millisecond), WithRetryDelay(time.Hour, time.Hour))...)
 	enqueueN(t, p, 1, 3)
 
 	flushed := make(chan error, 1)
 	go func() { flushed <- p.Flush(context.Background()) }()
 	require.Eventually(t, func() bool { return sink.count() > 0 }, 5*time.Second, time.Millisecond)
 
-	require.NoError(t, p.Stop(context.Background()))
+	u := requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream))
+	require.EqualValues(t, 3, u.InFlightEvents, "the flushed batch waits to retry")
 	select {
 	case err := <-flushed:
 		require.ErrorIs(t, err, ErrStopped, "Flush returned while its events were not delivered")

@@ -93,7 +93,7 @@ func TestFutureEnqueueTimesDoNotHoldBackMaxAge(t *testing.T) {
 	path := walPath(t)
 	p := openP(t, path, newRecSink(nil), quiet(WithStartOnOpen(false))...)
 	enqueueN(t, p, 0, 3)
-	require.NoError(t, p.Stop(context.Background()))
+	require.EqualValues(t, 3, requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream)).PendingEvents, "never started")
 	futureDate(t, path, 365*24*time.Hour, 0)
 
 	sink := newRecSink(nil)
@@ -113,7 +113,7 @@ func TestFarRetryTimesAreClampedAtLoad(t *testing.T) {
 	p := openP(t, path, sink, quiet(WithBatchSize(1), WithStopTimeout(50*time.Millisecond))...)
 	enqueueN(t, p, 0, 1)
 	require.Eventually(t, func() bool { return sink.count() >= 1 }, time.Minute, time.Millisecond)
-	require.NoError(t, p.Stop(context.Background()))
+	require.EqualValues(t, 1, requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream)).InFlightEvents, "the failing batch")
 	far := time.Now().Add(200 * 365 * 24 * time.Hour).UnixNano()
 	futureDate(t, path, 0, far)
 

@@ -104,7 +104,7 @@ func TestEventHeadersReachTheDispatcherOnEveryPath(t *testing.T) {
 	p, err = Open[tev](path, dispatcher.Func[tev](h.dispatch), append(opts, WithStartOnOpen(false))...)
 	require.NoError(t, err)
 	require.NoError(t, p.Enqueue(ctx, tev{N: 4}))
-	require.NoError(t, p.Stop(ctx))
+	require.EqualValues(t, 1, requireLeft(t, p.Stop(ctx), leftIn(t, path, DefaultStream)).PendingEvents)
 	require.False(t, h.delivered(4))
 	p = openP(t, path, dispatcher.Func[tev](h.dispatch), opts...)
 	require.Eventually(t, func() bool { return h.delivered(4) }, 15*time.Second, time.Millisecond)

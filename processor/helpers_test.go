@@ -231,3 +231,47 @@ func inspect(t *testing.T, path string, fn func(s *wal.Stream)) {
 	require.NoError(t, err)
 	fn(s)
 }
+
+// requireLeft asserts that err is what Stop returns when it left events in
+// the WAL and nothing else went wrong: ErrUndelivered, with want's counts
+// per stream (a stream that left nothing is not in want) and their sum.
+func requireLeft(t *testing.T, err error, want map[string]Left) *UndeliveredError {
+	t.Helper()
+	require.ErrorIs(t, err, ErrUndelivered)
+	var u *UndeliveredError
+	require.ErrorAs(t, err, &u)
+	require.Equal(t, want, u.Streams)
+	var sum Left
+	for _, l := range want {
+		sum = sum.add(l)
+	}
+	require.Equal(t, sum, u.Left)
+	require.Same(t, u, err, "Stop reports nothing but what it left")
+	require.NoError(t, u.Err, "the stop timeout ended the drain, not ctx")
+	return u
+}
+
+// leftIn reads from the file at path (closed: Stop closed it) what its
+// streams hold pending and in flight, as the next open finds them; streams
+// that hold nothing are left out.
+func leftIn(t *testing.T, path string, streams ...string) map[string]Left {
+	t.Helper()
+	l, err := wal.Open(path, nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, l.Close()) }()
+	return leftOfLog(t, l, streams...)
+}
+
+// leftOfLog is leftIn for an open WAL.
+func leftOfLog(t *testing.T, l *wal.Log, streams ...string) map[string]Left {
+	t.Helper()
+	out := map[string]Left{}
+	for _, name := range streams {
+		s, err := l.Stream(name)
+		require.NoError(t, err)
+		if left := leftOf(StreamStats(s.Stats())); left.Events() > 0 {
+			out[name] = left
+		}
+	}
+	return out
+}

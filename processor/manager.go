@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,8 @@ type Manager[T any] struct {
 	mu        sync.Mutex // guards procs, stopped, recovered
 	procs     map[string]*managed[T]
 	stopped   bool
+	stopDone  chan struct{} // closed when the first Stop has finished
+	stopErr   error         // its result (set before stopDone closes)
 	recovered map[string]RecoveryReport
 	creating  sync.WaitGroup // acquires running a factory and New
 
@@ -109,7 +112,7 @@ func NewManager[T any](l *wal.Log, factory Factory[T], idle time.Duration, opts 
 	}
 	m := &Manager[T]{log: l, factory: factory, idle: idle, shared: opts, notes: newNotifier(cfg.logger),
 		procs: map[string]*managed[T]{}, recovered: map[string]RecoveryReport{},
-		quit: make(chan struct{}), done: make(chan struct{})}
+		quit: make(chan struct{}), done: make(chan struct{}), stopDone: make(chan struct{})}
 	for _, name := range l.Streams() {
 		s, err := l.Stream(name)
 		if err != nil {
@@ -117,7 +120,7 @@ func NewManager[T any](l *wal.Log, factory Factory[T], idle time.Duration, opts 
 		}
 		if ev, _ := s.Stats().Outstanding(); ev > 0 {
 			if _, err := m.acquire(name); err != nil {
-				_ = m.stopAll(context.Background())
+				_, _, _ = m.stopAll(context.Background())
 				m.notes.close()
 				return nil, err
 			}
@@ -330,29 +333,43 @@ func (m *Manager[T]) releaseIdle() {
 // Stop stops every stream's processor (see Processor.Stop; they stop in
 // parallel and share ctx) and, if OpenManager opened the file, closes it.
 // It waits for streams being created (a factory or recovery running) until
-// ctx ends; one that finishes later stops its processor itself. Idempotent.
+// ctx ends; one that finishes later stops its processor itself.
+//
+// Its error follows Processor.Stop's rules over all the streams: nil only
+// when no stream has anything pending or in flight and nothing failed.
+// Otherwise it is one *UndeliveredError (errors.Is(err, ErrUndelivered)),
+// whose Left is the sum and whose Streams holds each stream that left
+// events with its counts (Err: ctx's error if ctx ended a stream's
+// drain), joined with the other errors, each when it applies: a stream
+// still being created when ctx ended (wrapping ctx's error; its events
+// are not counted), each stream's ErrStuck (naming the stream), and the
+// error closing the file. Idempotent: later calls wait for the first to
+// finish and return its result.
 func (m *Manager[T]) Stop(ctx context.Context) error {
 	ctx = orBackground(ctx)
 	m.mu.Lock()
 	if m.stopped {
 		m.mu.Unlock()
-		return nil
+		<-m.stopDone
+		return m.stopErr
 	}
 	m.stopped = true
 	m.mu.Unlock()
+	defer close(m.stopDone)
 	close(m.quit)
 	<-m.done
 	// Wait for streams being created, as long as ctx allows: a processor
 	// whose creation ends after this stops itself (create).
-	var err error
+	var creating error
 	created := make(chan struct{})
 	go func() { m.creating.Wait(); close(created) }()
 	select {
 	case <-created:
 	case <-ctx.Done():
-		err = fmt.Errorf("processor: stop: a stream is still being created: %w", ctx.Err())
+		creating = fmt.Errorf("processor: stop: a stream is still being created: %w", ctx.Err())
 	}
-	err = errors.Join(err, m.stopAll(ctx))
+	left, cause, err := m.stopAll(ctx)
+	err = errors.Join(creating, err)
 	// The streams' notifiers are closed: nothing forwards any more. The
 	// manager's listeners get what is queued for as long as a stream's
 	// would (the default stop timeout, or ctx's deadline).
@@ -364,10 +381,13 @@ func (m *Manager[T]) Stop(ctx context.Context) error {
 	if m.ownsLog {
 		err = errors.Join(err, m.log.Close())
 	}
-	return err
+	m.stopErr = stopError(left, cause, err)
+	return m.stopErr
 }
 
-func (m *Manager[T]) stopAll(ctx context.Context) error {
+// stopAll stops every stream's processor and returns what each left,
+// ctx's error if it ended a stream's drain, and the streams' other errors.
+func (m *Manager[T]) stopAll(ctx context.Context) (left map[string]Left, cause, err error) {
 	m.mu.Lock()
 	procs := make([]*managed[T], 0, len(m.procs))
 	for _, e := range m.procs {
@@ -376,15 +396,22 @@ func (m *Manager[T]) stopAll(ctx context.Context) error {
 		}
 	}
 	m.mu.Unlock()
-	errs := make([]error, len(procs))
+	res := make([]stopResult, len(procs))
 	var wg sync.WaitGroup
 	for i, e := range procs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = e.p.Stop(ctx)
+			res[i] = e.p.stop(ctx)
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	left = make(map[string]Left, len(procs))
+	errs := make([]error, 0, len(procs))
+	for i, r := range res {
+		left[procs[i].p.cfg.stream] = r.left
+		cause = cmp.Or(cause, r.cause)
+		errs = append(errs, r.err)
+	}
+	return left, cause, errors.Join(errs...)
 }

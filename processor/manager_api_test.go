@@ -111,7 +111,8 @@ func TestManagerRecoveryReports(t *testing.T) {
 	m, err := OpenManager[int](path, down, time.Hour, nil)
 	require.NoError(t, err)
 	require.NoError(t, m.EnqueueMany(context.Background(), "left", []int{1, 2, 3}))
-	require.NoError(t, m.Stop(context.Background()))
+	u := requireLeft(t, m.Stop(context.Background()), leftIn(t, path, "left"))
+	require.EqualValues(t, 3, u.Streams["left"].PendingEvents)
 
 	m, err = OpenManager[int](path, down, time.Hour, nil)
 	require.NoError(t, err)
@@ -122,5 +123,8 @@ func TestManagerRecoveryReports(t *testing.T) {
 	require.NoError(t, m.Enqueue(context.Background(), "fresh", 1))
 	require.Contains(t, m.Recovery(), "fresh")
 	require.Same(t, m.log, m.Log())
-	require.NoError(t, m.Stop(context.Background()))
+	u = requireLeft(t, m.Stop(context.Background()), leftIn(t, path, "left", "fresh"))
+	require.EqualValues(t, 3, u.Streams["left"].PendingEvents)
+	require.EqualValues(t, 1, u.Streams["fresh"].PendingEvents)
+	require.EqualValues(t, 4, u.Events())
 }

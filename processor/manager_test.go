@@ -78,7 +78,10 @@ func TestManagerRecoversStreamsWithWorkLeft(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, m.Enqueue(context.Background(), "a", 1))
 	require.NoError(t, m.Enqueue(context.Background(), "b", 2))
-	require.NoError(t, m.Stop(context.Background()))
+	u := requireLeft(t, m.Stop(context.Background()), leftIn(t, path, "a", "b"))
+	require.EqualValues(t, 2, u.PendingEvents, "the sum over the streams")
+	require.EqualValues(t, 1, u.Streams["a"].PendingEvents)
+	require.EqualValues(t, 1, u.Streams["b"].PendingEvents)
 
 	rec := &streamRecorder{got: map[string][]int{}}
 	m, err = OpenManager[int](path, rec.factory, time.Hour, nil)

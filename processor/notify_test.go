@@ -76,7 +76,7 @@ func TestListenersSeeEveryKind(t *testing.T) {
 	// Recovered reports the work left behind by the previous open.
 	p2 := openP(t, path, sink, quiet(WithStartOnOpen(false))...)
 	enqueueN(t, p2, 5, 2)
-	require.NoError(t, p2.Stop(ctx))
+	require.EqualValues(t, 2, requireLeft(t, p2.Stop(ctx), leftIn(t, path, DefaultStream)).PendingEvents)
 	n2 := &notes{}
 	p3 := openP(t, path, newRecSink(nil), quiet(WithListener(Recovered, n2.listen))...)
 	require.NoError(t, p3.Stop(ctx))

@@ -336,7 +336,9 @@ func TestPerEventBudgetSpentAfterReopen(t *testing.T) {
 		WithStopTimeout(10*time.Millisecond))...)
 	enqueueN(t, p, 0, 4)
 	require.Eventually(t, func() bool { return p.Stats().Retried == 1 }, 15*time.Second, time.Millisecond)
-	require.NoError(t, p.Stop(context.Background()))
+	u := requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream))
+	require.EqualValues(t, 2, u.InFlightEvents, "the two busy events; not the delivered one, not the dead letter")
+	require.Zero(t, u.PendingEvents)
 	mustVerifyFile(t, path)
 
 	second := newRecSink(func(context.Context, attempt) error {
@@ -387,7 +389,8 @@ func TestPerEventCutShortByStop(t *testing.T) {
 	ns.subscribe(p, BatchDispatched, RetryScheduled, DeadLettered)
 	enqueueN(t, p, 0, 3)
 	<-started
-	require.NoError(t, p.Stop(context.Background()))
+	u := requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream))
+	require.Equal(t, Left{InFlightEvents: 3, InFlightBytes: u.InFlightBytes}, u.Left, "the batch, whole")
 	st := p.Stats()
 	require.Zero(t, st.Delivered+st.DeadLettered+st.Retried)
 	require.EqualValues(t, 3, st.InFlightEvents)

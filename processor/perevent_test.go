@@ -178,7 +178,8 @@ func TestPerEventHolesSurviveRestart(t *testing.T) {
 		WithStopTimeout(10*time.Millisecond))...)
 	enqueueN(t, p, 0, 5)
 	require.Eventually(t, func() bool { return p.Stats().Retried == 1 }, 15*time.Second, time.Millisecond)
-	require.NoError(t, p.Stop(context.Background()))
+	u := requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream))
+	require.Equal(t, Left{InFlightEvents: 2, InFlightBytes: u.InFlightBytes}, u.Left, "the two events waiting to retry, not the dead letter")
 	require.EqualValues(t, 2, p.Stats().InFlightEvents)
 
 	second := newRecSink(nil)
@@ -217,13 +218,14 @@ func TestPerEventRetryDelay(t *testing.T) {
 			s := newRecSink(func(_ context.Context, a attempt) error {
 				return dispatcher.PerEvent([]error{dispatcher.Retryable(errDown, tc.after1), dispatcher.Retryable(errDown, tc.after1/2)})
 			})
-			p := openP(t, walPath(t), s, quiet(WithBatchSize(2), WithRetryDelay(tc.backoff, tc.backoff), WithJitter(0),
+			path := walPath(t)
+			p := openP(t, path, s, quiet(WithBatchSize(2), WithRetryDelay(tc.backoff, tc.backoff), WithJitter(0),
 				WithStopTimeout(10*time.Millisecond))...)
 			var ns notes
 			ns.subscribe(p, RetryScheduled)
 			enqueueN(t, p, 0, 2)
 			require.Eventually(t, func() bool { return p.Stats().Retried == 1 }, 15*time.Second, time.Millisecond)
-			require.NoError(t, p.Stop(context.Background()))
+			require.EqualValues(t, 2, requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream)).InFlightEvents)
 			r := ns.of(RetryScheduled)
 			require.Len(t, r, 1)
 			require.Equal(t, 2, r[0].Count)

@@ -34,7 +34,8 @@ type Processor[T any] struct {
 	started  bool
 	stopping bool
 	stopped  chan struct{} // closed when Stop has finished
-	stopErr  error
+	stopRes  stopResult    // what the first Stop found (set before stopped closes)
+	stopErr  error         // the error Stop returns, made of stopRes
 	loopDone chan struct{} // closed when the loop exits (nil before Start)
 	stuck    []string      // IDs of the batches whose dispatch the loop left running at Stop (set before loopDone closes)
 

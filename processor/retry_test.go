@@ -210,7 +210,8 @@ func TestRetryStatePersistsAcrossReopen(t *testing.T) {
 	p := openP(t, path, sink, opts...)
 	enqueueN(t, p, 0, 3)
 	require.Eventually(t, func() bool { return sink.count() >= 2 }, 10*time.Second, time.Millisecond)
-	require.NoError(t, p.Stop(context.Background()))
+	u := requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream))
+	require.EqualValues(t, 3, u.InFlightEvents, "the failing batch is left in flight")
 	batchID := sink.all()[0].BatchID
 
 	var failed int

@@ -38,7 +38,8 @@ func TestReviewFastCodecTagsAsMsgpackParsesThem(t *testing.T) {
 	// End to end: what the processor wrote decodes with msgpack alone
 	// (walctl, an older binary, any other reader of the file).
 	sink := &collect[oddTagEv]{}
-	p, err := Open[oddTagEv](walPath(t), sink, quiet(WithHandoff(HandoffOff), WithStartOnOpen(false))...)
+	path := walPath(t)
+	p, err := Open[oddTagEv](path, sink, quiet(WithHandoff(HandoffOff), WithStartOnOpen(false))...)
 	require.NoError(t, err)
 	require.NoError(t, p.Enqueue(context.Background(), v))
 	var got oddTagEv
@@ -49,7 +50,7 @@ func TestReviewFastCodecTagsAsMsgpackParsesThem(t *testing.T) {
 		return msgpack.Unmarshal(r.Payload, &got)
 	}))
 	require.Equal(t, 1, n)
-	require.NoError(t, p.Stop(context.Background()))
+	require.EqualValues(t, 1, requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream)).PendingEvents, "never started")
 	require.Equal(t, v, got)
 }
 
@@ -310,7 +311,7 @@ func TestReviewUnsupportedFieldIsAnErrorNotAPanic(t *testing.T) {
 	old, err := Open[uintptrAsString](path, &collect[uintptrAsString]{}, quiet(WithStartOnOpen(false))...)
 	require.NoError(t, err)
 	require.NoError(t, old.Enqueue(context.Background(), uintptrAsString{ID: "a", P: "x"}))
-	require.NoError(t, old.Stop(context.Background()))
+	require.EqualValues(t, 1, requireLeft(t, old.Stop(context.Background()), leftIn(t, path, DefaultStream)).PendingEvents, "never started")
 	sink := &collect[uintptrEv]{}
 	p, err = Open[uintptrEv](path, sink, quiet(WithHandoff(HandoffOff))...)
 	require.NoError(t, err)

@@ -59,7 +59,8 @@ func TestFailingSealDoesNotHotLoop(t *testing.T) {
 		WithRetryDelay(200*time.Millisecond, time.Second), WithStopTimeout(100*time.Millisecond), WithLogger(slog.New(h)))
 	require.Eventually(t, func() bool { return h.n.Load() > 0 }, 5*time.Second, time.Millisecond)
 	time.Sleep(500 * time.Millisecond)
-	require.NoError(t, p.Stop(context.Background()))
+	u := requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream))
+	require.EqualValues(t, 2, u.PendingEvents, "no batch could be sealed")
 	require.LessOrEqual(t, h.n.Load(), int64(10), "seal retried %d times in about 0.5s", h.n.Load())
 }
 

@@ -63,8 +63,12 @@ func TestStopWithCanceledContextWhileLoopBusy(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // Stop has handed over its deadline and seen ctx end
 	close(h.release)
 	select {
-	case <-stopped:
+	case err := <-stopped:
 		require.Less(t, time.Since(start), 5*time.Second)
+		require.ErrorIs(t, err, context.Canceled, "ctx cut the drain short")
+		var u *UndeliveredError
+		require.ErrorAs(t, err, &u)
+		require.EqualValues(t, 1, u.InFlightEvents, "the hanging batch; the refused one is a dead letter")
 	case <-time.After(10 * time.Second):
 		t.Fatal("Stop with a canceled context waited for the stop timeout")
 	}

@@ -89,19 +89,20 @@ func stopReturns(t *testing.T, p *Processor[tev], s *stuckSink, ctx context.Cont
 // (noLeaks).
 func TestStopReturnsPastAStuckDispatch(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		ctx  func() (context.Context, context.CancelFunc)
-		opts []Option
+		name   string
+		ctx    func() (context.Context, context.CancelFunc)
+		opts   []Option
+		ctxErr error // in Stop's error: ctx ended the drain
 	}{
-		{"stop timeout", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }, []Option{WithStopTimeout(50 * time.Millisecond)}},
+		{"stop timeout", func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }, []Option{WithStopTimeout(50 * time.Millisecond)}, nil},
 		{"ctx deadline", func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 50*time.Millisecond)
-		}, []Option{WithStopTimeout(time.Hour)}},
+		}, []Option{WithStopTimeout(time.Hour)}, context.DeadlineExceeded},
 		{"ctx canceled", func() (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			return ctx, cancel
-		}, []Option{WithStopTimeout(time.Hour)}},
+		}, []Option{WithStopTimeout(time.Hour)}, context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			noLeaks(t)
@@ -117,7 +118,16 @@ func TestStopReturnsPastAStuckDispatch(t *testing.T) {
 			defer cancel()
 			err := stopReturns(t, p, s, ctx)
 			require.ErrorIs(t, err, ErrStuck)
-			require.ErrorIs(t, stopReturns(t, p, s, context.Background()), ErrStuck, "a later Stop returns the first one's result")
+			var u *UndeliveredError
+			require.ErrorAs(t, err, &u, "the stuck batch is left in flight")
+			require.Equal(t, Left{InFlightEvents: 5, InFlightBytes: u.InFlightBytes}, u.Left)
+			if tc.ctxErr != nil {
+				require.ErrorIs(t, err, tc.ctxErr)
+			} else {
+				require.NotErrorIs(t, err, context.DeadlineExceeded)
+				require.NotErrorIs(t, err, context.Canceled)
+			}
+			require.Same(t, err, stopReturns(t, p, s, context.Background()), "a later Stop returns the first one's result")
 			require.ErrorIs(t, p.Enqueue(context.Background(), tev{N: 9}), ErrStopped)
 
 			// The file is closed and unlocked: the next open recovers the
@@ -167,7 +177,11 @@ func TestStuckDispatchOnSharedLog(t *testing.T) {
 	require.NoError(t, err)
 	enqueueN(t, p, 0, 3)
 	<-s.entered
-	require.ErrorIs(t, stopReturns(t, p, s, context.Background()), ErrStuck)
+	err = stopReturns(t, p, s, context.Background())
+	require.ErrorIs(t, err, ErrStuck)
+	var u *UndeliveredError
+	require.ErrorAs(t, err, &u)
+	require.Equal(t, leftOfLog(t, l, DefaultStream), u.Streams)
 	s.free()
 	<-late.got // the dispatch returned success, after Stop
 	st, err := l.Stream(DefaultStream)
@@ -206,6 +220,9 @@ func TestManagerStopPastAStuckDispatch(t *testing.T) {
 	case err := <-done:
 		require.ErrorIs(t, err, ErrStuck)
 		require.ErrorContains(t, err, `stream "s"`)
+		var u *UndeliveredError
+		require.ErrorAs(t, err, &u)
+		require.Equal(t, map[string]Left{"s": {InFlightEvents: 1, InFlightBytes: u.InFlightBytes}}, u.Streams)
 	case <-time.After(10 * time.Second):
 		close(release)
 		<-done

@@ -88,13 +88,14 @@ func TestRetryFloorBoundsAttempts(t *testing.T) {
 				return errDown
 			})
 			start := time.Now()
-			p := openP(t, walPath(t), sink, append(quiet(WithBatchSize(1), WithMaxRetries(1_000_000),
+			path := walPath(t)
+			p := openP(t, path, sink, append(quiet(WithBatchSize(1), WithMaxRetries(1_000_000),
 				WithStopTimeout(50*time.Millisecond)), tc.opts...)...)
 			enqueueN(t, p, 0, 1)
 			time.Sleep(300 * time.Millisecond)
 			n := sink.count()
 			elapsed := time.Since(start)
-			require.NoError(t, p.Stop(context.Background()))
+			require.EqualValues(t, 1, requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream)).InFlightEvents)
 			limit := int(elapsed/minRetryDelay) + 1
 			require.LessOrEqual(t, n, limit, "%d attempts in %s: the floor of %s between attempts did not hold", n, elapsed, minRetryDelay)
 			require.Positive(t, n)
@@ -114,12 +115,13 @@ func TestHugeRetryDelaySurvivesReopen(t *testing.T) {
 		bs, err := p.Stream().Batches()
 		return err == nil && len(bs) == 1 && bs[0].Attempts == 1
 	}, 15*time.Second, time.Millisecond)
-	require.NoError(t, p.Stop(context.Background()))
+	left := requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream)).Left
+	require.EqualValues(t, 1, left.InFlightEvents)
 
 	p = openP(t, path, sink, quiet(WithBatchSize(1), WithStopTimeout(50*time.Millisecond))...)
 	time.Sleep(100 * time.Millisecond)
 	require.Equal(t, 1, sink.count(), "the reopened processor retried before the stored time")
-	require.NoError(t, p.Stop(context.Background()))
+	require.Equal(t, left, requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream)).Left, "the same batch is left again")
 	inspect(t, path, func(s *wal.Stream) {
 		bs, err := s.Batches()
 		require.NoError(t, err)

@@ -182,7 +182,7 @@ func TestCodecChangeOnlyOnAnEmptyStream(t *testing.T) {
 	// Events written by msgpack (no record) are refused to JSON.
 	p := openP(t, path, newRecSink(nil), quiet(WithStartOnOpen(false))...)
 	require.NoError(t, p.Enqueue(ctx, tev{N: 1}))
-	require.NoError(t, p.Stop(ctx))
+	require.EqualValues(t, 1, requireLeft(t, p.Stop(ctx), leftIn(t, path, DefaultStream)).PendingEvents)
 	_, err := Open[tev](path, newRecSink(nil), quiet(WithCodec(jsonCodec[tev]{}))...)
 	require.ErrorIs(t, err, ErrInvalidOption)
 	require.ErrorContains(t, err, "application/msgpack")
@@ -194,7 +194,7 @@ func TestCodecChangeOnlyOnAnEmptyStream(t *testing.T) {
 	pj, err := Open[tev](path, newRecSink(nil), quiet(WithCodec(jsonCodec[tev]{}), WithStartOnOpen(false))...)
 	require.NoError(t, err)
 	require.NoError(t, pj.Enqueue(ctx, tev{N: 2}))
-	require.NoError(t, pj.Stop(ctx))
+	require.EqualValues(t, 1, requireLeft(t, pj.Stop(ctx), leftIn(t, path, DefaultStream)).PendingEvents)
 	inspect(t, path, func(s *wal.Stream) { require.Equal(t, "application/json", s.Codec()) })
 
 	// JSON events pending: msgpack and the binary codec are refused,
@@ -207,7 +207,7 @@ func TestCodecChangeOnlyOnAnEmptyStream(t *testing.T) {
 	pj, err = Open[tev](path, newRecSink(failing), quiet(WithCodec(jsonCodec[tev]{}), WithMaxRetries(0))...)
 	require.NoError(t, err)
 	require.NoError(t, pj.Drain(ctx))
-	require.NoError(t, pj.Stop(ctx))
+	require.NoError(t, pj.Stop(ctx), "a dead letter is not left undelivered")
 	_, err = Open[tev](path, newRecSink(nil), quiet()...)
 	require.ErrorIs(t, err, ErrInvalidOption, "a dead letter of the JSON codec")
 
@@ -298,7 +298,7 @@ func TestUserCodecUndecodablePayload(t *testing.T) {
 	path := walPath(t)
 	p := openP(t, path, newRecSink(nil), quiet(WithCodec(binCodec{}), WithStartOnOpen(false))...)
 	require.NoError(t, p.Enqueue(context.Background(), tev{N: 4}))
-	require.NoError(t, p.Stop(context.Background()))
+	require.EqualValues(t, 1, requireLeft(t, p.Stop(context.Background()), leftIn(t, path, DefaultStream)).PendingEvents)
 	appendPayloads(t, path, [][]byte{{2, 0xff, 0xff, 0xff, 0xff, 0x0f}, {9}})
 	sink := newRecSink(nil)
 	p = openP(t, path, sink, quiet(WithCodec(binCodec{}))...)

@@ -11,7 +11,8 @@
 // SIGTERM (or Ctrl-C) shuts it down in the one safe order: stop taking
 // requests (http.Server.Shutdown), then Manager.Stop, which flushes every
 // stream and closes the WAL. Whatever the collector has not accepted by
-// then stays in the file and goes out at the next start.
+// then stays in the file and goes out at the next start; the service logs
+// how much ("left N events for the next start") and exits 0 all the same.
 package main
 
 import (
@@ -87,12 +88,12 @@ func run(ctx context.Context, cfg config, ready func(api, debug string)) error {
 
 	api, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
-		return errors.Join(err, m.Stop(context.Background()))
+		return errors.Join(err, stop(context.Background(), m, cfg.logger))
 	}
 	debug, err := net.Listen("tcp", cfg.debugAddr)
 	if err != nil {
 		_ = api.Close()
-		return errors.Join(err, m.Stop(context.Background()))
+		return errors.Join(err, stop(context.Background(), m, cfg.logger))
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /events/{stream}", enqueueHandler(m))
@@ -119,7 +120,21 @@ func run(ctx context.Context, cfg config, ready func(api, debug string)) error {
 	err = errors.Join(ignoreClosed(err), srv.Shutdown(sctx), debugSrv.Shutdown(sctx))
 	// 2. Flush and stop every stream, then close the file (OpenManager
 	//    opened it). What is not delivered in time stays in the WAL.
-	return errors.Join(err, m.Stop(sctx))
+	return errors.Join(err, stop(sctx, m, cfg.logger))
+}
+
+// stop stops the manager and logs what it left in the WAL for the next
+// start: durable, so not a failure. It returns Stop's other errors (a
+// stuck dispatch, a failed close).
+func stop(ctx context.Context, m *processor.Manager[Event], logger *slog.Logger) error {
+	err := m.Stop(ctx)
+	var left *processor.UndeliveredError
+	if errors.As(err, &left) {
+		logger.Warn(fmt.Sprintf("left %d events for the next start", left.Events()),
+			"bytes", left.Bytes(), "pending", left.PendingEvents, "in_flight", left.InFlightEvents,
+			"streams", len(left.Streams), "detail", left.Error())
+	}
+	return processor.WithoutUndelivered(err)
 }
 
 // enqueueHandler commits each posted event to its stream before answering

@@ -105,6 +105,70 @@ func TestServiceTakesEventsAndFlushesThemAtShutdown(t *testing.T) {
 	require.NoError(t, l.Close())
 }
 
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// With the collector down, a shutdown leaves the events in the WAL, logs
+// how many, and is not a failure: run returns nil.
+func TestServiceLogsWhatItLeftForTheNextStart(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	cs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer cs.Close()
+	path := filepath.Join(t.TempDir(), "events.wal")
+	logs := &lockedBuffer{}
+	cfg := config{addr: "127.0.0.1:0", debugAddr: "127.0.0.1:0", walPath: path, collector: cs.URL,
+		maxEvents: 1000, shutdown: 300 * time.Millisecond, logger: slog.New(slog.NewTextHandler(logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, func(api, debug string) { addrs <- [2]string{api, debug} }) }()
+	a := <-addrs
+	client := &http.Client{Transport: &http.Transport{}}
+	for i := range 4 {
+		resp, err := client.Post("http://"+a[0]+"/events/"+[]string{"web", "mobile"}[i%2], "application/json",
+			strings.NewReader(fmt.Sprintf(`{"type":"click","user":"u%d"}`, i)))
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	}
+	client.CloseIdleConnections()
+
+	cancel() // SIGTERM
+	require.NoError(t, <-done, "events left for the next start are not a failure")
+	require.Contains(t, logs.String(), `msg="left 4 events for the next start"`)
+	require.Contains(t, logs.String(), "streams=2")
+
+	l, err := wal.Open(path, &wal.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer l.Close()
+	var left int64
+	for _, name := range l.Streams() {
+		s, err := l.Stream(name)
+		require.NoError(t, err)
+		ev, _ := s.Stats().Outstanding()
+		left += ev
+	}
+	require.EqualValues(t, 4, left, "what the log line says is in the file")
+}
+
 func TestStatusOf(t *testing.T) {
 	for _, c := range []struct {
 		err  error

@@ -181,11 +181,13 @@ func RunChild(ctx context.Context, c ChildConfig, stdout io.Writer) error {
 		order = append(order, name)
 		i++
 	}
+	// Events a stream leaves are no failure: the outstanding line counts
+	// them and the next run delivers them. Any other Stop error is one.
 	stopAll := func() error {
 		w.line(lineStopping)
 		var errs []error
 		for _, n := range order {
-			errs = append(errs, procs[n].Stop(context.Background()))
+			errs = append(errs, processor.WithoutUndelivered(procs[n].Stop(context.Background())))
 		}
 		return errors.Join(errs...)
 	}
