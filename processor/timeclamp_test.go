@@ -90,7 +90,7 @@ func TestRetryFloorBoundsAttempts(t *testing.T) {
 			start := time.Now()
 			path := walPath(t)
 			p := openP(t, path, sink, append(quiet(WithBatchSize(1), WithMaxRetries(1_000_000),
-				WithStopTimeout(50*time.Millisecond)), tc.opts...)...)
+				WithStopTimeout(2*time.Second)), tc.opts...)...)
 			enqueueN(t, p, 0, 1)
 			time.Sleep(300 * time.Millisecond)
 			n := sink.count()
