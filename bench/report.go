@@ -100,8 +100,8 @@ func groupCommit(res benchkit.Result) string {
 	if !ok {
 		return " (no group commit figures)"
 	}
-	return fmt.Sprintf(" (%.1f events per group commit, %.3f fsyncs per event for appends, %.3f with the batches' transitions, est.)",
-		e, res.Extra["fsyncs_per_event_appends"], res.Extra["fsyncs_per_event_with_batches_est"])
+	return fmt.Sprintf(" (%.1f events and %.2f batch transitions per commit, %.3f fsyncs per event, every commit counted)",
+		e, res.Extra["transitions_per_commit"], res.Extra["fsyncs_per_event"])
 }
 
 // atBacklog says how many events were pending when a target asks for 1M.

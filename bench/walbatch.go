@@ -61,26 +61,25 @@ func enqueueScenario(mode wal.SyncMode, producers int) func(e *env) (benchkit.Re
 		})
 		r := benchkit.Rate("", n, secs)
 		r.Set("dispatched", float64(d.n.Load()))
-		setCommitFigures(&r, p.Stream().Log().CommitStats(), mode, d.batches.Load())
+		setCommitFigures(&r, p.Stream().Log().CommitStats(), mode)
 		return r, err
 	}
 }
 
-// setCommitFigures adds the group commit's figures (wal.Log.CommitStats,
-// read once the producers are done, before Stop): events per group commit,
-// and fsyncs per event under SyncAlways, two per bbolt commit (data pages,
-// then the meta page). CommitStats counts the commits that appended events
-// only; the dispatch's seal and complete transactions are others, about one
-// per batch dispatched (CompleteAndSeal), so the second figure adds two
-// fsyncs per batch as an estimate of all the scenario's fsyncs.
-func setCommitFigures(r *benchkit.Result, cs wal.CommitStats, mode wal.SyncMode, batches int64) {
+// setCommitFigures adds the writer's figures (wal.Log.CommitStats, read
+// once the producers are done, before Stop): events per commit, the batch
+// transitions per commit, and fsyncs per event under SyncAlways, two per
+// bbolt commit (data pages, then the meta page). CommitStats counts every
+// commit of the file, the dispatch's seals and completions included, which
+// share the appends' commits.
+func setCommitFigures(r *benchkit.Result, cs wal.CommitStats, mode wal.SyncMode) {
 	if cs.Commits == 0 || cs.Events == 0 {
 		return
 	}
 	r.Set("events_per_group_commit", float64(cs.Events)/float64(cs.Commits))
+	r.Set("transitions_per_commit", float64(cs.Transitions)/float64(cs.Commits))
 	if mode == syncAlways {
-		r.Set("fsyncs_per_event_appends", 2*float64(cs.Commits)/float64(cs.Events))
-		r.Set("fsyncs_per_event_with_batches_est", 2*float64(cs.Commits+batches)/float64(cs.Events))
+		r.Set("fsyncs_per_event", 2*float64(cs.Commits)/float64(cs.Events))
 	}
 }
 

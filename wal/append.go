@@ -39,7 +39,7 @@ func (s *Stream) Append(key string, payload []byte) (Appended, error) {
 // AppendEntry is Append of one Entry, headers included.
 func (s *Stream) AppendEntry(e Entry) (Appended, error) {
 	now := time.Now().UnixNano()
-	r := reqPool.Get().(*appendReq)
+	r := reqPool.Get().(*request)
 	body := format.AppendRecordBody(make([]byte, 0, format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
 	r.s, r.bytes, r.oldest, r.cb, r.err = s, uint64(len(e.Payload)), now, nil, nil
 	r.one[0] = body
@@ -76,15 +76,17 @@ func (s *Stream) AppendMany(entries []Entry) (first uint64, err error) {
 // (first is the sequence number of the first entry) or with the error that
 // kept the entries out of the log. Entries are committed in the order
 // AppendAsync was called. cb must be quick and must not call back into the
-// Log (it delays every other writer); hand off to a channel if there is work
-// to do. The payloads are copied before AppendAsync returns.
+// Log: it delays every other write, and an Append or a transition (Seal,
+// Complete, ...) made from cb waits for the goroutine running cb, forever.
+// Hand off to a channel if there is work to do. The payloads are copied
+// before AppendAsync returns.
 func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) {
 	now := time.Now().UnixNano()
 	if len(entries) == 1 {
 		// One event (an asynchronous enqueue): its body alone, sized for
 		// the checksum, and no slice of bodies.
 		e := entries[0]
-		r := reqPool.Get().(*appendReq)
+		r := reqPool.Get().(*request)
 		r.s, r.bytes, r.oldest, r.cb, r.err, r.recycle = s, uint64(len(e.Payload)), now, cb, nil, true
 		r.one[0] = format.AppendRecordBody(make([]byte, 0, format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
 		r.bodies = r.one[:]
@@ -105,7 +107,7 @@ func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) 
 		bodies[i] = slab[start:len(slab):min(len(slab)+format.CRCSize, cap(slab))]
 		slab = slab[:len(slab)+format.CRCSize]
 	}
-	r := &appendReq{s: s, bodies: bodies, bytes: bytes, oldest: now, cb: cb}
+	r := &request{s: s, bodies: bodies, bytes: bytes, oldest: now, cb: cb}
 	if len(entries) == 0 {
 		cb(0, nil)
 		return
@@ -113,7 +115,7 @@ func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) 
 	s.l.submitReq(r)
 }
 
-func (l *Log) submitReq(r *appendReq) {
+func (l *Log) submitReq(r *request) {
 	if l.c == nil {
 		l.answerClosed(r)
 		return
@@ -121,7 +123,7 @@ func (l *Log) submitReq(r *appendReq) {
 	l.c.submit(r)
 }
 
-func (l *Log) answerClosed(r *appendReq) {
+func (l *Log) answerClosed(r *request) {
 	err := ErrClosed
 	if l.db.ReadOnly() {
 		err = errReadOnly(l)

@@ -82,11 +82,10 @@ func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
 		opts.MaxEvents = 1
 	}
 	var res SealResult
-	var st format.State
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st = s.current()
-		return s.sealIn(tx, &st, opts, &res)
-	}, func() { s.setState(st) })
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
+		res = SealResult{}
+		return s.sealIn(tx, st, opts, &res)
+	}, nil)
 	if errors.Is(err, errNothing) {
 		return SealResult{}, nil
 	}
@@ -97,15 +96,15 @@ func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
 }
 
 // sealIn is Seal's work inside tx, on st (the state as of tx). It returns
-// errNothing, having changed nothing, when there is no batch to cut and no
-// corrupt record to quarantine.
+// errNothing, refused (see refuse) and having changed nothing, when there
+// is no batch to cut and no corrupt record to quarantine.
 func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *SealResult) error {
 	if st.PendingCount == 0 {
-		return errNothing
+		return refuse(errNothing)
 	}
 	events, err := s.sub(tx, format.BucketEvents)
 	if err != nil {
-		return err
+		return refuse(err)
 	}
 	var badKeys [][]byte
 	var badVals [][]byte
@@ -116,7 +115,7 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 	for k, v := c.Seek(format.SeqKey(st.SealedThrough + 1)); k != nil; k, v = c.Next() {
 		seq, ok := format.ParseSeqKey(k)
 		if !ok {
-			return fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt)
+			return refuse(fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt))
 		}
 		r, derr := decodeRecord(seq, v)
 		if derr != nil {
@@ -143,15 +142,13 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 	}
 	if len(recs) == 0 || (!complete && !opts.Force) {
 		if len(badKeys) == 0 {
-			return errNothing
+			return refuse(errNothing)
 		}
-		if len(recs) > 0 {
-			// Corrupt records were quarantined ahead of an incomplete
-			// batch; keep the batch's events pending.
-			return s.putState(tx, st)
-		}
-		st.SealedThrough = st.NextSeq - 1
-		return s.putState(tx, st)
+		if len(recs) == 0 {
+			st.SealedThrough = st.NextSeq - 1
+		} // else corrupt records were quarantined ahead of an incomplete
+		// batch: the batch's events stay pending.
+		return nil
 	}
 	// Copy payloads out of the mmap into one slab.
 	slab := make([]byte, 0, bytes)
@@ -176,7 +173,7 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 	st.InflightCount += uint64(b.Count)
 	st.InflightBytes += uint64(b.Bytes)
 	res.Batch, res.Records = b, recs
-	return s.putState(tx, st)
+	return nil
 }
 
 // quarantine moves records that fail their checksum from the events bucket

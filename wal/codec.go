@@ -47,10 +47,10 @@ func (s *Stream) SetCodec(name string) error {
 	if s.Codec() == name {
 		return nil
 	}
-	err := s.l.update(func(tx *bolt.Tx) error {
+	err := s.l.write(s, func(tx *bolt.Tx, _ *format.State) error {
 		b, err := s.bucket(tx)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		if name == "" {
 			return b.Delete(format.KeyCodec)

@@ -7,18 +7,31 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
-	"github.com/walbatch/walbatch/internal/storetx"
 )
 
-// appendReq is one caller's append waiting for the group committer.
-type appendReq struct {
-	s      *Stream
+// request is one write waiting for the writer goroutine: an append (bodies
+// set) or a transition (apply set).
+type request struct {
+	s *Stream // nil only for a transition of the Log itself (stream creation)
+
+	// An append.
 	bodies [][]byte // envelopes without ID and checksum (format.AppendRecordBody)
 	one    [1][]byte
 	bytes  uint64 // payload bytes
 	oldest int64  // enqueue time of the first body
 
-	// Answered once, from the committer goroutine: either done receives
+	// A transition: apply makes its change inside the group's
+	// transaction, on st, the stream's counters as the requests before it
+	// in the group left them (nil when s is nil); after, if set, runs on
+	// the writer goroutine once the group committed, before the answer.
+	apply func(tx *bolt.Tx, st *format.State) error
+	after func()
+
+	// excluded: apply failed after it had written, so the group was rolled
+	// back and is written again without this request (err says why).
+	excluded bool
+
+	// Answered once, from the writer goroutine: either done receives
 	// the error, or cb is called.
 	first uint64
 	err   error
@@ -30,23 +43,26 @@ type appendReq struct {
 	recycle bool
 }
 
-var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
+var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
 
-// committer is the group commit: callers queue requests; one goroutine takes
-// everything queued, writes it in one bbolt transaction (one commit, one
-// fsync under SyncAlways) and answers every caller. While it commits, new
-// requests queue up and form the next group, so the number of fsyncs per
-// event falls as concurrency rises.
+// committer is the Log's one writer and its group commit: callers queue
+// requests (appends and transitions); one goroutine takes everything
+// queued, applies it in one bbolt transaction (one commit, one pair of
+// fsyncs under SyncAlways; see group.go) and answers every caller. While
+// it commits, new requests queue up and form the next group, so the number
+// of fsyncs per write falls as concurrency rises.
 type committer struct {
 	l *Log
 
 	mu      sync.Mutex // guards queue, stopped, target
-	queue   []*appendReq
+	queue   []*request
 	stopped bool
 	target  int // when > 0, submit signals full once the queue holds this many
 	// queuedAtCommit is how many requests were queued when the last group
 	// had committed, before its callers were answered.
 	queuedAtCommit int
+
+	order []*request // commitAll's scratch: reqs in the order they are written
 
 	wake chan struct{}
 	full chan struct{}
@@ -66,7 +82,7 @@ func startCommitter(l *Log) *committer {
 }
 
 // submit queues r, or answers it with ErrClosed after stop.
-func (c *committer) submit(r *appendReq) {
+func (c *committer) submit(r *request) {
 	c.mu.Lock()
 	if c.stopped {
 		c.mu.Unlock()
@@ -142,7 +158,7 @@ func (c *committer) stop() {
 
 func (c *committer) run() {
 	defer close(c.done)
-	var spare []*appendReq
+	var spare []*request
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	answered := 0          // callers answered by the last commit
@@ -181,141 +197,57 @@ func (c *committer) run() {
 	}
 }
 
-// commitAll writes reqs in groups of at most MaxGroupEvents events.
-func (c *committer) commitAll(reqs []*appendReq) {
-	max := c.l.opts.MaxGroupEvents
+// sideEvents bounds the appended events that share a group with
+// transitions: enough for the appends to ride along on the transitions'
+// fsyncs, few enough that the transitions (a processor's seals and
+// completions, which its dispatch waits for) do not wait for the write of
+// a full group of appends.
+const sideEvents = 1024
+
+// commitAll writes reqs in groups of at most MaxGroupEvents events, a
+// transition counting as one. Transitions go first, in their queue order,
+// in the first group, with at most sideEvents appended events after them;
+// the appends keep their queue order. A transition therefore sees every
+// append answered before it was made, not necessarily the appends still
+// queued with it, as when transitions had transactions of their own.
+func (c *committer) commitAll(reqs []*request) {
+	limit := c.l.opts.MaxGroupEvents
+	c.order = c.order[:0]
+	for _, r := range reqs {
+		if r.apply != nil {
+			c.order = append(c.order, r)
+		}
+	}
+	if len(c.order) > 0 {
+		for _, r := range reqs {
+			if r.apply == nil {
+				c.order = append(c.order, r)
+			}
+		}
+		copy(reqs, c.order)
+		clear(c.order)
+		limit = min(limit, sideEvents)
+	}
 	for len(reqs) > 0 {
-		n, events := 0, 0
-		for n < len(reqs) && (n == 0 || events+len(reqs[n].bodies) <= max) {
-			events += len(reqs[n].bodies)
+		n, events, side := 0, 0, 0
+		for n < len(reqs) && (n == 0 || events+reqs[n].weight() <= c.l.opts.MaxGroupEvents) {
+			if reqs[n].apply == nil {
+				if n > 0 && side+len(reqs[n].bodies) > limit {
+					break
+				}
+				side += len(reqs[n].bodies)
+			}
+			events += reqs[n].weight()
 			n++
 		}
 		c.commitGroup(reqs[:n])
 		reqs = reqs[n:]
+		limit = c.l.opts.MaxGroupEvents
 	}
 }
 
-// groupStream is a stream's state while a group is being written.
-type groupStream struct {
-	s  *Stream
-	st format.State
-	ev int64 // limits
-	by int64
-}
-
-func (c *committer) commitGroup(reqs []*appendReq) {
-	l := c.l
-	l.writeMu.Lock()
-	var touched []*groupStream
-	find := func(s *Stream) *groupStream {
-		for _, g := range touched {
-			if g.s == s {
-				return g
-			}
-		}
-		s.mu.RLock()
-		g := &groupStream{s: s, st: s.state, ev: s.maxEv, by: s.maxBy}
-		s.mu.RUnlock()
-		touched = append(touched, g)
-		return g
-	}
-	accepted := reqs[:0:0]
-	for _, r := range reqs {
-		g := find(r.s)
-		n := uint64(len(r.bodies))
-		outEv := g.st.PendingCount + g.st.InflightCount + n
-		outBy := g.st.PendingBytes + g.st.InflightBytes + r.bytes
-		if (g.ev > 0 && outEv > uint64(g.ev)) || (g.by > 0 && outBy > uint64(g.by)) {
-			r.err = ErrFull
-			r.s.counts.refused.Add(1)
-			continue
-		}
-		r.first = g.st.NextSeq
-		g.st.NextSeq += n
-		g.st.PendingCount += n
-		g.st.PendingBytes += r.bytes
-		if g.st.OldestNanos == 0 {
-			g.st.OldestNanos = r.oldest
-		}
-		accepted = append(accepted, r)
-	}
-	var err error
-	if len(accepted) > 0 {
-		if l.isClosed() {
-			err = ErrClosed
-		} else {
-			start := time.Now()
-			err = storetx.Update(l.db, func(tx *bolt.Tx) error { return writeGroup(tx, accepted, touched) })
-			if err == nil {
-				events := 0
-				for _, r := range accepted {
-					events += len(r.bodies)
-				}
-				l.commits.add(events, time.Since(start))
-			}
-		}
-		if err == nil {
-			for _, g := range touched {
-				g.s.setState(g.st)
-			}
-		}
-	}
-	l.writeMu.Unlock()
-	c.mu.Lock()
-	c.queuedAtCommit = len(c.queue)
-	c.mu.Unlock()
-	for _, r := range reqs {
-		if r.err != nil {
-			c.answer(r, 0, r.err)
-		} else {
-			c.answer(r, r.first, err)
-		}
-	}
-	if err == nil {
-		for _, g := range touched {
-			select {
-			case g.s.notify <- struct{}{}:
-			default:
-			}
-		}
-	}
-}
-
-func writeGroup(tx *bolt.Tx, reqs []*appendReq, touched []*groupStream) error {
-	total := 0
-	for _, r := range reqs {
-		total += len(r.bodies)
-	}
-	keys := make([]byte, 8*total) // bbolt keeps key slices until commit
-	var events *bolt.Bucket
-	var cur *Stream
-	for _, r := range reqs {
-		if r.s != cur {
-			var err error
-			if events, err = r.s.sub(tx, format.BucketEvents); err != nil {
-				return err
-			}
-			cur = r.s
-		}
-		seq := r.first
-		for i, body := range r.bodies {
-			k := keys[:8:8]
-			keys = keys[8:]
-			putU64(k, seq)
-			r.bodies[i] = format.SealRecord(body, format.EventID(r.s.uid, seq))
-			if err := events.Put(k, r.bodies[i]); err != nil {
-				return err
-			}
-			seq++
-		}
-	}
-	for _, g := range touched {
-		if err := g.s.putState(tx, &g.st); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// weight is what r counts for against MaxGroupEvents.
+func (r *request) weight() int { return max(len(r.bodies), 1) }
 
 func putU64(b []byte, v uint64) {
 	_ = b[7]
@@ -323,11 +255,11 @@ func putU64(b []byte, v uint64) {
 	b[4], b[5], b[6], b[7] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
-func (c *committer) answer(r *appendReq, first uint64, err error) {
+func (c *committer) answer(r *request, first uint64, err error) {
 	if r.cb != nil {
 		r.cb(first, err)
 		if r.recycle {
-			*r = appendReq{done: r.done}
+			*r = request{done: r.done}
 			reqPool.Put(r)
 		}
 		return

@@ -28,29 +28,35 @@ func (c *streamCounters) countDead(before, after format.State) {
 	}
 }
 
-// CommitStats is what the group committer did since the Log was opened:
-// the commits that appended events, the events they carried, and the time
-// spent in their write transactions, fsync included (under SyncAlways the
-// fsync is most of it). Batch transitions (seal, complete, retry) are
-// other transactions and not counted.
+// CommitStats is what the Log's writer did since the Log was opened: its
+// commits (each one transaction, with one pair of fsyncs under
+// SyncAlways), the events they appended, the transitions they applied
+// (Seal, Complete, Retry, DeadLetter and the others, each counted once
+// whether or not it shared its commit with appends), and the time spent
+// in the write transactions, fsyncs included (under SyncAlways they are
+// most of it). Every write of the file is in these figures: a transition
+// that changed nothing (Seal with nothing to seal) is in none.
 type CommitStats struct {
-	Commits int64         `json:"commits"`
-	Events  int64         `json:"events"`
-	Time    time.Duration `json:"-"`
+	Commits     int64         `json:"commits"`
+	Events      int64         `json:"events"`
+	Transitions int64         `json:"transitions"`
+	Time        time.Duration `json:"-"`
 }
 
 type commitCounters struct {
-	commits, events, nanos atomic.Int64
+	commits, events, transitions, nanos atomic.Int64
 }
 
-func (c *commitCounters) add(events int, d time.Duration) {
+func (c *commitCounters) add(events, transitions int, d time.Duration) {
 	c.commits.Add(1)
 	c.events.Add(int64(events))
+	c.transitions.Add(int64(transitions))
 	c.nanos.Add(int64(d))
 }
 
 // CommitStats returns the group commit figures since the Log was opened
 // (all zero on a read-only Log). It does not touch the disk.
 func (l *Log) CommitStats() CommitStats {
-	return CommitStats{Commits: l.commits.commits.Load(), Events: l.commits.events.Load(), Time: time.Duration(l.commits.nanos.Load())}
+	return CommitStats{Commits: l.commits.commits.Load(), Events: l.commits.events.Load(),
+		Transitions: l.commits.transitions.Load(), Time: time.Duration(l.commits.nanos.Load())}
 }

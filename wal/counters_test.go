@@ -9,14 +9,18 @@ import (
 
 func TestCommitStatsCountGroupCommits(t *testing.T) {
 	l, _ := mustOpen(t, nil)
-	s := mustStream(t, l, "a")
 	require.Zero(t, l.CommitStats())
+	s := mustStream(t, l, "a")
+	cs := l.CommitStats()
+	require.EqualValues(t, 1, cs.Commits, "creating a stream is a commit")
+	require.EqualValues(t, 1, cs.Transitions)
 	appendN(t, s, "", 0, 3) // one commit each
 	_, err := s.AppendMany([]Entry{{Payload: []byte("x")}, {Payload: []byte("y")}})
 	require.NoError(t, err)
-	cs := l.CommitStats()
-	require.EqualValues(t, 4, cs.Commits)
+	cs = l.CommitStats()
+	require.EqualValues(t, 5, cs.Commits)
 	require.EqualValues(t, 5, cs.Events)
+	require.EqualValues(t, 1, cs.Transitions)
 	require.Positive(t, cs.Time)
 
 	s.SetLimits(5, 0)
@@ -26,6 +30,18 @@ func TestCommitStatsCountGroupCommits(t *testing.T) {
 	st := s.Stats()
 	require.EqualValues(t, 1, st.RefusedSinceOpen)
 	require.EqualValues(t, 5, st.MaxPendingEvents)
+
+	res, err := s.Seal(SealOptions{MaxEvents: 10, Force: true})
+	require.NoError(t, err)
+	require.NotNil(t, res.Batch)
+	_, err = s.Seal(SealOptions{MaxEvents: 10, Force: true})
+	require.NoError(t, err)
+	require.NoError(t, s.Complete(res.Batch.Seq))
+	require.ErrorIs(t, s.Complete(res.Batch.Seq), ErrNoBatch)
+	cs = l.CommitStats()
+	require.EqualValues(t, 7, cs.Commits, "a seal and a completion; a seal with nothing to seal and a refused completion write nothing")
+	require.EqualValues(t, 3, cs.Transitions)
+	require.EqualValues(t, 5, cs.Events)
 }
 
 // The since-open counts only grow: a requeue or purge of dead letters

@@ -92,17 +92,15 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 	for _, id := range ids {
 		want[id] = true
 	}
-	var st format.State
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st = s.current()
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
 		res = RequeueResult{}
 		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		type move struct {
 			key []byte
@@ -128,7 +126,7 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 			return nil
 		})
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		sort.SliceStable(moves, func(i, j int) bool { return moves[i].t < moves[j].t })
 		first := st.NextSeq
@@ -151,11 +149,8 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 				return err
 			}
 		}
-		if err := s.refreshOldest(tx, &st, events); err != nil {
-			return err
-		}
-		return s.putState(tx, &st)
-	}, func() { s.setState(st) })
+		return s.refreshOldest(tx, st, events)
+	}, nil)
 	if err != nil {
 		return res, fmt.Errorf("wal: requeue %q: %w", s.name, err)
 	}
@@ -171,17 +166,15 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 // PurgeDead deletes every dead letter of the stream, in one transaction,
 // and returns how many it deleted. There is no undo.
 func (s *Stream) PurgeDead() (int, error) {
-	var st format.State
 	n := 0
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st = s.current()
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
 		b, err := s.bucket(tx)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		dead := b.Bucket(format.BucketDead)
 		if dead == nil {
-			return fmt.Errorf("wal: stream %q has no dead bucket: %w", s.name, store.ErrCorrupt)
+			return refuse(fmt.Errorf("wal: stream %q has no dead bucket: %w", s.name, store.ErrCorrupt))
 		}
 		n = dead.Stats().KeyN
 		if err := b.DeleteBucket(format.BucketDead); err != nil {
@@ -191,8 +184,8 @@ func (s *Stream) PurgeDead() (int, error) {
 			return err
 		}
 		st.DeadCount, st.DeadBytes = 0, 0
-		return s.putState(tx, &st)
-	}, func() { s.setState(st) })
+		return nil
+	}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("wal: purge %q: %w", s.name, err)
 	}

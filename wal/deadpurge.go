@@ -21,13 +21,12 @@ func (s *Stream) PurgeDeadEvents(ids []EventID) (int, error) {
 	for _, id := range ids {
 		want[id] = true
 	}
-	var st format.State
 	n := 0
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st, n = s.current(), 0
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
+		n = 0
 		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		var keys [][]byte
 		var bytes uint64
@@ -44,7 +43,7 @@ func (s *Stream) PurgeDeadEvents(ids []EventID) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		for _, k := range keys {
 			if err := dead.Delete(k); err != nil {
@@ -54,8 +53,8 @@ func (s *Stream) PurgeDeadEvents(ids []EventID) (int, error) {
 		n = len(keys)
 		st.DeadCount -= uint64(n)
 		st.DeadBytes -= min(bytes, st.DeadBytes)
-		return s.putState(tx, &st)
-	}, func() { s.setState(st) })
+		return nil
+	}, nil)
 	if err != nil {
 		return 0, fmt.Errorf("wal: purge %q: %w", s.name, err)
 	}

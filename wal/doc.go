@@ -96,7 +96,8 @@
 // ones. Events can leave a batch from anywhere in its range (Resolve,
 // DeadLetterEvents, QuarantineInFlight): the batch then has holes, Count
 // is the events still in the range, and First and Last are tightened to
-// events that exist. Each arrow is one transaction:
+// events that exist. Each arrow is one request to the writer, all or
+// nothing (see "One writer" below):
 //
 //	pending --Seal--> in flight --Complete--> (removed; completion record)
 //	                  in flight --CompletePartial(n)--> in flight (first n removed)
@@ -110,88 +111,98 @@
 // attempt count. Delivery is therefore at least once; sinks drop duplicates
 // by batch ID or event ID.
 //
-// # Group commit and what each fsync protects
+// # One writer, group commit, and what each fsync protects
 //
-// Append queues the encoded record for the committer goroutine, which takes
-// everything queued (up to MaxGroupEvents events), writes it in one bbolt
-// transaction and commits. Under SyncAlways bbolt's commit fsyncs twice:
-// first the data pages, then the meta page that makes them reachable; only
-// after the second does any caller of the group return. So an acknowledged
-// event survives power loss, and a torn commit leaves the previous meta page
-// in force: the group is either all there or not there at all. Under
-// SyncNone both fsyncs are skipped: a commit survives the process (the page
-// cache has it) but not an OS crash. Seal, Complete, Retry and the other
-// transitions are separate transactions with the same fsyncs; losing one to
-// a crash only means a batch is dispatched again. CompleteAndSeal puts a
-// completion and the next seal in one transaction, so a draining backlog
-// costs one commit per batch.
+// Every write of the file goes through one goroutine, the writer. Append
+// queues the encoded record for it; Seal, Complete and every other
+// transition queue a typed request (a function applied inside the
+// writer's transaction) and wait for its answer. The writer takes
+// everything queued (up to MaxGroupEvents events, a transition counting as
+// one), applies it in queue order in one bbolt transaction and commits.
+// Each request sees the effect of those before it in the group: a Seal
+// queued after an append seals the appended event. A transition that finds
+// nothing to do or refuses (no such batch: ErrNoBatch; nothing to seal)
+// writes nothing and the group goes on without it; one that fails after it
+// wrote (a damaged page, an I/O error) makes the writer roll the
+// transaction back and write the group again without it, so it alone gets
+// the error. A group in which nothing wrote is rolled back: no commit, no
+// fsync.
+//
+// Under SyncAlways bbolt's commit fsyncs twice: first the data pages, then
+// the meta page that makes them reachable; only after the second does any
+// caller of the group return. So an acknowledged event survives power
+// loss, and a torn commit leaves the previous meta page in force: the
+// group is either all there or not there at all. Under SyncNone both
+// fsyncs are skipped: a commit survives the process (the page cache has
+// it) but not an OS crash. Transitions share the appends' commits: while
+// producers append, a processor's seals and completions cost no fsync of
+// their own. Losing a transition to a crash only means a batch is
+// dispatched again. CompleteAndSeal puts a completion and the next seal in
+// one request, so a draining backlog costs at most one commit per batch.
+// CommitStats counts every commit, the events and the transitions in them.
 //
 // Callers may assume: Append returns nil only after its event is committed;
 // an error means it was not; events appended by one goroutine keep their
-// order; AppendMany is all or nothing.
+// order; AppendMany is all or nothing; requests from one goroutine (appends
+// and transitions) are applied in the order it made them; a transition
+// that returns nil is committed, one that returns an error changed
+// nothing.
 //
 // # Concurrency
 //
-// This is the model as the code stands (format 1). The goroutines:
+// The goroutines:
 //
-//   - The committer (one per writable Log, started by Open or New, ended by
-//     Close) owns the group being written: it takes every queued append,
-//     computes the streams' new counters, writes the group in one
-//     transaction, installs the counters, answers each caller (a blocked
-//     Append through its channel, an AppendAsync by calling its callback on
-//     the committer goroutine) and signals Stream.Appended. It is the only
-//     goroutine that appends events.
-//   - Every other write runs on its caller's goroutine, as its own
-//     transaction: Seal, CompleteAndSeal, Complete, CompletePartial,
-//     Resolve, Retry, DeadLetter, DeadLetterEvents, QuarantineInFlight,
-//     Requeue, PurgeDead, PurgeDeadEvents, SetCodec, the creation of a
-//     stream by Log.Stream, and recovery's repairs at open. In package
-//     processor that is the processor's loop goroutine (seal, and the
-//     outcome of each attempt) and, for QuarantineInFlight and
-//     DeadLetterEvents, the dispatch goroutine of an attempt, before it
-//     calls the dispatcher. So the file has two write paths: appends
-//     through the committer and transitions from callers, serialized by
-//     writeMu, each with its own commit and fsyncs.
+//   - The writer (the committer: one per writable Log, started by Open or
+//     New, ended by Close) owns every write transaction and the group being
+//     written: it takes every queued request, stages the streams' new
+//     counters (one copy per stream touched, which each request changes in
+//     turn), writes the group in one transaction, installs the counters in
+//     memory after the commit, runs the transitions' follow-ups (the
+//     since-open counts, the codec name), answers each caller (a blocked
+//     Append or transition through its channel, an AppendAsync by calling
+//     its callback on the writer goroutine) and signals Stream.Appended.
+//     Stream creation (Log.Stream), recovery's repairs at open and SetCodec
+//     are requests too. In package processor the requests come from the
+//     processor's loop goroutine (seal, and the outcome of each attempt),
+//     from an attempt's dispatch goroutine (QuarantineInFlight and
+//     DeadLetterEvents, before it calls the dispatcher) and from
+//     producers (appends).
 //   - Readers (ForEachEvent, ForEachDead, ForEachCompletion, Batches,
 //     InFlight, ReadBatch, OldestPendingTime) run a bbolt read transaction
 //     on their caller's goroutine, a consistent snapshot, concurrently with
-//     writers. Stats, State of the counters, Codec and CommitStats read
+//     the writer. Stats, State of the counters, Codec and CommitStats read
 //     memory only.
 //
 // The locks, in the order they are taken (a lock is only ever taken while
 // holding locks above it in this list):
 //
-//  1. Log.writeMu: held for every write transaction, from reading the
-//     stream's committed counters through the bbolt commit (and its
-//     fsyncs) to installing the new counters in memory, so the counters a
-//     writer starts from cannot change before it commits. bbolt's own
-//     writer lock is taken inside it, so bbolt never queues writers.
+//  1. Log.createMu: held by Log.Stream while it creates a stream, from
+//     the check that the name is new to its entry in the stream map (it
+//     waits for the writer meanwhile; the writer never takes it).
 //  2. Log.mu (read-write): the stream map and the closing and closed
-//     flags. Log.Stream holds it, under writeMu, while it creates a
-//     stream; a write checks closed under writeMu.
+//     flags; taken briefly, never across a commit.
 //  3. Stream.mu (read-write): a stream's counters as last committed, its
-//     pending limits and codec name. Writers take it briefly under writeMu,
-//     to copy the counters when their transaction starts and to replace
-//     them after it commits; readers take it alone. It is never held
-//     across a commit, nor together with Log.mu.
+//     pending limits and codec name. The writer takes it briefly to copy
+//     the counters into a group and to install them after the commit;
+//     readers take it alone. It is never held across a commit, nor
+//     together with Log.mu.
 //
-// committer.mu guards the append queue and is a leaf: submitters take it
-// to queue, the committer to swap the queue out, and nothing else is
-// taken while it is held (the committer releases writeMu before it takes
-// it to note the queue's length, then answers callers holding no lock).
-// Because callbacks and answers come after writeMu is released, a callback
-// may read Stats; it must not block on the Log (an Append from a callback
-// waits for the committer that is running it).
+// committer.mu guards the queue and is a leaf: submitters take it to
+// queue, the writer to swap the queue out, and nothing else is taken while
+// it is held. bbolt's own writer lock is only ever taken by the writer, so
+// bbolt never queues writers. Because answers and callbacks come after the
+// commit, with no lock held, a callback may read Stats; it must not wait
+// for the Log's writer (an Append or a transition from an AppendAsync
+// callback would wait for the goroutine that is running it, forever).
 //
-// Close sets closing, stops the committer (what is queued is committed and
-// answered; later appends get ErrClosed), sets closed under Log.mu (a
-// transition that takes writeMu afterwards gets ErrClosed) and closes the
-// file, which waits for open read transactions.
+// Close sets closing, stops the writer (what is queued is committed and
+// answered; later requests get ErrClosed), sets closed under Log.mu and
+// closes the file, which waits for open read transactions.
 //
 // # Format 2
 //
-// Format 2, the plan to store a run of events per bbolt value and route
-// every write through the one writer goroutine, is designed in
+// Format 2, the plan to store a run of events per bbolt value, is designed
+// in
 // docs/design/wal-format-2.md
 // (https://github.com/walbatch/walbatch/blob/main/docs/design/wal-format-2.md).
 // It is not implemented: files are format 1 as described above.

@@ -23,21 +23,15 @@ func init() {
 // the prefix of every batch ID.
 func (s *Stream) UID() [8]byte { return s.uid }
 
-// rewrite runs fn in a write transaction with a copy of the stream's
-// committed counters. If fn returns nil, the counters fn leaves in st are
+// rewrite has the writer run fn in its next group's transaction with a copy
+// of the stream's counters as the requests before it leave them. If fn
+// returns nil, the counters fn leaves in st are
 // stored in the same transaction and, once it commits, become the stream's
 // in-memory state. fn may change anything in the stream's buckets; it must
 // leave st describing what it leaves. Recovery uses it to repair what it
 // finds at open.
 func (s *Stream) rewrite(fn func(tx *bolt.Tx, st *format.State) error) error {
-	var st format.State
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st = s.current()
-		if err := fn(tx, &st); err != nil {
-			return err
-		}
-		return s.putState(tx, &st)
-	}, func() { s.setState(st) })
+	err := s.l.write(s, fn, nil)
 	if err != nil {
 		return fmt.Errorf("wal: rewrite %q: %w", s.name, err)
 	}

@@ -90,9 +90,9 @@ type Log struct {
 	db   *store.DB
 	opts Options
 
-	// writeMu serializes write transactions together with the update of
-	// the in-memory stream states that follows each commit.
-	writeMu sync.Mutex
+	// createMu serializes the creation of streams (Log.Stream), from the
+	// check that a name is new to its entry in streams.
+	createMu sync.Mutex
 
 	mu      sync.RWMutex // guards streams, closing, closed
 	streams map[string]*Stream
@@ -209,14 +209,15 @@ func (l *Log) Stream(name string) (*Stream, error) {
 	if !safetext.Clean(name) {
 		return nil, fmt.Errorf("%w: %q holds a control or bidi character or invalid UTF-8", ErrInvalidName, name)
 	}
-	l.writeMu.Lock()
-	defer l.writeMu.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if s, ok := l.streams[name]; ok {
+	l.createMu.Lock()
+	defer l.createMu.Unlock()
+	l.mu.RLock()
+	s, ok = l.streams[name]
+	l.mu.RUnlock()
+	if ok {
 		return s, nil
 	}
-	err := storetx.Update(l.db, func(tx *bolt.Tx) error {
+	err := l.write(nil, func(tx *bolt.Tx, _ *format.State) error {
 		root, err := tx.CreateBucketIfNotExists(format.BucketStreams)
 		if err != nil {
 			return err
@@ -243,11 +244,13 @@ func (l *Log) Stream(name string) (*Stream, error) {
 		}
 		s = newStream(l, name, uid, st)
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("wal: create stream %q: %w", name, err)
 	}
+	l.mu.Lock()
 	l.streams[name] = s
+	l.mu.Unlock()
 	return s, nil
 }
 
@@ -271,22 +274,23 @@ func (l *Log) Close() error {
 	return l.db.Close()
 }
 
-// update runs fn in a write transaction while holding writeMu; after a
-// successful commit it runs after (still under writeMu), where in-memory
-// state is brought in line with what was committed.
-func (l *Log) update(fn func(tx *bolt.Tx) error, after func()) error {
-	l.writeMu.Lock()
-	defer l.writeMu.Unlock()
-	if l.isClosed() {
-		return ErrClosed
-	}
-	if err := storetx.Update(l.db, fn); err != nil {
-		return err
-	}
-	if after != nil {
-		after()
-	}
-	return nil
+// write has the writer apply one transition of stream s (nil for one of
+// the Log itself) and waits for its answer: apply runs inside the next
+// group's transaction, on the stream's counters as the requests queued
+// before it leave them, and must change st to describe what it leaves
+// (the group stores and installs it). after, if not nil, runs once the
+// group committed. apply must return refuse(err) for an error found before
+// its first write; see group.go. write must not be called from the writer
+// goroutine (an AppendAsync callback): it would wait for itself.
+func (l *Log) write(s *Stream, apply func(tx *bolt.Tx, st *format.State) error, after func()) error {
+	r := reqPool.Get().(*request)
+	r.s, r.apply, r.after, r.cb, r.err = s, apply, after, nil, nil
+	l.submitReq(r)
+	<-r.done
+	err := r.err
+	*r = request{done: r.done}
+	reqPool.Put(r)
+	return err
 }
 
 func (l *Log) isClosed() bool {

@@ -102,37 +102,32 @@ func (s *Stream) DeadLetterEvents(batchSeq uint64, evs []EventReason) (*Batch, e
 // letters, and tightens the batch to the events left. With corruptOnly it
 // moves only records that fail their checksum.
 func (s *Stream) moveToDead(batchSeq uint64, evs []EventReason, corruptOnly bool) (*Batch, error) {
-	var st format.State
 	var out *Batch
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st = s.current()
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
 		out = nil
 		b, err := s.getBatch(tx, batchSeq)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		now := time.Now().UnixNano()
 		for _, ev := range evs {
-			if err := s.deadOne(events, dead, b, &st, ev, b.Attempts, now, corruptOnly); err != nil {
+			if err := s.deadOne(events, dead, b, st, ev, b.Attempts, now, corruptOnly); err != nil {
 				return err
 			}
 		}
-		if out, err = s.shrunk(tx, events, b, &st); err != nil {
+		if out, err = s.shrunk(tx, events, b, st); err != nil {
 			return err
 		}
-		if err := s.refreshOldest(tx, &st, events); err != nil {
-			return err
-		}
-		return s.putState(tx, &st)
-	}, func() { s.setState(st) })
+		return s.refreshOldest(tx, st, events)
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

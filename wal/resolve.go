@@ -31,22 +31,21 @@ import (
 // letter would remove it. It returns the batch as it now stands, nil when
 // it was removed.
 func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason, next time.Time, lastErr string) (*Batch, error) {
-	var st format.State
 	var out *Batch
 	retried := false
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st, out, retried = s.current(), nil, false
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
+		out, retried = nil, false
 		b, err := s.getBatch(tx, batchSeq)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		deadB, err := s.sub(tx, format.BucketDead)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		for _, seq := range delivered {
 			if seq < b.First || seq > b.Last {
@@ -73,7 +72,7 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 		now := time.Now().UnixNano()
 		deadBefore := st.DeadCount
 		for _, ev := range dead {
-			if err := s.deadOne(events, deadB, b, &st, ev, attempts, now, false); err != nil {
+			if err := s.deadOne(events, deadB, b, st, ev, attempts, now, false); err != nil {
 				return err
 			}
 		}
@@ -83,7 +82,7 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 			if err := s.putBatch(tx, b); err != nil {
 				return err
 			}
-			return s.completeIn(tx, &st, batchSeq)
+			return s.completeIn(tx, st, b)
 		}
 		if b.Count > 0 {
 			b.Attempts = attempts
@@ -91,15 +90,11 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 			b.LastError = lastErr
 			retried = true
 		}
-		if out, err = s.shrunk(tx, events, b, &st); err != nil {
+		if out, err = s.shrunk(tx, events, b, st); err != nil {
 			return err
 		}
-		if err := s.refreshOldest(tx, &st, events); err != nil {
-			return err
-		}
-		return s.putState(tx, &st)
+		return s.refreshOldest(tx, st, events)
 	}, func() {
-		s.setState(st)
 		if retried {
 			s.counts.retried.Add(1)
 		}

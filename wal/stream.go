@@ -132,8 +132,8 @@ func (s *Stream) putState(tx *bolt.Tx, st *format.State) error {
 	return b.Put(format.KeyState, st.Encode())
 }
 
-// current returns a copy of the committed state. Writers call it under
-// l.writeMu, so it cannot change before they commit.
+// current returns a copy of the state as last committed (the writer's
+// groups stage their own copies; see group.go).
 func (s *Stream) current() format.State {
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -33,11 +33,13 @@ type Completion struct {
 // batch are removed and a completion record is kept, in one transaction.
 // It returns ErrNoBatch if the batch is not in flight.
 func (s *Stream) Complete(batchSeq uint64) error {
-	var st format.State
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st = s.current()
-		return s.completeIn(tx, &st, batchSeq)
-	}, func() { s.setState(st) })
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
+		b, err := s.getBatch(tx, batchSeq)
+		if err != nil {
+			return refuse(err)
+		}
+		return s.completeIn(tx, st, b)
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("wal: complete %q batch %d: %w", s.name, batchSeq, err)
 	}
@@ -55,29 +57,29 @@ func (s *Stream) CompleteAndSeal(batchSeq uint64, opts SealOptions) (SealResult,
 		opts.MaxEvents = 1
 	}
 	var res SealResult
-	var st format.State
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st = s.current()
-		if err := s.completeIn(tx, &st, batchSeq); err != nil {
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
+		res = SealResult{}
+		b, err := s.getBatch(tx, batchSeq)
+		if err != nil {
+			return refuse(err)
+		}
+		if err := s.completeIn(tx, st, b); err != nil {
 			return err
 		}
-		if err := s.sealIn(tx, &st, opts, &res); err != nil && !errors.Is(err, errNothing) {
-			return err
+		if err := s.sealIn(tx, st, opts, &res); err != nil && !errors.Is(err, errNothing) {
+			return afterWrite(err)
 		}
 		return nil
-	}, func() { s.setState(st) })
+	}, nil)
 	if err != nil {
 		return SealResult{}, fmt.Errorf("wal: complete %q batch %d and seal: %w", s.name, batchSeq, err)
 	}
 	return res, nil
 }
 
-// completeIn is Complete's work inside tx, on st (the state as of tx).
-func (s *Stream) completeIn(tx *bolt.Tx, st *format.State, batchSeq uint64) error {
-	b, err := s.getBatch(tx, batchSeq)
-	if err != nil {
-		return err
-	}
+// completeIn is Complete's work inside tx on in-flight batch b as stored,
+// on st (the state as of tx).
+func (s *Stream) completeIn(tx *bolt.Tx, st *format.State, b *Batch) error {
 	events, err := s.sub(tx, format.BucketEvents)
 	if err != nil {
 		return err
@@ -86,7 +88,7 @@ func (s *Stream) completeIn(tx *bolt.Tx, st *format.State, batchSeq uint64) erro
 		return err
 	}
 	bb, _ := s.sub(tx, format.BucketBatches)
-	if err := bb.Delete(format.SeqKey(batchSeq)); err != nil {
+	if err := bb.Delete(format.SeqKey(b.Seq)); err != nil {
 		return err
 	}
 	st.InflightBatches--
@@ -97,10 +99,7 @@ func (s *Stream) completeIn(tx *bolt.Tx, st *format.State, batchSeq uint64) erro
 	if err := s.refreshOldest(tx, st, events); err != nil {
 		return err
 	}
-	if err := s.recordDone(tx, st, b); err != nil {
-		return err
-	}
-	return s.putState(tx, st)
+	return s.recordDone(tx, st, b)
 }
 
 // CompletePartial marks the first n events of an in-flight batch delivered:
@@ -112,22 +111,19 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 	if n <= 0 {
 		return s.InFlight(batchSeq)
 	}
-	var st format.State
 	var out *Batch
-	full := false
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st = s.current()
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
+		out = nil
 		b, err := s.getBatch(tx, batchSeq)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		if n >= b.Count {
-			full = true
-			return errNothing
+			return s.completeIn(tx, st, b)
 		}
 		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		var keys [][]byte
 		var bytes uint64
@@ -138,7 +134,7 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 			bytes += format.AppendedBytes(v) // what the counters took at append, also for a record damaged since
 		}
 		if k == nil {
-			return fmt.Errorf("wal: batch %s lost its tail: %w", b.ID, errCorruptBatch)
+			return refuse(fmt.Errorf("wal: batch %s lost its tail: %w", b.ID, errCorruptBatch))
 		}
 		next, _ := format.ParseSeqKey(k)
 		for _, k := range keys {
@@ -154,18 +150,15 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 		st.InflightCount -= uint64(len(keys))
 		st.InflightBytes -= bytes
 		st.CompletedEvents += uint64(len(keys))
-		if err := s.refreshOldest(tx, &st, events); err != nil {
+		if err := s.refreshOldest(tx, st, events); err != nil {
 			return err
 		}
 		if err := s.putBatch(tx, b); err != nil {
 			return err
 		}
 		out = b
-		return s.putState(tx, &st)
-	}, func() { s.setState(st) })
-	if full {
-		return nil, s.Complete(batchSeq)
-	}
+		return nil
+	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("wal: partial complete %q batch %d: %w", s.name, batchSeq, err)
 	}
@@ -177,10 +170,10 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 // failed. All three survive a restart.
 func (s *Stream) Retry(batchSeq uint64, next time.Time, lastErr string) (*Batch, error) {
 	var out *Batch
-	err := s.l.update(func(tx *bolt.Tx) error {
+	err := s.l.write(s, func(tx *bolt.Tx, _ *format.State) error {
 		b, err := s.getBatch(tx, batchSeq)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		b.Attempts++
 		b.NextAttempt = next.UnixNano()
@@ -201,23 +194,21 @@ func (s *Stream) Retry(batchSeq uint64, next time.Time, lastErr string) (*Batch,
 // reason "corrupt: ..." instead, as QuarantineInFlight would move it, and
 // DeadBytes counts it by its stored length.
 func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) error {
-	var st format.State
-	err := s.l.update(func(tx *bolt.Tx) error {
-		st = s.current()
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
 		b, err := s.getBatch(tx, batchSeq)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		if countAttempt {
 			b.Attempts++
 		}
 		events, err := s.sub(tx, format.BucketEvents)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		dead, err := s.sub(tx, format.BucketDead)
 		if err != nil {
-			return err
+			return refuse(err)
 		}
 		now := time.Now().UnixNano()
 		var keys [][]byte
@@ -255,11 +246,8 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 		st.InflightBytes -= uint64(b.Bytes)
 		st.DeadCount += uint64(len(keys))
 		st.DeadBytes += deadBytes
-		if err := s.refreshOldest(tx, &st, events); err != nil {
-			return err
-		}
-		return s.putState(tx, &st)
-	}, func() { s.setState(st) })
+		return s.refreshOldest(tx, st, events)
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("wal: dead-letter %q batch %d: %w", s.name, batchSeq, err)
 	}

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -335,11 +336,16 @@ func TestDeadLetterAndRequeue(t *testing.T) {
 // would: the record then fails its checksum.
 func flipEvent(t *testing.T, s *Stream, seq uint64) {
 	t.Helper()
-	require.NoError(t, s.l.update(func(tx *bolt.Tx) error {
+	// The write runs on the writer goroutine: report by error, not require.
+	require.NoError(t, s.l.write(s, func(tx *bolt.Tx, _ *format.State) error {
 		events, err := s.sub(tx, format.BucketEvents)
-		require.NoError(t, err)
+		if err != nil {
+			return err
+		}
 		v := append([]byte(nil), events.Get(format.SeqKey(seq))...)
-		require.NotEmpty(t, v)
+		if len(v) == 0 {
+			return fmt.Errorf("no event %d", seq)
+		}
 		v[len(v)-format.CRCSize-1] ^= 0x20
 		return events.Put(format.SeqKey(seq), v)
 	}, nil))

@@ -44,14 +44,14 @@ func (m *Metrics) register(mp metric.MeterProvider) error {
 		recProblems = ig("walbatch.recovery.problems", "{problem}", "Damage found at open that needs walctl repair.")
 		fileSize    = ig("walbatch.file.size", "By", "Size of the WAL file on disk.")
 		fileFree    = ig("walbatch.file.free", "By", "Bytes in free pages of the WAL file.")
-		commits     = ic("walbatch.wal.commits", "{commit}", "Group commits that appended events, since the file was opened.")
-		committed   = ic("walbatch.wal.committed_events", "{event}", "Events appended by the group commits, since the file was opened.")
+		commits     = ic("walbatch.wal.commits", "{commit}", "Commits of the WAL file (appends and batch transitions; one pair of fsyncs each under SyncAlways), since the file was opened.")
+		committed   = ic("walbatch.wal.committed_events", "{event}", "Events appended by the commits, since the file was opened.")
 	)
 	oldest, err := meter.Float64ObservableGauge("walbatch.oldest_pending.age", metric.WithUnit("s"),
 		metric.WithDescription("Age of the oldest event not completed; 0 when none."))
 	errs = append(errs, err)
 	commitTime, err := meter.Float64ObservableCounter("walbatch.wal.commit.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time spent in the group commits' write transactions, fsync included."))
+		metric.WithDescription("Time spent in the commits' write transactions, fsyncs included."))
 	errs = append(errs, err)
 
 	m.attempts, err = meter.Int64Counter("walbatch.dispatch.attempts", metric.WithUnit("{attempt}"),

@@ -139,10 +139,10 @@ walbatch_inflight_events{stream="orders"} 0
 # HELP walbatch_oldest_pending_age_seconds Age of the oldest event not completed (pending or in flight); 0 when none.
 # TYPE walbatch_oldest_pending_age_seconds gauge
 walbatch_oldest_pending_age_seconds{stream="orders"} 0
-# HELP walbatch_wal_commits_total Group commits that appended events, since the file was opened.
+# HELP walbatch_wal_commits_total Commits of the WAL file (appends and batch transitions; one pair of fsyncs each under SyncAlways), since the file was opened.
 # TYPE walbatch_wal_commits_total counter
 walbatch_wal_commits_total 7
-# HELP walbatch_wal_committed_events_total Events appended by the group commits, since the file was opened.
+# HELP walbatch_wal_committed_events_total Events appended by the commits, since the file was opened.
 # TYPE walbatch_wal_committed_events_total counter
 walbatch_wal_committed_events_total 14
 # HELP walbatch_recovery_pending_events Pending events found at open.

@@ -35,9 +35,9 @@ var (
 
 	descFileSize   = desc("file_size_bytes", "Size of the WAL file on disk.")
 	descFileFree   = desc("file_free_bytes", "Bytes in free pages of the WAL file, reusable without growing it.")
-	descCommits    = desc("wal_commits_total", "Group commits that appended events, since the file was opened.")
-	descCommitted  = desc("wal_committed_events_total", "Events appended by the group commits, since the file was opened.")
-	descCommitTime = desc("wal_commit_seconds_total", "Time spent in the group commits' write transactions, fsync included.")
+	descCommits    = desc("wal_commits_total", "Commits of the WAL file (appends and batch transitions; one pair of fsyncs each under SyncAlways), since the file was opened.")
+	descCommitted  = desc("wal_committed_events_total", "Events appended by the commits, since the file was opened.")
+	descCommitTime = desc("wal_commit_seconds_total", "Time spent in the commits' write transactions, fsyncs included.")
 
 	allDescs = []*prometheus.Desc{descPendingEvents, descPendingBytes, descInFlightBatches, descInFlightEvents,
 		descInFlightBytes, descDeadEvents, descDeadBytes, descOldestAge, descCapEvents, descCapBytes, descDelivered,

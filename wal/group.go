@@ -1,0 +1,254 @@
+package wal
+
+import (
+	"errors"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
+)
+
+// A group is what the writer applies in one transaction: the requests it
+// took from the queue, in queue order, appends and transitions mixed. Each
+// request sees the effect of those before it (a Seal after an append seals
+// the appended event), and the streams' counters are staged per group:
+// written once per stream at the end of the transaction and installed in
+// memory only after the commit.
+//
+// bbolt has no savepoints, so a transition that fails must not have
+// written: one that finds nothing to do or refuses (no such batch, nothing
+// to seal) returns its error wrapped by refuse before its first write, and
+// the group goes on without it. Any other error from a transition means it
+// may have written part of its change: the transaction is rolled back and
+// the group written again without that request, which alone gets the
+// error. An error that is not a transition's (an append's write, the
+// commit, its fsync) is every request's in the group.
+
+// groupStream is a stream's state while a group is being written.
+type groupStream struct {
+	s      *Stream
+	base   format.State // as last committed
+	st     format.State // as the group's requests so far leave it
+	ev, by int64        // pending limits
+}
+
+// group is one transaction's requests and the streams they touch.
+type group struct {
+	reqs    []*request
+	touched []*groupStream
+	events  int  // events appended
+	applied int  // transitions applied
+	changed bool // a request wrote something
+}
+
+// errNoChange rolls back a group in which no request wrote anything
+// (every transition refused, every append refused for the limits): there
+// is nothing to commit, and no fsync to pay.
+var errNoChange = errors.New("wal: group changed nothing")
+
+// refusal marks the error of a transition that wrote nothing.
+type refusal struct{ err error }
+
+func (r refusal) Error() string { return r.err.Error() }
+func (r refusal) Unwrap() error { return r.err }
+
+// refuse marks err as returned by a transition before its first write in
+// the transaction, so the group goes on without it.
+func refuse(err error) error { return refusal{err} }
+
+// afterWrite returns err, the error of a step that follows a write of the
+// same transition, as one that is not a refusal: the group must be rolled
+// back for it.
+func afterWrite(err error) error {
+	if ref, ok := err.(refusal); ok {
+		return ref.err
+	}
+	return err
+}
+
+// failed carries a transition's error out of a transaction it may have
+// written part of its change in.
+type failed struct {
+	r   *request
+	err error
+}
+
+func (f *failed) Error() string { return f.err.Error() }
+
+func (g *group) stream(s *Stream) *groupStream {
+	for _, t := range g.touched {
+		if t.s == s {
+			return t
+		}
+	}
+	s.mu.RLock()
+	t := &groupStream{s: s, base: s.state, st: s.state, ev: s.maxEv, by: s.maxBy}
+	s.mu.RUnlock()
+	g.touched = append(g.touched, t)
+	return t
+}
+
+// write applies the group in tx. Streams' staged state starts from what is
+// committed at each attempt, so a group written again after a failed
+// transition starts afresh.
+func (g *group) write(tx *bolt.Tx) error {
+	g.touched, g.events, g.applied, g.changed = g.touched[:0], 0, 0, false
+	total := 0
+	for _, r := range g.reqs {
+		total += len(r.bodies)
+	}
+	keys := make([]byte, 8*total) // bbolt keeps key slices until commit
+	var events *bolt.Bucket
+	var cur *Stream
+	for _, r := range g.reqs {
+		if r.excluded {
+			continue
+		}
+		if r.apply != nil {
+			cur = nil // a transition may replace buckets
+			if err := g.transition(tx, r); err != nil {
+				return err
+			}
+			continue
+		}
+		r.err = nil
+		t := g.stream(r.s)
+		n := uint64(len(r.bodies))
+		outEv := t.st.PendingCount + t.st.InflightCount + n
+		outBy := t.st.PendingBytes + t.st.InflightBytes + r.bytes
+		if (t.ev > 0 && outEv > uint64(t.ev)) || (t.by > 0 && outBy > uint64(t.by)) {
+			r.err = ErrFull
+			continue
+		}
+		if r.s != cur {
+			var err error
+			if events, err = r.s.sub(tx, format.BucketEvents); err != nil {
+				return err
+			}
+			cur = r.s
+		}
+		r.first = t.st.NextSeq
+		for i, body := range r.bodies {
+			k := keys[:8:8]
+			keys = keys[8:]
+			putU64(k, r.first+uint64(i))
+			// body keeps its length: written again, it is sealed again.
+			if err := events.Put(k, format.SealRecord(body, format.EventID(r.s.uid, r.first+uint64(i)))); err != nil {
+				return err
+			}
+		}
+		t.st.NextSeq += n
+		t.st.PendingCount += n
+		t.st.PendingBytes += r.bytes
+		if t.st.OldestNanos == 0 {
+			t.st.OldestNanos = r.oldest
+		}
+		g.events += len(r.bodies)
+		g.changed = true
+	}
+	if !g.changed {
+		return errNoChange
+	}
+	for _, t := range g.touched {
+		if t.st != t.base {
+			if err := t.s.putState(tx, &t.st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// transition applies r in tx on a copy of its stream's staged state, which
+// replaces the staged state only when r succeeds.
+func (g *group) transition(tx *bolt.Tx, r *request) error {
+	r.err = nil
+	var st *format.State
+	var t *groupStream
+	if r.s != nil {
+		t = g.stream(r.s)
+		cp := t.st
+		st = &cp
+	}
+	if err := r.apply(tx, st); err != nil {
+		if ref, ok := errors.AsType[refusal](err); ok {
+			r.err = ref.err
+			return nil
+		}
+		return &failed{r: r, err: err}
+	}
+	if t != nil {
+		t.st = *st
+	}
+	g.applied++
+	g.changed = true
+	return nil
+}
+
+// commitGroup writes reqs in one transaction (again without a transition
+// that failed inside it), installs the streams' new counters, runs the
+// transitions' after functions and answers every request.
+func (c *committer) commitGroup(reqs []*request) {
+	l := c.l
+	g := &group{reqs: reqs}
+	for _, r := range reqs {
+		r.excluded, r.err = false, nil
+	}
+	var err error
+	start := time.Now()
+	for {
+		if l.isClosed() {
+			err = ErrClosed
+			break
+		}
+		err = storetx.Update(l.db, g.write)
+		if f, ok := errors.AsType[*failed](err); ok {
+			f.r.excluded, f.r.err = true, f.err
+			continue
+		}
+		break
+	}
+	committed := err == nil
+	if errors.Is(err, errNoChange) {
+		err = nil
+	}
+	if committed {
+		l.commits.add(g.events, g.applied, time.Since(start))
+		for _, t := range g.touched {
+			t.s.setState(t.st)
+		}
+		for _, r := range reqs {
+			if r.apply != nil && r.err == nil && r.after != nil {
+				r.after()
+			}
+		}
+	}
+	c.mu.Lock()
+	c.queuedAtCommit = len(c.queue)
+	c.mu.Unlock()
+	for _, r := range reqs {
+		switch {
+		case r.err != nil:
+			if errors.Is(r.err, ErrFull) && r.apply == nil {
+				r.s.counts.refused.Add(1)
+			}
+			c.answer(r, 0, r.err)
+		case err != nil:
+			c.answer(r, 0, err)
+		default:
+			c.answer(r, r.first, nil)
+		}
+	}
+	if committed {
+		for _, t := range g.touched {
+			if t.st.NextSeq != t.base.NextSeq {
+				select {
+				case t.s.notify <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
