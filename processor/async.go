@@ -73,8 +73,8 @@ func (p *Processor[T]) EnqueueAsync(ev T, cb func(error)) error {
 	}
 	p.armInactivity()
 	// AppendAsync copies the payload out of the encoder's buffer before it
-	// returns; its callback runs on the WAL's committer, so it only hands
-	// the outcome to the acker.
+	// returns; its callback runs on the WAL's callback goroutine, in commit
+	// order, so it only hands the outcome to the acker.
 	p.s.AppendAsync([]wal.Entry{{Key: key, Payload: payload, Headers: headers}}, func(seq uint64, err error) {
 		if err == nil {
 			if p.hot != nil {

@@ -72,14 +72,14 @@ func (s *Stream) AppendMany(entries []Entry) (first uint64, err error) {
 }
 
 // AppendAsync queues entries for the next group commit and returns at once;
-// cb is called exactly once, from the committer goroutine, after the commit
-// (first is the sequence number of the first entry) or with the error that
-// kept the entries out of the log. Entries are committed in the order
-// AppendAsync was called. cb must be quick and must not call back into the
-// Log: it delays every other write, and an Append or a transition (Seal,
-// Complete, ...) made from cb waits for the goroutine running cb, forever.
-// Hand off to a channel if there is work to do. The payloads are copied
-// before AppendAsync returns.
+// cb is called exactly once, after the commit (first is the sequence number
+// of the first entry) or with the error that kept the entries out of the
+// log. Entries are committed in the order AppendAsync was called. The
+// callbacks of the Log's appends run one at a time, in the order of their
+// commits, on a goroutine of the Log (not the caller's, not the writer's);
+// cb should be quick, as a slow one delays the callbacks after it, and it
+// may call the Log. Close returns after every callback ran. The payloads
+// are copied before AppendAsync returns.
 func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) {
 	now := time.Now().UnixNano()
 	if len(entries) == 1 {

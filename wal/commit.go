@@ -63,6 +63,8 @@ type committer struct {
 	queuedAtCommit int
 
 	order []*request // commitAll's scratch: reqs in the order they are written
+	calls *callbacks // runs AppendAsync callbacks after the writer answered them
+	due   []*request // the callbacks of the group being answered
 
 	wake chan struct{}
 	full chan struct{}
@@ -76,7 +78,7 @@ const maxGather = time.Millisecond
 
 func startCommitter(l *Log) *committer {
 	c := &committer{l: l, wake: make(chan struct{}, 1), full: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{})}
+		quit: make(chan struct{}), done: make(chan struct{}), calls: startCallbacks()}
 	go c.run()
 	return c
 }
@@ -86,7 +88,7 @@ func (c *committer) submit(r *request) {
 	c.mu.Lock()
 	if c.stopped {
 		c.mu.Unlock()
-		c.answer(r, 0, ErrClosed)
+		c.answer(r, 0, ErrClosed, false)
 		return
 	}
 	c.queue = append(c.queue, r)
@@ -158,6 +160,7 @@ func (c *committer) stop() {
 
 func (c *committer) run() {
 	defer close(c.done)
+	defer c.calls.stop() // after the last group: its callbacks run first
 	var spare []*request
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -255,15 +258,17 @@ func putU64(b []byte, v uint64) {
 	b[4], b[5], b[6], b[7] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
-func (c *committer) answer(r *request, first uint64, err error) {
-	if r.cb != nil {
-		r.cb(first, err)
-		if r.recycle {
-			*r = request{done: r.done}
-			reqPool.Put(r)
-		}
-		return
-	}
+// answer gives r its result: a waiting caller at once, a callback through
+// c.calls when later is set (the writer's answers), else at once (a
+// request refused before it was queued).
+func (c *committer) answer(r *request, first uint64, err error, later bool) {
 	r.first, r.err = first, err
-	r.done <- struct{}{}
+	switch {
+	case r.cb == nil:
+		r.done <- struct{}{}
+	case later:
+		c.due = append(c.due, r)
+	default:
+		call(r)
+	}
 }

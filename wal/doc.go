@@ -159,8 +159,14 @@
 //     turn), writes the group in one transaction, installs the counters in
 //     memory after the commit, runs the transitions' follow-ups (the
 //     since-open counts, the codec name), answers each caller (a blocked
-//     Append or transition through its channel, an AppendAsync by calling
-//     its callback on the writer goroutine) and signals Stream.Appended.
+//     Append or transition through its channel, an AppendAsync by queueing
+//     its callback for the callback goroutine) and signals
+//     Stream.Appended; then it takes the next group.
+//   - The callback goroutine (one per writable Log, beside the writer,
+//     ended by Close after the writer) runs AppendAsync callbacks in the
+//     order the writer answered them, while the writer commits the next
+//     group. Its queue is unbounded: the writer never waits for a
+//     callback.
 //     Stream creation (Log.Stream), recovery's repairs at open and SetCodec
 //     are requests too. In package processor the requests come from the
 //     processor's loop goroutine (seal, and the outcome of each attempt),
@@ -190,13 +196,15 @@
 // committer.mu guards the queue and is a leaf: submitters take it to
 // queue, the writer to swap the queue out, and nothing else is taken while
 // it is held. bbolt's own writer lock is only ever taken by the writer, so
-// bbolt never queues writers. Because answers and callbacks come after the
-// commit, with no lock held, a callback may read Stats; it must not wait
-// for the Log's writer (an Append or a transition from an AppendAsync
-// callback would wait for the goroutine that is running it, forever).
+// bbolt never queues writers. The callback goroutine's queue lock is a
+// leaf too. Answers and callbacks come after the commit, with no lock
+// held: a callback may read Stats and may call the Log (an Append from a
+// callback waits for the writer, which does not wait for callbacks), but a
+// slow one delays the callbacks after it.
 //
 // Close sets closing, stops the writer (what is queued is committed and
-// answered; later requests get ErrClosed), sets closed under Log.mu and
+// answered, and every callback has run; later requests get ErrClosed),
+// sets closed under Log.mu and
 // closes the file, which waits for open read transactions.
 //
 // # Format 2

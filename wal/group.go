@@ -234,13 +234,16 @@ func (c *committer) commitGroup(reqs []*request) {
 			if errors.Is(r.err, ErrFull) && r.apply == nil {
 				r.s.counts.refused.Add(1)
 			}
-			c.answer(r, 0, r.err)
+			c.answer(r, 0, r.err, true)
 		case err != nil:
-			c.answer(r, 0, err)
+			c.answer(r, 0, err, true)
 		default:
-			c.answer(r, r.first, nil)
+			c.answer(r, r.first, nil, true)
 		}
 	}
+	c.calls.push(c.due)
+	clear(c.due)
+	c.due = c.due[:0]
 	if committed {
 		for _, t := range g.touched {
 			if t.st.NextSeq != t.base.NextSeq {

@@ -12,16 +12,22 @@ import (
 	"github.com/walbatch/walbatch/internal/storetx"
 )
 
-// holdWriter blocks the writer goroutine inside an AppendAsync callback
-// until the returned release is called, so that the requests a test
-// queues meanwhile form one group. queued reports how many are waiting.
+// holdWriter appends one event ("hold") and then blocks the writer
+// goroutine inside a transition that writes nothing, until the returned
+// release is called, so that the requests a test queues meanwhile form
+// one group. queued reports how many are waiting.
 func holdWriter(t *testing.T, s *Stream) (release func(), queued func() int) {
 	t.Helper()
+	_, err := s.Append("", []byte("hold"))
+	require.NoError(t, err)
 	held, resume := make(chan struct{}), make(chan struct{})
-	s.AppendAsync([]Entry{{Payload: []byte("hold")}}, func(_ uint64, err error) {
-		close(held)
-		<-resume
-	})
+	go func() {
+		_ = s.l.write(s, func(*bolt.Tx, *format.State) error {
+			close(held)
+			<-resume
+			return refuse(errNothing)
+		}, nil)
+	}()
 	<-held
 	c := s.l.c
 	return func() { close(resume) }, func() int {
