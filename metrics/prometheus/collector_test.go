@@ -141,7 +141,7 @@ walbatch_inflight_events{stream="orders"} 0
 walbatch_oldest_pending_age_seconds{stream="orders"} 0
 # HELP walbatch_wal_commits_total Commits of the WAL file (appends and batch transitions; one pair of fsyncs each under SyncAlways), since the file was opened.
 # TYPE walbatch_wal_commits_total counter
-walbatch_wal_commits_total 7
+walbatch_wal_commits_total 27
 # HELP walbatch_wal_committed_events_total Events appended by the commits, since the file was opened.
 # TYPE walbatch_wal_committed_events_total counter
 walbatch_wal_committed_events_total 14
