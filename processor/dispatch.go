@@ -18,8 +18,19 @@ import (
 func (l *loop[T]) dispatch(b *wal.Batch, recs []wal.Record) {
 	defer l.wg.Done()
 	r := result{seq: b.Seq, b: b, recs: recs}
-	r.err = l.attempt(&r)
-	r.canceled = r.err != nil && l.ctx.Err() != nil
+	err := l.attempt(&r)
+	r.canceled = err != nil && l.ctx.Err() != nil
+	if err != nil {
+		if r.v == nil { // not from the dispatcher's return: a panic, a read failure
+			v := readVerdict(err, len(r.recs))
+			r.v = &v
+		}
+		cause := err
+		if r.v.unread {
+			cause = nil
+		}
+		r.err = &attemptError{v: *r.v, cause: cause}
+	}
 	l.report(r)
 }
 
@@ -87,14 +98,14 @@ func (l *loop[T]) attempt(r *result) (err error) {
 	start := time.Now()
 	err = p.d.Dispatch(ctx, batch)
 	r.latency = time.Since(start)
-	err = readable(err, len(r.recs))
-	if outs, ok := eventOutcomes(err, len(r.recs)); ok {
-		r.outcomes = outs
-		if countFailed(outs) == 0 {
-			return nil // per-event outcomes saying every event was delivered are full delivery
-		}
-		r.reason = message(err)
+	if err == nil {
+		return nil
 	}
+	v := readVerdict(err, len(r.recs))
+	if v.perEvent && countFailed(v.outs) == 0 {
+		return nil // per-event outcomes saying every event was delivered are full delivery
+	}
+	r.v = &v
 	return err
 }
 
@@ -210,9 +221,10 @@ func (l *loop[T]) apply(r result) {
 	n := len(r.recs)
 	if r.err == nil {
 		note.Delivered = n
-	} else if r.outcomes != nil {
-		note.Delivered = n - countFailed(r.outcomes)
-	} else if d, ok := dispatcher.Delivered(r.err, n); ok {
+	} else if r.v.perEvent {
+		note.Delivered = n - countFailed(r.v.outs)
+	} else if r.v.partial {
+		d := min(r.v.delivered, n)
 		note.Delivered = d
 		if d == n {
 			r.err = nil // a partial result covering everything is full delivery
@@ -226,8 +238,8 @@ func (l *loop[T]) apply(r result) {
 		ib.delivered = true
 		return
 	}
-	if r.outcomes != nil {
-		l.applyPerEvent(ib, r.outcomes, r.err, r.reason)
+	if r.v.perEvent {
+		l.applyPerEvent(ib, r.v.outs, r.err, r.v.msg)
 		return
 	}
 	if note.Delivered > 0 {
@@ -247,7 +259,7 @@ func (l *loop[T]) apply(r result) {
 		}
 		ib.b, ib.recs = nb, ib.recs[note.Delivered:]
 	}
-	l.fail(ib, r.err)
+	l.fail(ib, r.v, r.err)
 }
 
 // complete marks a delivered batch complete, retrying later if the WAL
@@ -318,13 +330,15 @@ func (l *loop[T]) retryCompletions(now time.Time) {
 }
 
 // fail schedules a retry, or dead-letters the batch when the error is
-// permanent or the retry budget is spent.
-func (l *loop[T]) fail(ib *inflight, cause error) {
+// permanent or the retry budget is spent. It reads v, the error as the
+// dispatch goroutine read it; cause (an *attemptError) only goes into
+// notifications.
+func (l *loop[T]) fail(ib *inflight, v *verdict, cause error) {
 	p := l.p
 	attempts := ib.b.Attempts + 1
-	reason := cause.Error()
-	if dispatcher.IsPermanent(cause) || attempts > p.cfg.maxRetries {
-		if !dispatcher.IsPermanent(cause) {
+	reason := v.msg
+	if v.permanent || attempts > p.cfg.maxRetries {
+		if !v.permanent {
 			reason = fmt.Sprintf("gave up after %d attempts: %s", attempts, reason)
 		}
 		if err := p.s.DeadLetter(ib.b.Seq, reason, true); err != nil {
@@ -342,7 +356,7 @@ func (l *loop[T]) fail(ib *inflight, cause error) {
 		p.freed()
 		return
 	}
-	next := time.Now().Add(l.retryDelay(attempts, cause))
+	next := time.Now().Add(l.retryDelay(attempts, v.after))
 	nb, err := p.s.Retry(ib.b.Seq, next, reason)
 	if err != nil {
 		p.cfg.logger.Error("walbatch: recording a retry failed", "batch", ib.b.ID, "err", err)

@@ -32,9 +32,8 @@ type result struct {
 	seq      uint64
 	recs     []wal.Record // the records sent (cached for a retry)
 	b        *wal.Batch   // the batch as sent (after quarantine)
-	err      error
-	outcomes []eventOutcome // per event, when the dispatcher reported them so (see dispatcher.EventErrors)
-	reason   string         // err's message, read once, with outcomes
+	err      error        // nil, or an *attemptError carrying v
+	v        *verdict     // the dispatcher's error read once on the dispatch goroutine; nil on success
 	latency  time.Duration
 	canceled bool // cut short by Stop's deadline: not counted as an attempt
 }

@@ -1,30 +1,208 @@
 package processor
 
 import (
+	"context"
 	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/walbatch/walbatch/dispatcher"
 )
 
-// readable returns err, the outcome of a dispatch of n events, once it has
-// been read the way the loop reads it (its message, and the chain walks of
-// IsPermanent, RetryAfter, Delivered and EventOutcomes). When any of that panics (a typed
-// nil pointer of a user's error type, say), it returns a retryable error
-// saying so instead: the loop goroutine reads outcomes and must not panic.
-// It runs on the dispatch goroutine.
-func readable(err error, n int) (out error) {
+// maxReasonBytes bounds a message of the dispatcher's as the processor
+// keeps it (a batch's LastError, a dead letter's reason, a log line): a
+// longer one is cut at a rune boundary and says how long it was.
+const maxReasonBytes = 1024
+
+// maxChain bounds the errors of an error's tree the processor reads: an
+// Unwrap cycle (errors.Is and errors.As loop forever on one) or a huge
+// tree ends the walk there.
+const maxChain = 64
+
+// boundReason is s as valid UTF-8, cut to about maxReasonBytes.
+func boundReason(s string) string {
+	if len(s) <= maxReasonBytes && utf8.ValidString(s) {
+		return s
+	}
+	t := s
+	if len(t) > maxReasonBytes+utf8.UTFMax {
+		t = t[:maxReasonBytes+utf8.UTFMax]
+	}
+	t = strings.ToValidUTF8(t, "\uFFFD")
+	if len(t) <= maxReasonBytes && len(t) == len(s) {
+		return t
+	}
+	if len(t) > maxReasonBytes {
+		cut := maxReasonBytes
+		for cut > 0 && !utf8.RuneStart(t[cut]) {
+			cut--
+		}
+		t = t[:cut]
+	}
+	if len(s) > maxReasonBytes {
+		t += fmt.Sprintf("... (%d bytes in all)", len(s))
+	}
+	return t
+}
+
+// verdict is an attempt's error reduced to plain data, read once on the
+// dispatch goroutine under a recover: the loop goroutine decides on these
+// fields and calls no method of the dispatcher's error again.
+type verdict struct {
+	msg       string // Error(), bounded (boundReason)
+	permanent bool   // dispatcher.IsPermanent
+	after     time.Duration
+	partial   bool // a *dispatcher.PartialError, delivering the first delivered events
+	delivered int
+	perEvent  bool // a *dispatcher.EventErrors: outs holds one outcome per event
+	outs      []eventOutcome
+	panicked  bool // ErrDispatcherPanicked
+	timeout   bool // context.DeadlineExceeded
+	unread    bool // reading it panicked: msg says so
+}
+
+// attemptError is the error of a failed attempt as notifications carry
+// it: Error is the bounded message read on the dispatch goroutine, and
+// Unwrap returns the dispatcher's own error (none when reading it
+// panicked), for a listener's errors.As.
+type attemptError struct {
+	v     verdict
+	cause error
+}
+
+func (e *attemptError) Error() string { return e.v.msg }
+func (e *attemptError) Unwrap() error { return e.cause }
+
+// chain returns the errors of err's tree in the order errors.Is and
+// errors.As visit them (pre-order, depth first), at most maxChain of
+// them, calling each Unwrap method once.
+func chain(err error) []error {
+	var out []error
+	var walk func(e error)
+	walk = func(e error) {
+		for e != nil && len(out) < maxChain {
+			out = append(out, e)
+			switch u := e.(type) {
+			case interface{ Unwrap() error }:
+				e = u.Unwrap()
+			case interface{ Unwrap() []error }:
+				for _, c := range u.Unwrap() {
+					walk(c)
+				}
+				return
+			default:
+				return
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// asOnce is one step of errors.As over a node: it sets *target and *found
+// when e is a P or its As method says so, unless found already.
+func asOnce[P any](e error, target *P, found *bool) {
+	if *found {
+		return
+	}
+	if p, ok := e.(P); ok {
+		*target, *found = p, true
+		return
+	}
+	if x, ok := e.(interface{ As(any) bool }); ok && x.As(target) {
+		*found = true
+	}
+}
+
+// isOnce is one step of errors.Is over a node (targets are comparable
+// values of this package's or the standard library's).
+func isOnce(e, target error, found *bool) {
+	if *found {
+		return
+	}
+	if e == target {
+		*found = true
+		return
+	}
+	if x, ok := e.(interface{ Is(error) bool }); ok && x.Is(target) {
+		*found = true
+	}
+}
+
+// readVerdict reads err, the outcome of a dispatch of n events, once: its
+// message, and one bounded walk of its tree for what IsPermanent,
+// RetryAfter, Delivered and EventOutcomes look for. When any of that
+// panics (a typed nil pointer of a user's error type, say), the verdict is
+// a retryable failure saying so. It runs on the dispatch goroutine.
+func readVerdict(err error, n int) (v verdict) {
 	if err == nil {
-		return nil
+		return verdict{}
 	}
 	defer func() {
 		if rec := recover(); rec != nil {
-			out = fmt.Errorf("processor: the dispatcher returned an error that panics when read (%T): %v", err, rec)
+			v = verdict{unread: true, msg: boundReason(fmt.Sprintf("processor: the dispatcher returned an error that panics when read (%T): %v", err, rec))}
 		}
 	}()
-	_ = err.Error()
-	dispatcher.IsPermanent(err)
-	dispatcher.RetryAfter(err)
-	dispatcher.Delivered(err, n)
-	dispatcher.EventOutcomes(err, n)
-	return err
+	v.msg = boundReason(err.Error())
+	var (
+		perm                      *dispatcher.PermanentError
+		retry                     *dispatcher.RetryableError
+		part                      *dispatcher.PartialError
+		ev                        *dispatcher.EventErrors
+		fPerm, fRetry, fPart, fEv bool
+	)
+	for _, e := range chain(err) {
+		asOnce(e, &perm, &fPerm)
+		asOnce(e, &retry, &fRetry)
+		asOnce(e, &part, &fPart)
+		asOnce(e, &ev, &fEv)
+		isOnce(e, ErrDispatcherPanicked, &v.panicked)
+		isOnce(e, context.DeadlineExceeded, &v.timeout)
+	}
+	v.permanent = fPerm
+	if fRetry && retry != nil && retry.After > 0 {
+		v.after = retry.After
+	}
+	if fEv {
+		v.perEvent = true
+		errs, _ := dispatcher.EventOutcomes(ev, n)
+		v.outs = make([]eventOutcome, len(errs))
+		for i, e := range errs {
+			v.outs[i] = readEvent(e)
+		}
+	} else if fPart {
+		v.partial = true
+		if part != nil {
+			v.delivered = max(0, min(part.Delivered, n))
+		}
+	}
+	return v
+}
+
+// readEvent reads one event's outcome (see eventOutcome) once, as
+// readVerdict reads a whole result.
+func readEvent(err error) (out eventOutcome) {
+	if err == nil {
+		return eventOutcome{}
+	}
+	defer func() {
+		if rec := recover(); rec != nil {
+			out = eventOutcome{failed: true,
+				reason: boundReason(fmt.Sprintf("processor: the dispatcher reported an event outcome that panics when read (%T): %v", err, rec))}
+		}
+	}()
+	out = eventOutcome{failed: true, reason: boundReason(err.Error())}
+	var perm *dispatcher.PermanentError
+	var retry *dispatcher.RetryableError
+	var fPerm, fRetry bool
+	for _, e := range chain(err) {
+		asOnce(e, &perm, &fPerm)
+		asOnce(e, &retry, &fRetry)
+	}
+	out.permanent = fPerm
+	if fRetry && retry != nil && retry.After > 0 {
+		out.after = retry.After
+	}
+	return out
 }

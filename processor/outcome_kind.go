@@ -25,9 +25,25 @@ const (
 // Outcome classifies the attempt a BatchDispatched notification reports
 // (meaningless for other kinds).
 func (n Notification) Outcome() Outcome {
-	switch {
-	case n.Err == nil:
+	if n.Err == nil {
 		return OutcomeSuccess
+	}
+	if e, ok := n.Err.(*attemptError); ok { // the processor's: read once, nothing to walk
+		switch {
+		case e.v.perEvent:
+			return OutcomePerEvent
+		case n.Delivered > 0:
+			return OutcomePartial
+		case e.v.panicked:
+			return OutcomePanic
+		case e.v.permanent:
+			return OutcomePermanent
+		case e.v.timeout:
+			return OutcomeTimeout
+		}
+		return OutcomeRetryable
+	}
+	switch {
 	case isPerEvent(n.Err):
 		return OutcomePerEvent
 	case n.Delivered > 0:

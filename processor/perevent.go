@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/walbatch/walbatch/dispatcher"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -19,50 +18,6 @@ type eventOutcome struct {
 	permanent bool          // dispatcher.IsPermanent
 	after     time.Duration // dispatcher.RetryAfter; 0 when none
 	reason    string        // its Error()
-}
-
-// eventOutcomes returns the per-event outcomes of err for an attempt of n
-// events (see dispatcher.EventErrors), each read once here: an entry whose
-// message or chain walk panics (a typed nil pointer of a user's error
-// type) becomes a retryable outcome saying so. It runs on the dispatch
-// goroutine, after readable.
-func eventOutcomes(err error, n int) ([]eventOutcome, bool) {
-	errs, ok := dispatcher.EventOutcomes(err, n)
-	if !ok {
-		return nil, false
-	}
-	outs := make([]eventOutcome, len(errs))
-	for i, e := range errs {
-		outs[i] = readEvent(e)
-	}
-	return outs, true
-}
-
-// readEvent reads one event's outcome (see eventOutcome).
-func readEvent(err error) (out eventOutcome) {
-	if err == nil {
-		return eventOutcome{}
-	}
-	defer func() {
-		if rec := recover(); rec != nil {
-			out = eventOutcome{failed: true,
-				reason: fmt.Sprintf("processor: the dispatcher reported an event outcome that panics when read (%T): %v", err, rec)}
-		}
-	}()
-	out = eventOutcome{failed: true, reason: err.Error(), permanent: dispatcher.IsPermanent(err)}
-	out.after, _ = dispatcher.RetryAfter(err)
-	return out
-}
-
-// message is err.Error(), or a note saying it panicked. It runs on the
-// dispatch goroutine.
-func message(err error) (s string) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			s = fmt.Sprintf("(%T: Error panicked: %v)", err, rec)
-		}
-	}()
-	return err.Error()
 }
 
 // resolution is what a per-event result does to a batch: the events

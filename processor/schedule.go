@@ -3,8 +3,6 @@ package processor
 import (
 	"math/rand/v2"
 	"time"
-
-	"github.com/walbatch/walbatch/dispatcher"
 )
 
 // Every delay the processor schedules (a retry's backoff, a sink's
@@ -28,9 +26,10 @@ const (
 func clampDelay(d time.Duration) time.Duration { return min(max(d, minRetryDelay), maxDelay) }
 
 // retryDelay is the delay after the given failed attempt: the sink's
-// Retry-After when cause carries one, else the backoff; clamped either way.
-func (l *loop[T]) retryDelay(attempts int, cause error) time.Duration {
-	if after, ok := dispatcher.RetryAfter(cause); ok {
+// Retry-After when the failure carried one (after > 0), else the backoff;
+// clamped either way.
+func (l *loop[T]) retryDelay(attempts int, after time.Duration) time.Duration {
+	if after > 0 {
 		return clampDelay(after)
 	}
 	return l.backoff(attempts)
