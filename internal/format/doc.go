@@ -2,7 +2,9 @@
 // version 1) is written down in code: the bucket and key names, the event
 // record envelope, the stored batch, dead-letter and completion records
 // with their field checksums, a stream's counters record and its requeued
-// runs, and raw access to a stream's buckets in a bbolt transaction.
+// runs, raw access to a stream's buckets in a bbolt transaction, and the
+// one scan that recounts a stream and finds what is wrong in it
+// (ScanStream; ScanBatches for the batch records alone).
 // Package wal reads and writes the file through it; package recovery and
 // walctl inspect and repair the file through it. wal/doc.go documents the
 // layout for a reader; bbolt's own page layout is in internal/boltfile.
