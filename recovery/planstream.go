@@ -59,64 +59,45 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string) (St
 		return sr, nil
 	}
 	var fixes []batchFix
-	var prevLast, nb, sumCount, sumBytes uint64
-	events := rs.Events.Cursor()
-	c := rs.Batches.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		seq, ok := format.ParseSeqKey(k)
-		if !ok {
-			ps.add(KindBatch, name, 0, "batch key %x is not 8 bytes", k)
-			continue
-		}
-		b, err := format.DecodeBatch(s.UID(), seq, v)
+	scanned := format.ScanBatches(s.UID(), rs.Batches, rs.Events)
+	for _, bs := range scanned.Scans {
+		seq := bs.Seq
 		switch {
-		case err != nil:
-			ps.add(KindBatch, name, seq, "%v (not dispatched)", err)
+		case len(bs.Key) != 8:
+			ps.add(KindBatch, name, 0, "batch key %x is not 8 bytes", bs.Key)
 			continue
-		case b.First == 0 || b.First > b.Last:
-			ps.add(KindBatch, name, seq, "batch %s: range [%d, %d] is empty or reversed (not dispatched)", b.ID, b.First, b.Last)
+		case bs.Err != nil:
+			ps.add(KindBatch, name, seq, "%v (not dispatched)", bs.Err)
 			continue
-		case b.First <= prevLast:
-			ps.add(KindBatch, name, seq, "batch %s: range [%d, %d] overlaps an earlier batch (not dispatched)", b.ID, b.First, b.Last)
+		case bs.Flaw == format.FlawEmptyRange:
+			ps.add(KindBatch, name, seq, "batch %s: range [%d, %d] is empty or reversed (not dispatched)", bs.Batch.ID, bs.Batch.First, bs.Batch.Last)
+			continue
+		case bs.Flaw == format.FlawOverlaps:
+			ps.add(KindBatch, name, seq, "batch %s: range [%d, %d] overlaps an earlier batch (not dispatched)", bs.Batch.ID, bs.Batch.First, bs.Batch.Last)
 			continue
 		}
+		b, h := *bs.Batch, bs.Held
 		if b.Last > st.SealedThrough {
 			ps.add(KindSealed, name, seq, "batch %s: range [%d, %d] ends above SealedThrough %d", b.ID, b.First, b.Last, st.SealedThrough)
 		}
-		var count int
-		var bytes int64
-		var first, last uint64
-		for ek, ev := events.Seek(format.SeqKey(b.First)); ek != nil; ek, ev = events.Next() {
-			eseq, _ := format.ParseSeqKey(ek)
-			if eseq > b.Last {
-				break
-			}
-			if count == 0 {
-				first = eseq
-			}
-			last = eseq
-			count++
-			bytes += int64(format.RecordBytes(ev))
-			if _, err := format.DecodeRecord(eseq, ev); err != nil {
-				ps.add(KindRecord, name, eseq, "in batch %s: %v", b.ID, err)
-			}
+		for _, k := range h.Odd {
+			ps.add(KindRecord, name, 0, "in batch %s: key %x is not an event (a bucket, or not 8 bytes)", b.ID, k)
 		}
-		if count == 0 {
+		for _, c := range h.Corrupt {
+			ps.add(KindRecord, name, c.Seq, "in batch %s: %v", b.ID, c.Err)
+		}
+		if h.Count == 0 {
 			fixed("dropped batch %s: its range [%d, %d] holds no events", b.ID, b.First, b.Last)
 			fixes = append(fixes, batchFix{seq: seq})
 			continue
 		}
-		if count != b.Count || bytes != b.Bytes || first != b.First || last != b.Last {
+		if !bs.Tight() || !bs.Agrees() {
 			fixed("batch %s: range [%d, %d] %d events %d bytes -> [%d, %d] %d events %d bytes",
-				b.ID, b.First, b.Last, b.Count, b.Bytes, first, last, count, bytes)
-			b.First, b.Last, b.Count, b.Bytes = first, last, count, bytes
-			fixes = append(fixes, batchFix{seq: seq, b: b})
+				b.ID, b.First, b.Last, b.Count, b.Bytes, h.First, h.Last, h.Count, h.Bytes)
+			b.First, b.Last, b.Count, b.Bytes = h.First, h.Last, h.Count, h.Bytes
+			fixes = append(fixes, batchFix{seq: seq, b: &b})
 		}
-		prevLast = b.Last
-		nb++
-		sumCount += uint64(count)
-		sumBytes += uint64(bytes)
-		sr.Redispatch = append(sr.Redispatch, wal.Batch(*b))
+		sr.Redispatch = append(sr.Redispatch, wal.Batch(b))
 	}
 	set := func(field string, p *uint64, v uint64) {
 		if *p != v {
@@ -124,9 +105,9 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string) (St
 			*p = v
 		}
 	}
-	set("InflightBatches", &st.InflightBatches, nb)
-	set("InflightCount", &st.InflightCount, sumCount)
-	set("InflightBytes", &st.InflightBytes, sumBytes)
+	set("InflightBatches", &st.InflightBatches, uint64(len(scanned.Counted)))
+	set("InflightCount", &st.InflightCount, scanned.Events)
+	set("InflightBytes", &st.InflightBytes, scanned.Bytes)
 
 	lastKey := func(b *bolt.Bucket) uint64 {
 		k, _ := b.Cursor().Last()
@@ -145,7 +126,7 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string) (St
 		fixed("OldestNanos %d -> %d", st.OldestNanos, oldest)
 		st.OldestNanos = oldest
 	}
-	if k, _ := events.Seek(format.SeqKey(st.SealedThrough + 1)); k == nil {
+	if k, _ := rs.Events.Cursor().Seek(format.SeqKey(st.SealedThrough + 1)); k == nil {
 		set("PendingCount", &st.PendingCount, 0)
 		set("PendingBytes", &st.PendingBytes, 0)
 	} else if st.PendingCount == 0 {

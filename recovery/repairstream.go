@@ -41,7 +41,7 @@ func (r *streamRepair) act(format string, args ...any) {
 func (r *streamRepair) analyze() *analysis {
 	rs, _ := format.RawStreamOf(r.tx, r.name)
 	a := analyze(rs, &problems{})
-	r.next = max(r.next, a.counted.NextSeq)
+	r.next = max(r.next, a.Counted.NextSeq)
 	return a
 }
 
@@ -169,36 +169,23 @@ func (r *streamRepair) fitBatches(a *analysis) (uint64, error) {
 	var sealed uint64
 	for _, b := range a.batches {
 		origFirst, origLast := b.First, b.Last
-		if a.stateOK && b.Last > a.stored.SealedThrough && b.First <= a.stored.SealedThrough {
+		if a.stateOK && b.Last > a.Stored.SealedThrough && b.First <= a.Stored.SealedThrough {
 			// Events above SealedThrough are pending by the counters: keep
 			// them out of a batch whose end was damaged.
-			b.Last = a.stored.SealedThrough
+			b.Last = a.Stored.SealedThrough
 		}
-		var count int
-		var bytes int64
-		var first, last uint64
-		c := a.rs.Events.Cursor()
-		for k, v := c.Seek(format.SeqKey(b.First)); k != nil; k, v = c.Next() {
-			seq, _ := format.ParseSeqKey(k)
-			if seq > b.Last {
-				break
-			}
-			if count == 0 {
-				first = seq
-			}
-			last, count, bytes = seq, count+1, bytes+int64(format.RecordBytes(v))
-		}
-		if count == 0 {
+		h := format.HeldIn(a.rs.Events, b.First, b.Last)
+		if h.Count == 0 {
 			if err := a.rs.Batches.Delete(format.SeqKey(b.Seq)); err != nil {
 				return 0, err
 			}
 			r.act("dropped batch %s: none of its events is readable (they are dead letters now)", b.ID)
 			continue
 		}
-		if first != origFirst || last != origLast || count != b.Count || bytes != b.Bytes {
+		if h.First != origFirst || h.Last != origLast || h.Count != b.Count || h.Bytes != b.Bytes {
 			r.act("batch %s: range [%d, %d] %d events %d bytes -> [%d, %d] %d events %d bytes",
-				b.ID, origFirst, origLast, b.Count, b.Bytes, first, last, count, bytes)
-			b.First, b.Last, b.Count, b.Bytes = first, last, count, bytes
+				b.ID, origFirst, origLast, b.Count, b.Bytes, h.First, h.Last, h.Count, h.Bytes)
+			b.First, b.Last, b.Count, b.Bytes = h.First, h.Last, h.Count, h.Bytes
 			v, err := format.EncodeBatch(b)
 			if err != nil {
 				return 0, err
@@ -207,7 +194,7 @@ func (r *streamRepair) fitBatches(a *analysis) (uint64, error) {
 				return 0, err
 			}
 		}
-		sealed = last
+		sealed = h.Last
 	}
 	return sealed, nil
 }
@@ -218,7 +205,7 @@ func (r *streamRepair) fitBatches(a *analysis) (uint64, error) {
 // them; those before it (between batches) move to the end of the stream,
 // as Requeue does, keeping their envelope (ID, time, key, payload).
 func (r *streamRepair) unseal(a *analysis, lastBatch uint64) (uint64, error) {
-	sealed := max(a.sealed(), lastBatch)
+	sealed := max(a.Counted.SealedThrough, lastBatch)
 	for _, seq := range a.strays {
 		if seq > lastBatch {
 			sealed = min(sealed, seq-1)
@@ -235,8 +222,8 @@ func (r *streamRepair) unseal(a *analysis, lastBatch uint64) (uint64, error) {
 		}
 		r.act("event %d was sealed but in no batch: pending again as %d", seq, to)
 	}
-	if a.sealed() > sealed {
-		r.act("events %d..%d were sealed after the last batch: pending again", sealed+1, a.sealed())
+	if a.Counted.SealedThrough > sealed {
+		r.act("events %d..%d were sealed after the last batch: pending again", sealed+1, a.Counted.SealedThrough)
 	}
 	return sealed, nil
 }
@@ -318,14 +305,14 @@ func (r *streamRepair) fixDead(a *analysis) error {
 // requeued runs the scan finds when the stored ones are wrong.
 func (r *streamRepair) recount(sealed uint64) error {
 	a := r.analyze()
-	if a.runsWrong {
-		if err := a.rs.PutRequeuedRuns(a.requeued); err != nil {
+	if a.RunsWrong {
+		if err := a.rs.PutRequeuedRuns(a.Requeued); err != nil {
 			return err
 		}
-		r.act("requeued runs %v -> %v", a.runs, a.requeued)
+		r.act("requeued runs %v -> %v", a.Runs, a.Requeued)
 		a = r.analyze()
 	}
-	orig, st, hadState := a.stored, a.stored, a.stateOK
+	orig, st, hadState := a.Stored, a.Stored, a.stateOK
 	if !hadState {
 		st = format.State{Created: r.now}
 		r.act("state record rebuilt from a scan")
@@ -336,7 +323,7 @@ func (r *streamRepair) recount(sealed uint64) error {
 		return err
 	}
 	a = r.analyze()
-	st = a.counted
+	st = a.Counted
 	st.NextSeq = max(st.NextSeq, r.next)
 	if hadState && orig != st {
 		for _, d := range diffState(orig, st) {

@@ -105,7 +105,7 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 		}
 		for _, rs := range streams {
 			a := analyze(rs, ps)
-			r.Streams = append(r.Streams, StreamCheck{Stream: rs.Name, Stored: a.stored, Counted: a.counted, Events: a.events})
+			r.Streams = append(r.Streams, StreamCheck{Stream: rs.Name, Stored: a.Stored, Counted: a.Counted, Events: a.Events})
 		}
 		return nil
 	})
