@@ -1,8 +1,6 @@
 package wal
 
 import (
-	"bytes"
-	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -54,171 +52,11 @@ func reopen(t testing.TB, l *Log, opts *Options) *Log {
 	return openAt(t, path, opts)
 }
 
-// scan is what a full walk of a stream's buckets finds.
-type scan struct {
-	pending, pendingBytes   uint64
-	inflight, inflightBytes uint64
-	batches                 uint64
-	dead, deadBytes         uint64
-	done                    uint64
-	oldest                  int64
-	ids                     map[EventID]string // every ID in events and dead, to where it is
-}
-
-// scanStream walks one stream's buckets on a snapshot. It fails on anything
-// malformed: an undecodable event, a batch whose range does not match its
-// events, a duplicate event ID, requeued runs that do not hold exactly the
-// requeued events in enqueue-time order. sc.oldest is the oldest enqueue
-// time of the first event and of every requeued event.
-func scanStream(s *Stream) (scan, format.State, error) {
-	sc := scan{ids: map[EventID]string{}}
-	var st format.State
-	err := storetx.View(s.l.db, func(tx *bolt.Tx) error {
-		b, err := s.bucket(tx)
-		if err != nil {
-			return err
-		}
-		if st, err = format.DecodeState(b.Get(format.KeyState)); err != nil {
-			return err
-		}
-		events := b.Bucket(format.BucketEvents)
-		runs, err := format.DecodeRequeuedRuns(b.Get(format.KeyRequeued))
-		if err != nil {
-			return err
-		}
-		var inRun int         // events in runs[ri]
-		var prevRunTime int64 // time of the previous event in runs[ri]
-		ri := 0
-		endRun := func() error {
-			if inRun == 0 {
-				return fmt.Errorf("requeued run %v holds no event", runs[ri])
-			}
-			ri, inRun = ri+1, 0
-			return nil
-		}
-		var prev uint64
-		c := events.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			seq, ok := format.ParseSeqKey(k)
-			if !ok || seq <= prev || seq >= st.NextSeq {
-				return fmt.Errorf("event key %x out of order or past NextSeq %d", k, st.NextSeq)
-			}
-			prev = seq
-			r, err := decodeRecord(seq, v)
-			if err != nil {
-				return err
-			}
-			if !bytes.Equal(r.ID[:8], s.uid[:]) {
-				return fmt.Errorf("event %d has ID %s from another stream", seq, r.ID)
-			}
-			if where, dup := sc.ids[r.ID]; dup {
-				return fmt.Errorf("event ID %s at seq %d and again in %s", r.ID, seq, where)
-			}
-			sc.ids[r.ID] = fmt.Sprintf("events/%d", seq)
-			t := r.Time.UnixNano()
-			requeued := binary.BigEndian.Uint64(r.ID[8:]) != seq
-			if sc.oldest == 0 {
-				sc.oldest = t
-			} else if requeued {
-				sc.oldest = min(sc.oldest, t)
-			}
-			for ri < len(runs) && runs[ri].Last < seq {
-				if err := endRun(); err != nil {
-					return err
-				}
-			}
-			switch inside := ri < len(runs) && runs[ri].First <= seq; {
-			case inside && !requeued:
-				return fmt.Errorf("event %d in requeued run %v was not requeued", seq, runs[ri])
-			case inside && inRun > 0 && t < prevRunTime:
-				return fmt.Errorf("event %d in requeued run %v is older than the one before it", seq, runs[ri])
-			case inside:
-				inRun, prevRunTime = inRun+1, t
-			case requeued:
-				return fmt.Errorf("requeued event %d (ID %s) is in no requeued run %v", seq, r.ID, runs)
-			}
-			if seq > st.SealedThrough {
-				sc.pending++
-				sc.pendingBytes += uint64(len(r.Payload))
-			} else {
-				sc.inflight++
-				sc.inflightBytes += uint64(len(r.Payload))
-			}
-		}
-		for ri < len(runs) {
-			if err := endRun(); err != nil {
-				return err
-			}
-		}
-		// Each batch covers exactly Count events in [First, Last], with
-		// Bytes payload bytes, and batches do not overlap.
-		var inBatches, inBatchBytes uint64
-		var lastEnd uint64
-		err = b.Bucket(format.BucketBatches).ForEach(func(k, v []byte) error {
-			seq, _ := format.ParseSeqKey(k)
-			bt, err := s.decodeBatch(seq, v)
-			if err != nil {
-				return err
-			}
-			if bt.First <= lastEnd || bt.First > bt.Last || bt.Last > st.SealedThrough {
-				return fmt.Errorf("batch %d range [%d,%d] overlaps or is past SealedThrough %d", seq, bt.First, bt.Last, st.SealedThrough)
-			}
-			lastEnd = bt.Last
-			n, by := 0, int64(0)
-			c := events.Cursor()
-			for k, v := c.Seek(format.SeqKey(bt.First)); k != nil; k, v = c.Next() {
-				if q, _ := format.ParseSeqKey(k); q > bt.Last {
-					break
-				}
-				n++
-				by += int64(format.RecordBytes(v))
-			}
-			if n != bt.Count || by != bt.Bytes {
-				return fmt.Errorf("batch %d says %d events/%d bytes, holds %d/%d", seq, bt.Count, bt.Bytes, n, by)
-			}
-			if seq >= st.NextBatch {
-				return fmt.Errorf("batch %d past NextBatch %d", seq, st.NextBatch)
-			}
-			sc.batches++
-			inBatches += uint64(n)
-			inBatchBytes += uint64(by)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if inBatches != sc.inflight || inBatchBytes != sc.inflightBytes {
-			return fmt.Errorf("%d sealed events (%d bytes) but batches hold %d (%d bytes)", sc.inflight, sc.inflightBytes, inBatches, inBatchBytes)
-		}
-		err = b.Bucket(format.BucketDead).ForEach(func(k, v []byte) error {
-			seq, _ := format.ParseSeqKey(k)
-			d, err := decodeDead(seq, v)
-			if err != nil {
-				return err
-			}
-			sc.dead++
-			if d.Err != nil {
-				sc.deadBytes += uint64(len(d.Raw))
-				return nil
-			}
-			sc.deadBytes += uint64(len(d.Record.Payload))
-			if where, dup := sc.ids[d.Record.ID]; dup {
-				return fmt.Errorf("dead event ID %s at %d and again in %s", d.Record.ID, seq, where)
-			}
-			sc.ids[d.Record.ID] = fmt.Sprintf("dead/%d", seq)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		sc.done = uint64(b.Bucket(format.BucketDone).Stats().KeyN)
-		return nil
-	})
-	return sc, st, err
-}
-
 // checkLog is the consistency check run after tests: bbolt's own page
-// check, then for every stream the kept counters against a scan.
+// check, then for every stream a full scan (format.ScanStream, with every
+// event ID checked): it fails on anything the scan finds wrong, a
+// counter out of line with the buckets included, and on in-memory
+// counters that differ from the file's.
 func checkLog(l *Log) error {
 	err := storetx.View(l.db, func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
@@ -234,34 +72,37 @@ func checkLog(l *Log) error {
 		if err != nil {
 			return err
 		}
-		sc, st, err := scanStream(s)
-		if err != nil {
+		var stored format.State
+		if err := storetx.View(l.db, func(tx *bolt.Tx) (err error) {
+			stored, err = scanStream(tx, s)
+			return err
+		}); err != nil {
 			return fmt.Errorf("stream %q: %w", name, err)
 		}
-		type pair struct {
-			what      string
-			kept, got uint64
-		}
-		for _, p := range []pair{
-			{"pending events", st.PendingCount, sc.pending},
-			{"pending bytes", st.PendingBytes, sc.pendingBytes},
-			{"in-flight events", st.InflightCount, sc.inflight},
-			{"in-flight bytes", st.InflightBytes, sc.inflightBytes},
-			{"in-flight batches", st.InflightBatches, sc.batches},
-			{"dead events", st.DeadCount, sc.dead},
-			{"dead bytes", st.DeadBytes, sc.deadBytes},
-			{"completion records", st.DoneRecords, sc.done},
-			{"oldest", uint64(st.OldestNanos), uint64(sc.oldest)},
-		} {
-			if p.kept != p.got {
-				return fmt.Errorf("stream %q: %s: counter says %d, scan finds %d", name, p.what, p.kept, p.got)
-			}
-		}
-		if mem := s.current(); mem != st {
-			return fmt.Errorf("stream %q: in-memory state %+v differs from the file's %+v", name, mem, st)
+		if mem := s.current(); mem != stored {
+			return fmt.Errorf("stream %q: in-memory state %+v differs from the file's %+v", name, mem, stored)
 		}
 	}
 	return nil
+}
+
+// scanStream scans one stream in tx and returns its stored counters, or
+// an error naming the first thing the scan finds wrong.
+func scanStream(tx *bolt.Tx, s *Stream) (format.State, error) {
+	rs, ok := format.RawStreamOf(tx, s.name)
+	if !ok || rs.Events == nil || rs.Batches == nil || rs.Dead == nil || rs.Done == nil {
+		return format.State{}, fmt.Errorf("stream buckets missing")
+	}
+	sc := format.ScanStream(rs, s.uid, format.ScanOptions{IDs: true})
+	switch {
+	case sc.StateErr != nil:
+		return sc.Stored, sc.StateErr
+	case sc.RunsErr != nil:
+		return sc.Stored, sc.RunsErr
+	case len(sc.Findings) > 0:
+		return sc.Stored, fmt.Errorf("%d finding(s), first: %s", len(sc.Findings), sc.Findings[0])
+	}
+	return sc.Stored, nil
 }
 
 // payloadN is a deterministic payload for test event i.
