@@ -149,8 +149,8 @@ func TestProcessorMetricsExactValues(t *testing.T) {
 		"walbatch.recovery.pending" + s:     {0, "{event}", 0},
 		"walbatch.streams.omitted":          {0, "{stream}", 0},
 		// Every commit of the file: the 7 that appended the 14 events, and
-		// the stream's creation and each batch transition (seal, completion,
-		// retry, dead letter), each in a commit of its own here.
+		// those of the stream's creation and of the batch transitions (seal,
+		// completion, retry, dead letter).
 		"walbatch.wal.commits":                             {27, "{commit}", 0},
 		"walbatch.wal.committed_events":                    {14, "{event}", 0},
 		"walbatch.batch.events" + s:                        {11, "{event}", 21},
