@@ -54,10 +54,13 @@ var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct
 type committer struct {
 	l *Log
 
-	mu      sync.Mutex // guards queue, stopped, target
-	queue   []*request
-	stopped bool
-	target  int // when > 0, submit signals full once the queue holds this many
+	mu    sync.Mutex // guards queue, transitions, stopped, target
+	queue []*request
+	// transitions counts the transitions in queue: while one waits,
+	// commitAll writes no further group of what it took before it.
+	transitions int
+	stopped     bool
+	target      int // when > 0, submit signals full once the queue holds this many
 	// queuedAtCommit is how many requests were queued when the last group
 	// had committed, before its callers were answered.
 	queuedAtCommit int
@@ -92,7 +95,10 @@ func (c *committer) submit(r *request) {
 		return
 	}
 	c.queue = append(c.queue, r)
-	reached := c.target > 0 && len(c.queue) >= c.target
+	if r.apply != nil {
+		c.transitions++
+	}
+	reached := c.target > 0 && (len(c.queue) >= c.target || r.apply != nil)
 	if reached {
 		c.target = 0
 	}
@@ -115,15 +121,17 @@ func (c *committer) submit(r *request) {
 // half's commit runs, the other queues, and each commit carries half of the
 // callers. Waiting the few microseconds it takes the callers just answered
 // to append again lets one commit (and one fsync) carry them all. A lone
-// caller (want 1) never waits. Durability is unchanged: every caller is
-// still answered only after its own commit.
+// caller (want 1) never waits, and neither does a queued transition: it
+// does not wait while one is queued, and one queued ends the wait.
+// Durability is unchanged: every caller is still answered only after its
+// own commit.
 func (c *committer) gather(want int, last time.Duration, timer *time.Timer) {
 	wait := min(last/4, maxGather)
 	if want <= 1 || wait <= 0 {
 		return
 	}
 	c.mu.Lock()
-	if len(c.queue) >= want || c.stopped {
+	if len(c.queue) >= want || c.transitions > 0 || c.stopped {
 		c.mu.Unlock()
 		return
 	}
@@ -189,11 +197,24 @@ func (c *committer) run() {
 				}
 				break
 			}
-			c.queue = spare[:0]
+			c.queue, c.transitions = spare[:0], 0
 			c.mu.Unlock()
 			start := time.Now()
-			c.commitAll(reqs)
-			last, answered = time.Since(start), len(reqs)
+			rest := c.commitAll(reqs)
+			last, answered = time.Since(start), len(reqs)-len(rest)
+			if len(rest) > 0 {
+				// A transition was queued meanwhile: what is left goes
+				// back before what was queued after it, and the next
+				// group starts with the transitions.
+				c.mu.Lock()
+				c.queue = append(append(make([]*request, 0, len(rest)+len(c.queue)), rest...), c.queue...)
+				for _, r := range rest {
+					if r.apply != nil {
+						c.transitions++
+					}
+				}
+				c.mu.Unlock()
+			}
 			clear(reqs)
 			spare = reqs
 		}
@@ -213,7 +234,13 @@ const sideEvents = 1024
 // the appends keep their queue order. A transition therefore sees every
 // append answered before it was made, not necessarily the appends still
 // queued with it, as when transitions had transactions of their own.
-func (c *committer) commitAll(reqs []*request) {
+//
+// When a transition has been queued by the time a group committed,
+// commitAll returns what it has not written (rest) instead of writing it:
+// run queues it again in front of what came after, so the transition goes
+// in the next group instead of waiting for the write of every group left
+// (under a flood of appends, the rest of a take of thousands of events).
+func (c *committer) commitAll(reqs []*request) (rest []*request) {
 	limit := c.l.opts.MaxGroupEvents
 	c.order = c.order[:0]
 	for _, r := range reqs {
@@ -246,7 +273,18 @@ func (c *committer) commitAll(reqs []*request) {
 		c.commitGroup(reqs[:n])
 		reqs = reqs[n:]
 		limit = c.l.opts.MaxGroupEvents
+		if len(reqs) > 0 && c.transitionQueued() {
+			return reqs
+		}
 	}
+	return nil
+}
+
+// transitionQueued reports whether a transition waits in the queue.
+func (c *committer) transitionQueued() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.transitions > 0
 }
 
 // weight is what r counts for against MaxGroupEvents.

@@ -115,15 +115,23 @@
 //
 // Every write of the file goes through one goroutine, the writer. Append
 // queues the encoded record for it; Seal, Complete and every other
-// transition queue a typed request (a function applied inside the
-// writer's transaction) and wait for its answer. The writer takes
-// everything queued (up to MaxGroupEvents events, a transition counting as
-// one), applies it in queue order in one bbolt transaction and commits.
-// Each request sees the effect of those before it in the group: a Seal
-// queued after an append seals the appended event. A transition that finds
-// nothing to do or refuses (no such batch: ErrNoBatch; nothing to seal)
-// writes nothing and the group goes on without it; one that fails after it
-// wrote (a damaged page, an I/O error) makes the writer roll the
+// transition queue a typed request (a function applied inside the writer's
+// transaction) and wait for its answer. The writer takes everything queued
+// and writes it in groups of up to MaxGroupEvents events (a transition
+// counting as one), one bbolt transaction and one commit each: the
+// transitions first, in queue order, with at most 1024 appended events
+// after them, then the other appends in queue order. Each request sees the
+// effect of those before it in its group, so a transition sees every append
+// answered before it was made, not necessarily one still queued with it.
+// When a transition is queued while the writer writes these groups, the
+// writer stops after the group being written and queues what is left again,
+// in front of what came after: the transition goes in the next group,
+// waiting for the one group being written when it came, not for every group
+// of appends taken before it; nor does the writer's short wait for the
+// callers it just answered to come back (the gather) hold it. A transition
+// that finds nothing to do or refuses (no such batch: ErrNoBatch; nothing
+// to seal) writes nothing and the group goes on without it; one that fails
+// after it wrote (a damaged page, an I/O error) makes the writer roll the
 // transaction back and write the group again without it, so it alone gets
 // the error. A group in which nothing wrote is rolled back: no commit, no
 // fsync.
@@ -144,9 +152,10 @@
 // Callers may assume: Append returns nil only after its event is committed;
 // an error means it was not; events appended by one goroutine keep their
 // order; AppendMany is all or nothing; requests from one goroutine (appends
-// and transitions) are applied in the order it made them; a transition
-// that returns nil is committed, one that returns an error changed
-// nothing.
+// and transitions) are applied in the order it made them, an AppendAsync
+// counting as made when it is answered (a transition the goroutine makes
+// before then may be applied first); a transition that returns nil is
+// committed, one that returns an error changed nothing.
 //
 // # Concurrency
 //

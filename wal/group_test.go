@@ -192,3 +192,48 @@ func seqsOf(recs []Record) []uint64 {
 	}
 	return out
 }
+
+// A transition queued while the writer writes the first of several groups
+// of appends goes in the next group, not after all of them: the seal
+// sees the events of the group written before it came, not those of the
+// groups still to write.
+func TestTransitionDoesNotWaitForQueuedGroups(t *testing.T) {
+	l, _ := mustOpen(t, &Options{MaxGroupEvents: 4})
+	s := mustStream(t, l, "s")
+	release, queued := holdWriter(t, s) // event 1
+	const n = 12
+	answered := make(chan error, n)
+	for range n {
+		s.AppendAsync([]Entry{{Payload: []byte("a")}}, func(_ uint64, err error) { answered <- err })
+	}
+	// A transition behind them blocks the writer in the next group, which
+	// holds it and the first 3 appends (events 2-4): 4 with MaxGroupEvents 4.
+	held, resume := make(chan struct{}), make(chan struct{})
+	queue(t, queued, n+1, func() {
+		_ = l.write(s, func(*bolt.Tx, *format.State) error {
+			close(held)
+			<-resume
+			return refuse(errNothing)
+		}, nil)
+	})
+	before := l.CommitStats()
+	release()
+	<-held
+	var sealed SealResult
+	var sealErr error
+	sealDone := queue(t, queued, 1, func() { sealed, sealErr = s.Seal(SealOptions{MaxEvents: 100, Force: true}) })
+	close(resume)
+	<-sealDone
+	require.NoError(t, sealErr)
+	require.NotNil(t, sealed.Batch)
+	require.Equal(t, []uint64{1, 2, 3, 4}, seqsOf(sealed.Records), "the seal comes right after the group being written, before events 5-13")
+	for range n {
+		require.NoError(t, <-answered)
+	}
+	after := l.CommitStats()
+	// The held group (3 appends), the seal's (the seal and 3 appends), then
+	// the 6 appends left in two groups.
+	require.EqualValues(t, 4, after.Commits-before.Commits)
+	require.EqualValues(t, n, after.Events-before.Events)
+	require.EqualValues(t, 1, after.Transitions-before.Transitions)
+}
