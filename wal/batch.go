@@ -3,12 +3,12 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
-	"github.com/walbatch/walbatch/store"
 )
 
 // Batch is an in-flight batch: a run of consecutive events of one stream,
@@ -31,6 +31,12 @@ type Batch struct {
 	// DeliveredBytes is the payload bytes of the Delivered events. A batch
 	// record written before the field existed decodes with 0.
 	DeliveredBytes int64
+	// Holes are events of [First, Last] that left the batch early (a
+	// per-event outcome, a dead letter, a quarantine) while the value
+	// holding them stays, as [first, last] pairs, ascending; nil in a
+	// format 1 file, where the events' keys are deleted. Count and Bytes
+	// already leave them out.
+	Holes []uint64
 	// Sum is always 0 in a Batch the log returns, and callers never set
 	// it: the file stores a CRC32C of the other fields, which is checked
 	// (a batch whose fields fail it is store.ErrCorrupt) and cleared when
@@ -98,6 +104,13 @@ func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
 // sealIn is Seal's work inside tx, on st (the state as of tx). It returns
 // errNothing, refused (see refuse) and having changed nothing, when there
 // is no batch to cut and no corrupt record to quarantine.
+//
+// Records that fail their checksum are moved to dead letters with reason
+// "corrupt: ..." as the walk meets them: those among the batch's events
+// as holes of the new batch, the others by moving SealedThrough past them.
+// When no batch is cut, only those before the first sound event go (the
+// sound ones stay pending, and SealedThrough cannot pass them); the rest
+// wait for the seal that cuts their batch.
 func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *SealResult) error {
 	if st.PendingCount == 0 {
 		return refuse(errNothing)
@@ -106,23 +119,26 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 	if err != nil {
 		return refuse(err)
 	}
-	var badKeys [][]byte
-	var badVals [][]byte
+	type bad struct {
+		seq      uint64
+		rec      []byte
+		reason   string
+		appended uint64
+		stored   uint64
+	}
+	var bads []bad
 	var recs []Record
 	var bytes int64
-	complete := false
-	c := events.Cursor()
-	for k, v := c.Seek(format.SeqKey(st.SealedThrough + 1)); k != nil; k, v = c.Next() {
-		seq, ok := format.ParseSeqKey(k)
-		if !ok {
-			return refuse(fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt))
-		}
-		r, derr := decodeRecord(seq, v)
+	complete, end := false, st.SealedThrough
+	cur := s.cursor(events, st)
+	for ok := cur.Seek(st.SealedThrough + 1); ok; ok = cur.Next() {
+		v, i := cur.Value(), cur.Index()
+		fr, derr := v.Event(i)
 		if derr != nil {
-			badKeys = append(badKeys, append([]byte(nil), k...))
-			badVals = append(badVals, append([]byte(nil), v...))
+			bads = append(bads, bad{cur.Seq(), v.Envelope(i), "corrupt: " + derr.Error(), v.AppendedBytes(i), v.StoredBytes(i)})
 			continue
 		}
+		r := fromFormat(fr)
 		if len(recs) > 0 && (r.Key != recs[0].Key || len(recs) >= opts.MaxEvents ||
 			(opts.MaxBytes > 0 && bytes+int64(len(r.Payload)) > opts.MaxBytes)) {
 			complete = true
@@ -130,25 +146,56 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 		}
 		recs = append(recs, r)
 		bytes += int64(len(r.Payload))
+		end = r.Seq
+	}
+	if err := cur.Err(); err != nil {
+		return refuse(fmt.Errorf("wal: stream %q: %w", s.name, err))
 	}
 	if len(recs) >= opts.MaxEvents {
 		complete = true
 	}
-	if len(badKeys) > 0 {
-		if err := s.quarantine(tx, st, events, badKeys, badVals); err != nil {
+	cut := len(recs) > 0 && (complete || opts.Force)
+	switch {
+	case cut:
+		// Corrupt records after the batch's last event and before the
+		// one that ended it go too: SealedThrough moves past them.
+		if len(bads) > 0 {
+			end = max(end, bads[len(bads)-1].seq)
+		}
+	case len(recs) == 0:
+		// Only corrupt records are pending: all of them go.
+		end = st.NextSeq - 1
+	default:
+		// An incomplete batch: the corrupt records before its first event go.
+		bads = slices.DeleteFunc(bads, func(b bad) bool { return b.seq > recs[0].Seq })
+		end = st.SealedThrough
+		if len(bads) > 0 {
+			end = bads[len(bads)-1].seq
+		}
+	}
+	if !cut && len(bads) == 0 {
+		return refuse(errNothing)
+	}
+	dead, err := s.sub(tx, format.BucketDead)
+	if err != nil {
+		return refuse(err)
+	}
+	now := time.Now().UnixNano()
+	for _, b := range bads {
+		if err := putDead(dead, format.SeqKey(b.seq), &format.DeadRecord{Record: b.rec, Reason: b.reason, At: now}); err != nil {
 			return err
 		}
-		res.Quarantined = len(badKeys)
+		st.PendingCount--
+		st.PendingBytes -= min(b.appended, st.PendingBytes)
+		st.DeadCount++
+		st.DeadBytes += b.stored
 	}
-	if len(recs) == 0 || (!complete && !opts.Force) {
-		if len(badKeys) == 0 {
-			return refuse(errNothing)
-		}
-		if len(recs) == 0 {
-			st.SealedThrough = st.NextSeq - 1
-		} // else corrupt records were quarantined ahead of an incomplete
-		// batch: the batch's events stay pending.
-		return nil
+	res.Quarantined = len(bads)
+	from := st.SealedThrough + 1
+	st.SealedThrough = max(st.SealedThrough, end)
+	if !cut {
+		_, err := s.settle(tx, st, events, from, end)
+		return err
 	}
 	// Copy payloads out of the mmap into one slab.
 	slab := make([]byte, 0, bytes)
@@ -162,44 +209,32 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 		Count: len(recs), Bytes: bytes, Key: recs[0].Key, SealedAt: time.Now().UnixNano(),
 	}
 	b.ID = s.BatchID(b.Seq)
+	for _, bd := range bads {
+		if bd.seq > b.First && bd.seq < b.Last {
+			(*format.Batch)(b).AddHole(bd.seq)
+		}
+	}
 	if err := s.putBatch(tx, b); err != nil {
 		return err
 	}
 	st.NextBatch++
-	st.SealedThrough = b.Last
 	st.PendingCount -= uint64(b.Count)
 	st.PendingBytes -= uint64(b.Bytes)
 	st.InflightBatches++
 	st.InflightCount += uint64(b.Count)
 	st.InflightBytes += uint64(b.Bytes)
+	if len(bads) > 0 {
+		if _, err := s.settle(tx, st, events, from, st.SealedThrough); err != nil {
+			return err
+		}
+		if s.pruneHoles(events, st, b) {
+			if err := s.putBatch(tx, b); err != nil {
+				return err
+			}
+		}
+	}
 	res.Batch, res.Records = b, recs
 	return nil
-}
-
-// quarantine moves records that fail their checksum from the events bucket
-// to dead letters with reason "corrupt".
-func (s *Stream) quarantine(tx *bolt.Tx, st *format.State, events *bolt.Bucket, keys, vals [][]byte) error {
-	dead, err := s.sub(tx, format.BucketDead)
-	if err != nil {
-		return err
-	}
-	for i, k := range keys {
-		seq, _ := format.ParseSeqKey(k)
-		_, derr := decodeRecord(seq, vals[i])
-		n := uint64(len(vals[i]))
-		d := format.DeadRecord{Record: vals[i], Reason: "corrupt: " + derr.Error(), At: time.Now().UnixNano()}
-		if err := putDead(dead, k, &d); err != nil {
-			return err
-		}
-		if err := events.Delete(k); err != nil {
-			return err
-		}
-		st.PendingCount--
-		st.PendingBytes -= min(format.AppendedBytes(vals[i]), st.PendingBytes)
-		st.DeadCount++
-		st.DeadBytes += n
-	}
-	return s.refreshOldest(tx, st, events)
 }
 
 func (s *Stream) putBatch(tx *bolt.Tx, b *Batch) error {

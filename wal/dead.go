@@ -149,7 +149,11 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 				return err
 			}
 		}
-		return s.refreshOldest(tx, st, events)
+		live, _, err := s.liveSet(tx, st)
+		if err != nil {
+			return err
+		}
+		return s.refreshOldest(tx, st, events, live)
 	}, nil)
 	if err != nil {
 		return res, fmt.Errorf("wal: requeue %q: %w", s.name, err)

@@ -22,19 +22,27 @@ func (s *Stream) ForEachEvent(from, to uint64, fn func(r Record, err error) erro
 		if err != nil {
 			return err
 		}
-		c := events.Cursor()
-		for k, v := c.Seek(format.SeqKey(from)); k != nil; k, v = c.Next() {
-			seq, ok := format.ParseSeqKey(k)
-			if !ok {
-				return fmt.Errorf("wal: stream %q: bad event key %x: %w", s.name, k, store.ErrCorrupt)
-			}
+		st := s.current()
+		live, _, err := s.liveSet(tx, &st)
+		if err != nil {
+			return err
+		}
+		cur := s.cursor(events, &st)
+		for ok := cur.Seek(from); ok; ok = cur.Next() {
+			seq := cur.Seq()
 			if to != 0 && seq > to {
 				return nil
 			}
-			r, derr := decodeRecord(seq, v)
-			if err := fn(r, derr); err != nil {
+			if !live.Has(seq) {
+				continue
+			}
+			r, derr := cur.Event()
+			if err := fn(fromFormat(r), derr); err != nil {
 				return err
 			}
+		}
+		if err := cur.Err(); err != nil {
+			return fmt.Errorf("wal: stream %q: %w", s.name, err)
 		}
 		return nil
 	})
@@ -83,13 +91,16 @@ func (s *Stream) ReadBatch(b *Batch) (recs []Record, bad []uint64, err error) {
 		if err != nil {
 			return err
 		}
-		c := events.Cursor()
-		for k, v := c.Seek(format.SeqKey(b.First)); k != nil; k, v = c.Next() {
-			seq, _ := format.ParseSeqKey(k)
-			if seq > b.Last {
-				break
+		st := s.current()
+		fb := (*format.Batch)(b)
+		cur := s.cursor(events, &st)
+		for ok := cur.Seek(b.First); ok && cur.Seq() <= b.Last; ok = cur.Next() {
+			seq := cur.Seq()
+			if !fb.Holds(seq) {
+				continue
 			}
-			r, derr := decodeRecord(seq, v)
+			fr, derr := cur.Event()
+			r := fromFormat(fr)
 			if derr != nil {
 				bad = append(bad, seq)
 				continue

@@ -101,6 +101,10 @@ type Log struct {
 
 	c       *committer
 	commits commitCounters
+
+	// runs: the file's format (2 or later) may hold runs of events in one
+	// value (see events.go); a format 1 file holds one event per value.
+	runs bool
 }
 
 // Open opens (or creates) the WAL file at path and loads every stream's
@@ -140,7 +144,7 @@ func New(db *store.DB, opts *Options) (*Log, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, opts: o, streams: map[string]*Stream{}}
+	l := &Log{db: db, opts: o, streams: map[string]*Stream{}, runs: db.Info().Version >= 2}
 	err := storetx.View(db, func(tx *bolt.Tx) error {
 		root := tx.Bucket(format.BucketStreams)
 		if root == nil {

@@ -30,24 +30,20 @@ func (s *Stream) OldestPendingTime() (time.Time, error) {
 		if err != nil {
 			return err
 		}
-		c := events.Cursor()
 		from := st.SealedThrough + 1
-		k, v := c.Seek(format.SeqKey(from))
-		if k == nil {
+		cur := s.cursor(events, &st)
+		if !cur.Seek(from) {
 			return nil
 		}
-		t = format.RecordTime(v)
+		t = cur.Value().Time(cur.Index())
 		runs, err := format.LoadRuns(b)
 		if err != nil {
 			return nil // damaged: the first pending event's time (Verify reports it)
 		}
+		pending := format.NewLive(st.SealedThrough, nil)
 		for _, r := range runs {
-			if r.Last < from {
-				continue
-			}
-			k, v := c.Seek(format.SeqKey(max(r.First, from)))
-			if seq, ok := format.ParseSeqKey(k); ok && seq <= r.Last {
-				t = min(t, format.RecordTime(v))
+			if r.Last >= from && pending.FirstLive(cur, max(r.First, from), r.Last) {
+				t = min(t, cur.Value().Time(cur.Index()))
 			}
 		}
 		return nil
@@ -118,15 +114,14 @@ func (s *Stream) moveToDead(batchSeq uint64, evs []EventReason, corruptOnly bool
 			return refuse(err)
 		}
 		now := time.Now().UnixNano()
+		first, last := b.First, b.Last
 		for _, ev := range evs {
 			if err := s.deadOne(events, dead, b, st, ev, b.Attempts, now, corruptOnly); err != nil {
 				return err
 			}
 		}
-		if out, err = s.shrunk(tx, events, b, st); err != nil {
-			return err
-		}
-		return s.refreshOldest(tx, st, events)
+		out, err = s.shrunk(tx, events, b, st, first, last)
+		return err
 	}, nil)
 	if err != nil {
 		return nil, err
@@ -140,47 +135,47 @@ func (s *Stream) moveToDead(batchSeq uint64, evs []EventReason, corruptOnly bool
 // it moves only a record that fails its checksum.
 func (s *Stream) deadOne(events, dead *bolt.Bucket, b *Batch, st *format.State, ev EventReason, attempts int, now int64, corruptOnly bool) error {
 	seq := ev.Seq
-	if seq < b.First || seq > b.Last {
+	fb := (*format.Batch)(b)
+	if !fb.Holds(seq) {
 		return nil
 	}
-	k := format.SeqKey(seq)
-	v := events.Get(k)
-	if v == nil {
+	cur, held := s.eventAt(events, st, seq)
+	if !held {
 		return nil
 	}
+	v, i := cur.Value(), cur.Index()
 	reason := ev.Reason
-	r, derr := decodeRecord(seq, v)
-	// The dead store counts a record by its payload length, one that does
-	// not decode by its stored length.
-	n := uint64(len(r.Payload))
+	_, derr := v.Event(i)
 	if derr != nil {
-		reason, n = "corrupt: "+derr.Error(), uint64(len(v))
+		reason = "corrupt: " + derr.Error()
 	} else if corruptOnly {
 		return nil
 	}
-	d := format.DeadRecord{Record: append([]byte(nil), v...), Reason: reason, BatchID: b.ID, Attempts: attempts, At: now}
-	if err := putDead(dead, k, &d); err != nil {
+	d := format.DeadRecord{Record: v.Envelope(i), Reason: reason, BatchID: b.ID, Attempts: attempts, At: now}
+	if err := putDead(dead, format.SeqKey(seq), &d); err != nil {
 		return err
 	}
-	if err := events.Delete(k); err != nil {
-		return err
-	}
-	// Counters took the payload length at append.
-	added := format.AppendedBytes(d.Record)
+	fb.AddHole(seq)
+	// Counters took the payload length at append; the dead store counts a
+	// record by its payload length, one that does not decode by its
+	// stored length.
+	added := v.AppendedBytes(i)
 	b.Count--
 	b.Bytes -= min(int64(added), b.Bytes)
 	st.InflightCount--
 	st.InflightBytes -= min(added, st.InflightBytes)
 	st.DeadCount++
-	st.DeadBytes += n
+	st.DeadBytes += v.StoredBytes(i)
 	return nil
 }
 
-// shrunk stores in-flight batch b after events were taken out of it: b is
-// removed when it holds none (and st counts one batch less), else its range
-// is tightened to the events left (both ends must be events that exist)
-// and it is stored. It returns b as it now stands, nil when removed.
-func (s *Stream) shrunk(tx *bolt.Tx, events *bolt.Bucket, b *Batch, st *format.State) (*Batch, error) {
+// shrunk stores in-flight batch b after events were taken out of it (as
+// holes) from its range [first, last]: b is removed when it holds none
+// (and st counts one batch less), else its range is tightened to the
+// events left and it is stored; then the values no live event is left in
+// are deleted (settle) and b's holes pruned to what values still hold. It
+// returns b as it now stands, nil when removed.
+func (s *Stream) shrunk(tx *bolt.Tx, events *bolt.Bucket, b *Batch, st *format.State, first, last uint64) (*Batch, error) {
 	bb, err := s.sub(tx, format.BucketBatches)
 	if err != nil {
 		return nil, err
@@ -190,25 +185,22 @@ func (s *Stream) shrunk(tx *bolt.Tx, events *bolt.Bucket, b *Batch, st *format.S
 			return nil, err
 		}
 		st.InflightBatches--
-		return nil, nil
+		_, err := s.settle(tx, st, events, first, last)
+		return nil, err
 	}
-	c := events.Cursor()
-	k, _ := c.Seek(format.SeqKey(b.First))
-	if k == nil {
+	if !s.tighten(events, st, b) {
 		return nil, fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
 	}
-	b.First, _ = format.ParseSeqKey(k)
-	k, _ = c.Seek(format.SeqKey(b.Last))
-	if seq, ok := format.ParseSeqKey(k); !ok || seq > b.Last {
-		k, _ = c.Prev()
-	}
-	last, ok := format.ParseSeqKey(k)
-	if !ok || last < b.First {
-		return nil, fmt.Errorf("wal: batch %s: %w", b.ID, errCorruptBatch)
-	}
-	b.Last = last
 	if err := s.putBatch(tx, b); err != nil {
 		return nil, err
+	}
+	if _, err := s.settle(tx, st, events, first, last); err != nil {
+		return nil, err
+	}
+	if s.pruneHoles(events, st, b) {
+		if err := s.putBatch(tx, b); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }

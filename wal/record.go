@@ -46,7 +46,12 @@ type Record struct {
 // decodeRecord is format.DecodeRecord, as a Record.
 func decodeRecord(seq uint64, v []byte) (Record, error) {
 	r, err := format.DecodeRecord(seq, v)
-	return Record{Seq: r.Seq, ID: EventID(r.ID), Time: r.Time, Key: r.Key, Payload: r.Payload, Headers: r.Headers}, err
+	return fromFormat(r), err
+}
+
+// fromFormat is r as a Record.
+func fromFormat(r format.Record) Record {
+	return Record{Seq: r.Seq, ID: EventID(r.ID), Time: r.Time, Key: r.Key, Payload: r.Payload, Headers: r.Headers}
 }
 
 // eventID returns the ID an event first appended at seq gets.

@@ -10,18 +10,18 @@ import (
 // Requeue put older events behind younger ones; doc.go ("Counters") has the
 // rule, and package internal/format their stored form.
 
-// refreshOldest sets st.OldestNanos from the events bucket after a
+// refreshOldest sets st.OldestNanos from the live events (live) after a
 // transaction removed or added events, and drops the requeued runs that no
-// longer hold an event. A runs value that does not decode (damage) is left
+// longer hold a live event. A runs value that does not decode (damage) is left
 // as it is for Verify and Repair to report and rebuild, and counts as no
 // runs: a damaged record must not stop completions.
-func (s *Stream) refreshOldest(tx *bolt.Tx, st *format.State, events *bolt.Bucket) error {
+func (s *Stream) refreshOldest(tx *bolt.Tx, st *format.State, events *bolt.Bucket, live *format.Live) error {
 	b, err := s.bucket(tx)
 	if err != nil {
 		return err
 	}
 	runs, rerr := format.LoadRuns(b)
-	oldest, kept := format.OldestWithRuns(events, runs)
+	oldest, kept := live.OldestLive(s.cursor(events, st), runs)
 	st.OldestNanos = oldest
 	if rerr == nil && len(kept) != len(runs) {
 		return format.StoreRuns(b, kept)

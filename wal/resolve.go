@@ -47,19 +47,18 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 		if err != nil {
 			return refuse(err)
 		}
+		first, last := b.First, b.Last
+		fb := (*format.Batch)(b)
 		for _, seq := range delivered {
-			if seq < b.First || seq > b.Last {
+			if !fb.Holds(seq) {
 				continue
 			}
-			k := format.SeqKey(seq)
-			v := events.Get(k)
-			if v == nil {
+			cur, held := s.eventAt(events, st, seq)
+			if !held {
 				continue
 			}
-			n := format.AppendedBytes(v) // what the counters took at append, as deadOne: also for a record damaged since
-			if err := events.Delete(k); err != nil {
-				return err
-			}
+			n := cur.Value().AppendedBytes(cur.Index()) // what the counters took at append, as deadOne: also for a record damaged since
+			fb.AddHole(seq)
 			b.Count--
 			b.Bytes -= min(int64(n), b.Bytes)
 			b.Delivered++
@@ -77,11 +76,9 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 			}
 		}
 		if b.Count <= 0 && st.DeadCount == deadBefore {
-			// Everything left was delivered: a completion. completeIn
-			// reads the batch as stored, with the events left in it.
-			if err := s.putBatch(tx, b); err != nil {
-				return err
-			}
+			// Everything left was delivered: a completion, of the
+			// range the batch had.
+			b.First, b.Last, b.Holes = first, last, nil
 			return s.completeIn(tx, st, b)
 		}
 		if b.Count > 0 {
@@ -90,10 +87,8 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 			b.LastError = lastErr
 			retried = true
 		}
-		if out, err = s.shrunk(tx, events, b, st); err != nil {
-			return err
-		}
-		return s.refreshOldest(tx, st, events)
+		out, err = s.shrunk(tx, events, b, st, first, last)
+		return err
 	}, func() {
 		if retried {
 			s.counts.retried.Add(1)

@@ -84,9 +84,6 @@ func (s *Stream) completeIn(tx *bolt.Tx, st *format.State, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	if err := deleteRange(events, b.First, b.Last); err != nil {
-		return err
-	}
 	bb, _ := s.sub(tx, format.BucketBatches)
 	if err := bb.Delete(format.SeqKey(b.Seq)); err != nil {
 		return err
@@ -96,7 +93,7 @@ func (s *Stream) completeIn(tx *bolt.Tx, st *format.State, b *Batch) error {
 	st.InflightBytes -= uint64(b.Bytes)
 	st.CompletedBatches++
 	st.CompletedEvents += uint64(b.Count)
-	if err := s.refreshOldest(tx, st, events); err != nil {
+	if _, err := s.settle(tx, st, events, b.First, b.Last); err != nil {
 		return err
 	}
 	return s.recordDone(tx, st, b)
@@ -125,35 +122,38 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 		if err != nil {
 			return refuse(err)
 		}
-		var keys [][]byte
+		fb := (*format.Batch)(b)
+		taken, next, found := 0, uint64(0), false
 		var bytes uint64
-		c := events.Cursor()
-		k, v := c.Seek(format.SeqKey(b.First))
-		for ; k != nil && len(keys) < n; k, v = c.Next() {
-			keys = append(keys, append([]byte(nil), k...))
-			bytes += format.AppendedBytes(v) // what the counters took at append, also for a record damaged since
+		cur := s.cursor(events, st)
+		for ok := cur.Seek(b.First); ok && cur.Seq() <= b.Last; ok = cur.Next() {
+			if !fb.Holds(cur.Seq()) {
+				continue
+			}
+			if taken == n {
+				next, found = cur.Seq(), true
+				break
+			}
+			taken++
+			bytes += cur.Value().AppendedBytes(cur.Index()) // what the counters took at append, also for a record damaged since
 		}
-		if k == nil {
+		if !found {
 			return refuse(fmt.Errorf("wal: batch %s lost its tail: %w", b.ID, errCorruptBatch))
 		}
-		next, _ := format.ParseSeqKey(k)
-		for _, k := range keys {
-			if err := events.Delete(k); err != nil {
-				return err
-			}
-		}
+		first := b.First
 		b.First = next
-		b.Count -= len(keys)
+		fb.ClipHoles()
+		b.Count -= taken
 		b.Bytes -= int64(bytes)
-		b.Delivered += len(keys)
+		b.Delivered += taken
 		b.DeliveredBytes += int64(bytes)
-		st.InflightCount -= uint64(len(keys))
+		st.InflightCount -= uint64(taken)
 		st.InflightBytes -= bytes
-		st.CompletedEvents += uint64(len(keys))
-		if err := s.refreshOldest(tx, st, events); err != nil {
+		st.CompletedEvents += uint64(taken)
+		if err := s.putBatch(tx, b); err != nil {
 			return err
 		}
-		if err := s.putBatch(tx, b); err != nil {
+		if _, err := s.settle(tx, st, events, first, next-1); err != nil {
 			return err
 		}
 		out = b
@@ -211,31 +211,24 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 			return refuse(err)
 		}
 		now := time.Now().UnixNano()
-		var keys [][]byte
-		var deadBytes uint64
-		c := events.Cursor()
-		for k, v := c.Seek(format.SeqKey(b.First)); k != nil; k, v = c.Next() {
-			seq, _ := format.ParseSeqKey(k)
-			if seq > b.Last {
-				break
+		var moved, deadBytes uint64
+		fb := (*format.Batch)(b)
+		cur := s.cursor(events, st)
+		for ok := cur.Seek(b.First); ok && cur.Seq() <= b.Last; ok = cur.Next() {
+			seq := cur.Seq()
+			if !fb.Holds(seq) {
+				continue
 			}
-			d := format.DeadRecord{Record: v, Reason: reason, BatchID: b.ID, Attempts: b.Attempts, At: now}
-			n := uint64(len(v)) // a record that does not decode counts its stored length
-			if r, derr := decodeRecord(seq, v); derr != nil {
+			v, i := cur.Value(), cur.Index()
+			d := format.DeadRecord{Record: v.Envelope(i), Reason: reason, BatchID: b.ID, Attempts: b.Attempts, At: now}
+			if _, derr := v.Event(i); derr != nil {
 				d.Reason = "corrupt: " + derr.Error()
-			} else {
-				n = uint64(len(r.Payload))
 			}
-			if err := putDead(dead, k, &d); err != nil {
+			if err := putDead(dead, format.SeqKey(seq), &d); err != nil {
 				return err
 			}
-			keys = append(keys, append([]byte(nil), k...))
-			deadBytes += n
-		}
-		for _, k := range keys {
-			if err := events.Delete(k); err != nil {
-				return err
-			}
+			moved++
+			deadBytes += v.StoredBytes(i) // a record that does not decode counts its stored length
 		}
 		bb, _ := s.sub(tx, format.BucketBatches)
 		if err := bb.Delete(format.SeqKey(batchSeq)); err != nil {
@@ -244,50 +237,13 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 		st.InflightBatches--
 		st.InflightCount -= uint64(b.Count)
 		st.InflightBytes -= uint64(b.Bytes)
-		st.DeadCount += uint64(len(keys))
+		st.DeadCount += moved
 		st.DeadBytes += deadBytes
-		return s.refreshOldest(tx, st, events)
+		_, err = s.settle(tx, st, events, b.First, b.Last)
+		return err
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("wal: dead-letter %q batch %d: %w", s.name, batchSeq, err)
-	}
-	return nil
-}
-
-// deleteRange deletes the events with keys in [first, last].
-//
-// It deletes through a cursor: a Bucket.Delete per key would search the
-// tree from its root each time. bbolt's cursor skips the key after a
-// deleted one when the leaf was already changed earlier in the same
-// transaction, so each key is checked and searched for again if the cursor
-// went past it.
-func deleteRange(events *bolt.Bucket, first, last uint64) error {
-	var seqs []uint64
-	c := events.Cursor()
-	for k, _ := c.Seek(format.SeqKey(first)); k != nil; k, _ = c.Next() {
-		seq, _ := format.ParseSeqKey(k)
-		if seq > last {
-			break
-		}
-		seqs = append(seqs, seq)
-	}
-	if len(seqs) == 0 {
-		return nil
-	}
-	k, _ := c.Seek(format.SeqKey(seqs[0]))
-	for _, want := range seqs {
-		if seq, ok := format.ParseSeqKey(k); !ok || seq != want {
-			if k, _ = c.Seek(format.SeqKey(want)); k == nil {
-				return fmt.Errorf("wal: event %d vanished while deleting: %w", want, errCorruptBatch)
-			}
-			if seq, _ := format.ParseSeqKey(k); seq != want {
-				return fmt.Errorf("wal: event %d vanished while deleting: %w", want, errCorruptBatch)
-			}
-		}
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		k, _ = c.Next()
 	}
 	return nil
 }

@@ -44,7 +44,20 @@ func sumOK(stored uint32, sum fieldSum) bool { return stored == 0 || stored == u
 func (b *Batch) sum() fieldSum {
 	return newFieldSum("batch").u64(b.Seq).u64(b.First).u64(b.Last).i64(int64(b.Count)).i64(b.Bytes).str(b.Key).
 		i64(int64(b.Attempts)).i64(b.NextAttempt).str(b.LastError).i64(b.SealedAt).i64(int64(b.Delivered)).
-		i64(b.DeliveredBytes)
+		i64(b.DeliveredBytes).holes(b.Holes)
+}
+
+// holes adds a batch's holes, when it has any: a batch without holes sums
+// as before they existed.
+func (f fieldSum) holes(h []uint64) fieldSum {
+	if len(h) == 0 {
+		return f
+	}
+	f = f.str("holes").u64(uint64(len(h)))
+	for _, v := range h {
+		f = f.u64(v)
+	}
+	return f
 }
 
 func (d *DeadRecord) sum() fieldSum {

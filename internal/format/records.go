@@ -25,6 +25,11 @@ type Batch struct {
 	SealedAt       int64  `msgpack:"sealed"`
 	Delivered      int    `msgpack:"delivered"`                 // events completed by partial results
 	DeliveredBytes int64  `msgpack:"delivered_bytes,omitempty"` // their payload bytes; 0 in older records
+	// Holes are the events in [First, Last] that left the batch while a
+	// run holding them stays (holes.go): [first, last] pairs, ascending,
+	// disjoint, not touching, inside (First, Last). Absent in format 1
+	// files, where an event leaves by its key's deletion.
+	Holes []uint64 `msgpack:"holes,omitempty"`
 	// Sum is the stored CRC32C of the other fields (see fieldsum.go; 0 in
 	// a record written before it existed). EncodeBatch sets it;
 	// DecodeBatch checks it and clears it.
@@ -52,6 +57,9 @@ func DecodeBatch(uid [8]byte, seq uint64, v []byte) (*Batch, error) {
 	}
 	if !sumOK(b.Sum, b.sum()) {
 		return nil, fmt.Errorf("wal: batch %d: its fields fail their checksum: %w", seq, store.ErrCorrupt)
+	}
+	if err := b.checkHoles(); err != nil {
+		return nil, fmt.Errorf("wal: batch %d: %v: %w", seq, err, store.ErrCorrupt)
 	}
 	b.ID, b.Sum = BatchID(uid, seq), 0
 	return &b, nil
