@@ -130,11 +130,32 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 		}
 		sort.SliceStable(moves, func(i, j int) bool { return moves[i].t < moves[j].t })
 		first := st.NextSeq
+		// In a file that holds runs the moved events form runs, each
+		// keeping its ID (stored, as it is not the one its new sequence
+		// number gives); else one envelope each.
+		var run format.RunBuilder
+		flush := func() error {
+			if run.Len() == 0 {
+				return nil
+			}
+			return events.Put(format.SeqKey(run.First()), run.AppendTo(make([]byte, 0, run.Size())))
+		}
 		for _, m := range moves {
 			if err := dead.Delete(m.key); err != nil {
 				return err
 			}
-			if err := events.Put(format.SeqKey(st.NextSeq), m.rec); err != nil {
+			if s.l.runs {
+				body := m.rec[:len(m.rec)-format.CRCSize] // a checked envelope: its body and ID
+				if run.Len() > 0 && !run.Fits(body) {
+					if err := flush(); err != nil {
+						return err
+					}
+					run.Reset(s.uid, st.NextSeq)
+				} else if run.Len() == 0 {
+					run.Reset(s.uid, st.NextSeq)
+				}
+				run.Add(body)
+			} else if err := events.Put(format.SeqKey(st.NextSeq), m.rec); err != nil {
 				return err
 			}
 			st.NextSeq++
@@ -144,8 +165,11 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 			st.DeadBytes -= min(m.n, st.DeadBytes)
 			res.Requeued++
 		}
+		if err := flush(); err != nil {
+			return err
+		}
 		if len(moves) > 0 {
-			if err := s.addRun(tx, events, first, st.NextSeq-1, moves[0].t); err != nil {
+			if err := s.addRun(tx, st, events, first, st.NextSeq-1, moves[0].t); err != nil {
 				return err
 			}
 		}

@@ -32,6 +32,13 @@ type groupStream struct {
 	base   format.State // as last committed
 	st     format.State // as the group's requests so far leave it
 	ev, by int64        // pending limits
+
+	// In a file that holds runs: the run being built of the stream's
+	// appends, written (flushRun) when full, before a transition and at
+	// the end of the group, so that one value holds the events of many
+	// appends.
+	run    format.RunBuilder
+	events *bolt.Bucket // the stream's events bucket in this transaction; nil: not looked up
 }
 
 // group is one transaction's requests and the streams they touch.
@@ -107,7 +114,12 @@ func (g *group) write(tx *bolt.Tx) error {
 			continue
 		}
 		if r.apply != nil {
-			cur = nil // a transition may replace buckets
+			// The transition sees the appends before it, and may
+			// replace buckets.
+			if err := g.flushRuns(tx); err != nil {
+				return err
+			}
+			cur = nil
 			if err := g.transition(tx, r); err != nil {
 				return err
 			}
@@ -122,22 +134,13 @@ func (g *group) write(tx *bolt.Tx) error {
 			r.err = ErrFull
 			continue
 		}
-		if r.s != cur {
-			var err error
-			if events, err = r.s.sub(tx, format.BucketEvents); err != nil {
-				return err
-			}
-			cur = r.s
-		}
 		r.first = t.st.NextSeq
-		for i, body := range r.bodies {
-			k := keys[:8:8]
-			keys = keys[8:]
-			putU64(k, r.first+uint64(i))
-			// body keeps its length: written again, it is sealed again.
-			if err := events.Put(k, format.SealRecord(body, format.EventID(r.s.uid, r.first+uint64(i)))); err != nil {
+		if r.s.l.runs {
+			if err := t.appendToRun(tx, r); err != nil {
 				return err
 			}
+		} else if err := g.putEnvelopes(tx, r, &cur, &events, &keys); err != nil {
+			return err
 		}
 		t.st.NextSeq += n
 		t.st.PendingCount += n
@@ -148,6 +151,9 @@ func (g *group) write(tx *bolt.Tx) error {
 		g.events += len(r.bodies)
 		g.changed = true
 	}
+	if err := g.flushRuns(tx); err != nil {
+		return err
+	}
 	if !g.changed {
 		return errNoChange
 	}
@@ -157,6 +163,81 @@ func (g *group) write(tx *bolt.Tx) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// putEnvelopes writes append r's events as format 1 envelopes, one key
+// each: a format 1 file's values. cur and events are the stream whose
+// events bucket was last looked up, and keys the group's key space.
+func (g *group) putEnvelopes(tx *bolt.Tx, r *request, cur **Stream, events **bolt.Bucket, keys *[]byte) error {
+	if r.s != *cur {
+		var err error
+		if *events, err = r.s.sub(tx, format.BucketEvents); err != nil {
+			return err
+		}
+		*cur = r.s
+	}
+	for i, body := range r.bodies {
+		k := (*keys)[:8:8]
+		*keys = (*keys)[8:]
+		putU64(k, r.first+uint64(i))
+		// body keeps its length: written again, it is sealed again.
+		if err := (*events).Put(k, format.SealRecord(body, format.EventID(r.s.uid, r.first+uint64(i)))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendToRun adds append r's events to the stream's run, writing the run
+// whenever it is full.
+func (t *groupStream) appendToRun(tx *bolt.Tx, r *request) error {
+	for i, body := range r.bodies {
+		seq := r.first + uint64(i)
+		switch {
+		case t.run.Len() == 0:
+			t.run.Reset(t.s.uid, seq)
+		case !t.run.Fits(body):
+			if err := t.flushRun(tx); err != nil {
+				return err
+			}
+			t.run.Reset(t.s.uid, seq)
+		}
+		t.run.Add(body)
+	}
+	return nil
+}
+
+// flushRun writes the run being built, if any, under its first sequence
+// number.
+func (t *groupStream) flushRun(tx *bolt.Tx) error {
+	if t.run.Len() == 0 {
+		return nil
+	}
+	if t.events == nil {
+		var err error
+		if t.events, err = t.s.sub(tx, format.BucketEvents); err != nil {
+			return err
+		}
+	}
+	v := t.run.AppendTo(make([]byte, 0, t.run.Size()))
+	if err := t.events.Put(format.SeqKey(t.run.First()), v); err != nil {
+		return err
+	}
+	t.run.Reset(t.s.uid, t.run.First()+uint64(t.run.Len()))
+	return nil
+}
+
+// flushRuns writes every stream's run in progress, before a transition
+// (which must see them, and may replace buckets) and at the end of the
+// group.
+func (g *group) flushRuns(tx *bolt.Tx) error {
+	for _, t := range g.touched {
+		if err := t.flushRun(tx); err != nil {
+			return err
+		}
+		t.events = nil
 	}
 	return nil
 }

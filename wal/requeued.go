@@ -33,7 +33,7 @@ func (s *Stream) refreshOldest(tx *bolt.Tx, st *format.State, events *bolt.Bucke
 // event was enqueued at t. It extends the last run instead when that one
 // ends just before first (nothing was appended between) with an event no
 // younger than t.
-func (s *Stream) addRun(tx *bolt.Tx, events *bolt.Bucket, first, last uint64, t int64) error {
+func (s *Stream) addRun(tx *bolt.Tx, st *format.State, events *bolt.Bucket, first, last uint64, t int64) error {
 	b, err := s.bucket(tx)
 	if err != nil {
 		return err
@@ -43,10 +43,7 @@ func (s *Stream) addRun(tx *bolt.Tx, events *bolt.Bucket, first, last uint64, t 
 		return err
 	}
 	if n := len(runs); n > 0 && runs[n-1].Last+1 == first {
-		c := events.Cursor()
-		c.Seek(format.SeqKey(first))
-		k, v := c.Prev()
-		if seq, ok := format.ParseSeqKey(k); ok && seq >= runs[n-1].First && format.RecordTime(v) <= t {
+		if cur, held := s.eventAt(events, st, first-1); held && first-1 >= runs[n-1].First && cur.Value().Time(cur.Index()) <= t {
 			runs[n-1].Last = last
 			return format.StoreRuns(b, runs)
 		}
