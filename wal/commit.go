@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -270,7 +271,17 @@ func (c *committer) commitAll(reqs []*request) (rest []*request) {
 			events += reqs[n].weight()
 			n++
 		}
+		answersTransitions := reqs[0].apply != nil // read before the answers: a request may be reused after
 		c.commitGroup(reqs[:n])
+		if answersTransitions {
+			// The group's transitions are answered: let their callers
+			// (a processor's loop) run now. The goroutine woken by an
+			// answer waits for this one's processor, which would
+			// otherwise run on into the next group's writes until a
+			// syscall, so that the loop's next transition came only
+			// once that group had started and waited for all of it.
+			runtime.Gosched()
+		}
 		reqs = reqs[n:]
 		limit = c.l.opts.MaxGroupEvents
 		if len(reqs) > 0 && c.transitionQueued() {

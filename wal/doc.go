@@ -170,7 +170,9 @@
 //     since-open counts, the codec name), answers each caller (a blocked
 //     Append or transition through its channel, an AppendAsync by queueing
 //     its callback for the callback goroutine) and signals
-//     Stream.Appended; then it takes the next group.
+//     Stream.Appended; after a group with transitions it yields
+//     (runtime.Gosched), so that their callers, woken on its processor,
+//     run before it writes the next group; then it takes the next group.
 //   - The callback goroutine (one per writable Log, beside the writer,
 //     ended by Close after the writer) runs AppendAsync callbacks in the
 //     order the writer answered them, while the writer commits the next
