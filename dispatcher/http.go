@@ -2,12 +2,13 @@ package dispatcher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
 	"strconv"
+
+	"github.com/walbatch/walbatch/internal/errwalk"
 )
 
 // HTTP is a dispatcher that sends each batch as one HTTP request (or more,
@@ -112,13 +113,14 @@ func (h *HTTP[T]) deliver(ctx context.Context, b *Batch[T], events []Event[T], w
 	}
 	part := &Batch[T]{ID: b.ID, Stream: b.Stream, Attempt: b.Attempt, Events: events}
 	req, err := h.build(part, whole)
-	var enc *encodeError
+	nodes := errwalk.Tree(err) // err may hold a user's factory's or value's error
+	enc, isEnc := errwalk.As[*encodeError](nodes)
 	switch {
-	case errors.Is(err, errSplit):
+	case errwalk.Is(nodes, errSplit):
 		h.log.LogAttrs(ctx, slog.LevelDebug, "dispatcher: body over the byte limit, splitting",
 			slog.String("batch", b.ID), slog.Int("events", len(events)), slog.Int("limit", h.cfg.maxBodyBytes))
 		return h.deliverHalves(ctx, b, events)
-	case errors.As(err, &enc) && enc.index > 0:
+	case isEnc && enc.index > 0:
 		// Deliver what precedes the event that cannot be encoded.
 		n, err2 := h.deliver(ctx, b, events[:enc.index], false)
 		if err2 != nil {
@@ -129,8 +131,8 @@ func (h *HTTP[T]) deliver(ctx context.Context, b *Batch[T], events []Event[T], w
 		return 0, err
 	}
 	err = h.send(ctx, req, part)
-	var se *StatusError
-	if errors.As(err, &se) && se.Status == http.StatusRequestEntityTooLarge && len(events) > 1 {
+	se, isStatus := errwalk.As[*StatusError](errwalk.Tree(err)) // err may hold a user's transport's error
+	if isStatus && se != nil && se.Status == http.StatusRequestEntityTooLarge && len(events) > 1 {
 		h.log.LogAttrs(ctx, slog.LevelDebug, "dispatcher: receiver answered 413, splitting",
 			slog.String("batch", b.ID), slog.Int("events", len(events)), slog.Int("bytes", len(req.ev.Body)))
 		return h.deliverHalves(ctx, b, events)

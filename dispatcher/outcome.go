@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/walbatch/walbatch/internal/errwalk"
 )
 
 // noReason stands for the cause of an outcome made without one
@@ -120,27 +122,60 @@ func reason(err error) string {
 	return noReason
 }
 
-// IsPermanent reports whether err (or anything it wraps) is a *PermanentError.
+// safeReason is reason(err), or a note saying err's Error panicked (a typed
+// nil pointer of a type whose Error method reads its fields).
+func safeReason(err error) string {
+	if err == nil {
+		return noReason
+	}
+	if msg, _ := message(err); msg != "" {
+		return msg
+	}
+	return noReason
+}
+
+// message returns err.Error(), or a note saying it panicked and false.
+func message(err error) (msg string, ok bool) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			msg, ok = fmt.Sprintf("(%T: Error panicked: %v)", err, rec), false
+		}
+	}()
+	return err.Error(), true
+}
+
+// The functions below read an error that may come from a sink, a user's
+// callback or a remote peer, so they do not trust it: each looks at most
+// 64 errors of err's tree, in the order errors.As visits them (err first,
+// then depth first), calling each Unwrap method once. Past 64 (an Unwrap
+// cycle, or a tree that large) they stop looking, and an Unwrap or As
+// method that panics counts as having found nothing; they always return,
+// and never panic. For any error with fewer than 64 errors in its tree
+// and no method that panics, they answer as errors.As does.
+
+// IsPermanent reports whether err (or anything it wraps, among the first
+// 64 errors of its tree) is a *PermanentError.
 func IsPermanent(err error) bool {
-	var p *PermanentError
-	return errors.As(err, &p)
+	_, ok := errwalk.As[*PermanentError](errwalk.Tree(err))
+	return ok
 }
 
 // RetryAfter returns the delay the sink asked for, if err carries a positive
-// one.
+// one: the first *RetryableError among the first 64 errors of err's tree.
 func RetryAfter(err error) (time.Duration, bool) {
-	var r *RetryableError
-	if errors.As(err, &r) && r != nil && r.After > 0 {
+	r, ok := errwalk.As[*RetryableError](errwalk.Tree(err))
+	if ok && r != nil && r.After > 0 {
 		return r.After, true
 	}
 	return 0, false
 }
 
 // Delivered returns how many leading events of the batch were delivered when
-// err is a *PartialError, clamped to [0, total].
+// err is a *PartialError (the first among the first 64 errors of its tree),
+// clamped to [0, total].
 func Delivered(err error, total int) (int, bool) {
-	var p *PartialError
-	if !errors.As(err, &p) {
+	p, ok := errwalk.As[*PartialError](errwalk.Tree(err))
+	if !ok {
 		return 0, false
 	}
 	if p == nil {

@@ -3,6 +3,8 @@ package dispatcher
 import (
 	"errors"
 	"fmt"
+
+	"github.com/walbatch/walbatch/internal/errwalk"
 )
 
 // EventErrors reports one outcome per event of the dispatched batch, in the
@@ -77,10 +79,12 @@ var errNoOutcome = errors.New("dispatcher: no outcome reported for this event")
 // *EventErrors: a new slice of exactly n entries (n below 0 reads as 0),
 // Errs[i] for each event the dispatcher reported on and a retryable "no
 // outcome reported" error for each it left out (all of them for a nil
-// *EventErrors). It returns nil, false for any other err.
+// *EventErrors). It returns nil, false for any other err. Like
+// IsPermanent, it looks at most 64 errors of err's tree, always returns
+// and never panics; it reads no entry of Errs.
 func EventOutcomes(err error, n int) ([]error, bool) {
-	var e *EventErrors
-	if !errors.As(err, &e) {
+	e, ok := errwalk.As[*EventErrors](errwalk.Tree(err))
+	if !ok {
 		return nil, false
 	}
 	n = max(n, 0)
@@ -93,15 +97,4 @@ func EventOutcomes(err error, n int) ([]error, bool) {
 		out[i] = errNoOutcome
 	}
 	return out, true
-}
-
-// safeReason is reason(err), or a note saying err's Error panicked (a typed
-// nil pointer of a type whose Error method reads its fields).
-func safeReason(err error) (s string) {
-	defer func() {
-		if rec := recover(); rec != nil {
-			s = fmt.Sprintf("(%T: Error panicked: %v)", err, rec)
-		}
-	}()
-	return reason(err)
 }

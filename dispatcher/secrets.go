@@ -2,7 +2,6 @@ package dispatcher
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/walbatch/walbatch/internal/errwalk"
 	"github.com/walbatch/walbatch/internal/redact"
 )
 
@@ -104,6 +104,11 @@ func (r *redactor) String(s string) string {
 // original (whose message holds the secret). A *url.Error keeps its shape with
 // its URL redacted; one deeper in the chain has its URL redacted in the
 // message.
+//
+// err may come from a user's event factory or transport: its tree is read
+// as IsPermanent reads it (at most 64 errors, each Unwrap called once),
+// and an err whose Error panics gives a redacted error saying so, so that
+// what Error returns can always be read.
 func (r *redactor) Error(err error) error {
 	if err == nil {
 		return nil
@@ -111,26 +116,37 @@ func (r *redactor) Error(err error) error {
 	if ue, ok := err.(*url.Error); ok {
 		return &url.Error{Op: ue.Op, URL: redact.URL(ue.URL), Err: r.Error(ue.Err)}
 	}
-	msg := err.Error()
+	msg, ok := message(err)
 	clean := r.String(msg)
-	var ue *url.Error
-	if errors.As(err, &ue) && ue != nil {
+	nodes := errwalk.Tree(err)
+	if ue, found := errwalk.As[*url.Error](nodes); found && ue != nil {
 		safe := redact.URL(ue.URL)
 		clean = strings.ReplaceAll(clean, strconv.Quote(ue.URL), strconv.Quote(safe))
 		clean = strings.ReplaceAll(clean, ue.URL, safe)
 	}
-	if clean == msg {
+	if ok && clean == msg {
 		return err
 	}
 	re := &redactedError{msg: clean}
 	for _, s := range []error{context.Canceled, context.DeadlineExceeded, io.EOF, io.ErrUnexpectedEOF, net.ErrClosed, ErrBodyTooLarge} {
-		if errors.Is(err, s) {
+		if errwalk.Is(nodes, s) {
 			re.is = append(re.is, s)
 		}
 	}
-	var te interface{ Timeout() bool }
-	re.timeout = errors.As(err, &te) && te.Timeout()
+	if te, found := errwalk.As[interface{ Timeout() bool }](nodes); found {
+		re.timeout = timesOut(te)
+	}
 	return re
+}
+
+// timesOut is te.Timeout(), false when it panics.
+func timesOut(te interface{ Timeout() bool }) (yes bool) {
+	defer func() {
+		if recover() != nil {
+			yes = false
+		}
+	}()
+	return te.Timeout()
 }
 
 type redactedError struct {

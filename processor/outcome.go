@@ -8,17 +8,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/internal/errwalk"
 )
 
 // maxReasonBytes bounds a message of the dispatcher's as the processor
 // keeps it (a batch's LastError, a dead letter's reason, a log line): a
 // longer one is cut at a rune boundary and says how long it was.
 const maxReasonBytes = 1024
-
-// maxChain bounds the errors of an error's tree the processor reads: an
-// Unwrap cycle (errors.Is and errors.As loop forever on one) or a huge
-// tree ends the walk there.
-const maxChain = 64
 
 // boundReason is s as valid UTF-8, cut to about maxReasonBytes.
 func boundReason(s string) string {
@@ -74,67 +70,12 @@ type attemptError struct {
 func (e *attemptError) Error() string { return e.v.msg }
 func (e *attemptError) Unwrap() error { return e.cause }
 
-// chain returns the errors of err's tree in the order errors.Is and
-// errors.As visit them (pre-order, depth first), at most maxChain of
-// them, calling each Unwrap method once.
-func chain(err error) []error {
-	var out []error
-	var walk func(e error)
-	walk = func(e error) {
-		for e != nil && len(out) < maxChain {
-			out = append(out, e)
-			switch u := e.(type) {
-			case interface{ Unwrap() error }:
-				e = u.Unwrap()
-			case interface{ Unwrap() []error }:
-				for _, c := range u.Unwrap() {
-					walk(c)
-				}
-				return
-			default:
-				return
-			}
-		}
-	}
-	walk(err)
-	return out
-}
-
-// asOnce is one step of errors.As over a node: it sets *target and *found
-// when e is a P or its As method says so, unless found already.
-func asOnce[P any](e error, target *P, found *bool) {
-	if *found {
-		return
-	}
-	if p, ok := e.(P); ok {
-		*target, *found = p, true
-		return
-	}
-	if x, ok := e.(interface{ As(any) bool }); ok && x.As(target) {
-		*found = true
-	}
-}
-
-// isOnce is one step of errors.Is over a node (targets are comparable
-// values of this package's or the standard library's).
-func isOnce(e, target error, found *bool) {
-	if *found {
-		return
-	}
-	if e == target {
-		*found = true
-		return
-	}
-	if x, ok := e.(interface{ Is(error) bool }); ok && x.Is(target) {
-		*found = true
-	}
-}
-
 // readVerdict reads err, the outcome of a dispatch of n events, once: its
-// message, and one bounded walk of its tree for what IsPermanent,
-// RetryAfter, Delivered and EventOutcomes look for. When any of that
-// panics (a typed nil pointer of a user's error type, say), the verdict is
-// a retryable failure saying so. It runs on the dispatch goroutine.
+// message, and one walk of its tree (errwalk.Tree: at most 64 errors, each
+// Unwrap called once) for what IsPermanent, RetryAfter, Delivered and
+// EventOutcomes look for. When reading the message panics (a typed nil
+// pointer of a user's error type, say), the verdict is a retryable failure
+// saying so. It runs on the dispatch goroutine.
 func readVerdict(err error, n int) (v verdict) {
 	if err == nil {
 		return verdict{}
@@ -145,22 +86,13 @@ func readVerdict(err error, n int) (v verdict) {
 		}
 	}()
 	v.msg = boundReason(err.Error())
-	var (
-		perm                      *dispatcher.PermanentError
-		retry                     *dispatcher.RetryableError
-		part                      *dispatcher.PartialError
-		ev                        *dispatcher.EventErrors
-		fPerm, fRetry, fPart, fEv bool
-	)
-	for _, e := range chain(err) {
-		asOnce(e, &perm, &fPerm)
-		asOnce(e, &retry, &fRetry)
-		asOnce(e, &part, &fPart)
-		asOnce(e, &ev, &fEv)
-		isOnce(e, ErrDispatcherPanicked, &v.panicked)
-		isOnce(e, context.DeadlineExceeded, &v.timeout)
-	}
-	v.permanent = fPerm
+	nodes := errwalk.Tree(err)
+	_, v.permanent = errwalk.As[*dispatcher.PermanentError](nodes)
+	retry, fRetry := errwalk.As[*dispatcher.RetryableError](nodes)
+	part, fPart := errwalk.As[*dispatcher.PartialError](nodes)
+	ev, fEv := errwalk.As[*dispatcher.EventErrors](nodes)
+	v.panicked = errwalk.Is(nodes, ErrDispatcherPanicked)
+	v.timeout = errwalk.Is(nodes, context.DeadlineExceeded)
 	if fRetry && retry != nil && retry.After > 0 {
 		v.after = retry.After
 	}
@@ -193,14 +125,9 @@ func readEvent(err error) (out eventOutcome) {
 		}
 	}()
 	out = eventOutcome{failed: true, reason: boundReason(err.Error())}
-	var perm *dispatcher.PermanentError
-	var retry *dispatcher.RetryableError
-	var fPerm, fRetry bool
-	for _, e := range chain(err) {
-		asOnce(e, &perm, &fPerm)
-		asOnce(e, &retry, &fRetry)
-	}
-	out.permanent = fPerm
+	nodes := errwalk.Tree(err)
+	_, out.permanent = errwalk.As[*dispatcher.PermanentError](nodes)
+	retry, fRetry := errwalk.As[*dispatcher.RetryableError](nodes)
 	if fRetry && retry != nil && retry.After > 0 {
 		out.after = retry.After
 	}

@@ -1,13 +1,13 @@
 package kafka
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/internal/errwalk"
 )
 
 // IsPermanent reports whether a record's produce error is one that
@@ -25,9 +25,14 @@ import (
 // kgo.ErrMaxBuffered, kgo.ErrAborting, kgo.ErrClientClosed), an ended
 // context, and any error the sink does not know. A nil err is not
 // permanent.
+//
+// Like dispatcher.IsPermanent, it looks for the *kerr.Error among the
+// first 64 errors of err's tree only (in errors.As order, each Unwrap
+// called once), and an Unwrap or As method that panics counts as not
+// finding one: it always returns, and never panics.
 func IsPermanent(err error) bool {
-	var ke *kerr.Error
-	if !errors.As(err, &ke) || ke == nil {
+	ke, ok := errwalk.As[*kerr.Error](errwalk.Tree(err))
+	if !ok || ke == nil {
 		return false
 	}
 	return !ke.Retriable && !sessionCodes[ke.Code]

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/walbatch/walbatch/dispatcher"
+	"github.com/walbatch/walbatch/internal/errwalk"
 )
 
 // ErrInvalidOption is returned by New when an argument or an option is
@@ -75,19 +76,32 @@ func outcome(err error) error {
 // that is not ready, a stream offline, too many requests, a message ID
 // still in process, full storage or account limits (space can be freed),
 // and anything not known to be permanent.
+//
+// err may hold the error of the user's body function (WithBody): its tree
+// is walked once, at most 64 errors of it (internal/errwalk), so an
+// Unwrap cycle or a method that panics there cannot hang or crash the
+// dispatch.
 func permanent(err error) bool {
-	switch {
-	case errors.Is(err, ErrPermission), errors.Is(err, ErrSubject), errors.Is(err, ErrHeader), errors.Is(err, ErrBody):
-		return true
-	case errors.Is(err, nats.ErrMaxPayload), errors.Is(err, nats.ErrPermissionViolation),
-		errors.Is(err, nats.ErrBadSubject), errors.Is(err, nats.ErrInvalidMsg),
-		errors.Is(err, nats.ErrHeadersNotSupported), errors.Is(err, nats.ErrBadHeaderMsg):
-		return true
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	nodes := errwalk.Tree(err)
+	is := func(targets ...error) bool {
+		for _, t := range targets {
+			if errwalk.Is(nodes, t) {
+				return true
+			}
+		}
 		return false
 	}
-	var api *jetstream.APIError
-	if !errors.As(err, &api) || api == nil {
+	switch {
+	case is(ErrPermission, ErrSubject, ErrHeader, ErrBody):
+		return true
+	case is(nats.ErrMaxPayload, nats.ErrPermissionViolation, nats.ErrBadSubject, nats.ErrInvalidMsg,
+		nats.ErrHeadersNotSupported, nats.ErrBadHeaderMsg):
+		return true
+	case is(context.Canceled, context.DeadlineExceeded):
+		return false
+	}
+	api, ok := errwalk.As[*jetstream.APIError](nodes)
+	if !ok || api == nil {
 		return false
 	}
 	switch api.ErrorCode {
