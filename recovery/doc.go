@@ -48,12 +48,19 @@
 //   - the meta bucket and format version (store.ErrNotWAL, store.ErrVersion);
 //   - every stream has its events, batches, dead and done buckets, its ID
 //     and a state record that decodes;
-//   - every event's envelope decodes and its CRC32C holds;
+//   - every event's record decodes and its CRC32C holds (in a format 2
+//     file, each record of a run, and the run's header: one that fails is
+//     one problem for the value);
 //   - every batch record decodes, names its own key, has a range that is
 //     not empty or reversed, does not overlap another, points at existing
-//     events, and its count and bytes are what its range holds;
+//     events, and its count and bytes are what it holds (its range less
+//     its holes); each of its holes is held by a value;
 //   - every event at or below SealedThrough lies in exactly one batch, and
-//     no batch reaches above it;
+//     no batch reaches above it. In a format 2 file only live events are
+//     counted and checked (pending, or held by a batch: see
+//     format.Live): the other events of a run whose value stays, which
+//     left the stream, are not, and a value that holds no live event at
+//     or below SealedThrough is a stray;
 //   - the counters match a scan: pending and in-flight counts and bytes,
 //     in-flight batches, dead count and bytes, completion records, the
 //     oldest time (the first event's, or a requeued event's when older: an
@@ -85,14 +92,20 @@
 //   - missing buckets are created; a lost stream ID is taken back from the
 //     event IDs (or, with no readable event, made anew);
 //   - events whose envelope fails to decode move to the dead letters, whole,
-//     with reason "corrupt: ..." (and their batch ID when in flight);
+//     with reason "corrupt: ..." (and their batch ID when in flight); in a
+//     format 2 file a run is never rewritten as if it held one event: one
+//     whose header fails moves whole, as one dead letter; one with corrupt
+//     records is split, each of them moving to the dead letters alone and
+//     the others staying, re-encoded as runs under their own sequence
+//     numbers with their IDs;
 //   - batch records that do not decode, overlap an earlier batch, or point
 //     at no event are dropped, and their events become pending; the other
 //     batches keep their IDs and attempts and are narrowed to the events
-//     they hold (and to SealedThrough);
+//     they hold (and to SealedThrough), holes no value holds dropped;
 //   - events sealed but in no batch become pending: after the last batch by
 //     lowering SealedThrough, between batches by moving them to the end of
-//     the stream as Requeue does (same ID, time, key and payload);
+//     the stream as Requeue does (same ID, time, key and payload; in a
+//     format 2 file a stray value moves whole);
 //   - dead letters that do not decode are kept whole inside a new one
 //     marked corrupt; those whose event fails its checksum get a reason
 //     starting with "corrupt";

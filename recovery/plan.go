@@ -96,6 +96,7 @@ func Plan(l *wal.Log, opts *PlanOptions) (*Recovery, error) {
 		o.Now = time.Now()
 	}
 	dry := o.DryRun || l.Store().ReadOnly()
+	runs := l.Store().Info().Version >= 2
 	names := o.Streams
 	if len(names) == 0 {
 		names = l.Streams()
@@ -116,13 +117,13 @@ func Plan(l *wal.Log, opts *PlanOptions) (*Recovery, error) {
 		if dry {
 			err = storetx.View(l.Store(), func(tx *bolt.Tx) error {
 				st := format.StreamState(s)
-				sr, _ = planStream(tx, s, &st, "would fix: ")
+				sr, _ = planStream(tx, s, &st, "would fix: ", runs)
 				return nil
 			})
 		} else {
 			err = format.RewriteStream(s, func(tx *bolt.Tx, st *format.State) error {
 				var fixes []batchFix
-				sr, fixes = planStream(tx, s, st, "")
+				sr, fixes = planStream(tx, s, st, "", runs)
 				if len(sr.Repaired) == 0 {
 					return errNoChange
 				}

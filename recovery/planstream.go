@@ -44,8 +44,9 @@ func applyFixes(tx *bolt.Tx, s *wal.Stream, fixes []batchFix) error {
 
 // planStream reads what Plan reads (see Plan) and updates st with the
 // fixes it can prove; the batch records to change are returned. Each fix
-// is listed in Repaired with prefix.
-func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string) (StreamRecovery, []batchFix) {
+// is listed in Repaired with prefix. runs is whether the file may hold
+// runs (format version 2 or later).
+func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string, runs bool) (StreamRecovery, []batchFix) {
 	name := s.Name()
 	sr := StreamRecovery{Stream: name}
 	ps := &problems{}
@@ -59,7 +60,9 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string) (St
 		return sr, nil
 	}
 	var fixes []batchFix
-	scanned := format.ScanBatches(s.UID(), rs.Batches, rs.Events)
+	var counted []*format.Batch // as fixed
+	ev := format.Events{Bucket: rs.Events, UID: s.UID(), Runs: runs, Last: max(st.NextSeq, 1) - 1}
+	scanned := format.ScanBatches(ev, rs.Batches)
 	for _, bs := range scanned.Scans {
 		seq := bs.Seq
 		switch {
@@ -91,12 +94,17 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string) (St
 			fixes = append(fixes, batchFix{seq: seq})
 			continue
 		}
-		if !bs.Tight() || !bs.Agrees() {
+		if !bs.Tight() || !bs.Agrees() || !bs.HolesHeld() {
 			fixed("batch %s: range [%d, %d] %d events %d bytes -> [%d, %d] %d events %d bytes",
 				b.ID, b.First, b.Last, b.Count, b.Bytes, h.First, h.Last, h.Count, h.Bytes)
-			b.First, b.Last, b.Count, b.Bytes = h.First, h.Last, h.Count, h.Bytes
+			if !bs.HolesHeld() {
+				fixed("batch %s: holes %v -> %v (a hole is kept only while a value holds it)", b.ID, b.Holes, h.Holes)
+			}
+			b.First, b.Last, b.Count, b.Bytes, b.Holes = h.First, h.Last, h.Count, h.Bytes, h.Holes
+			(&b).ClipHoles()
 			fixes = append(fixes, batchFix{seq: seq, b: &b})
 		}
+		counted = append(counted, &b)
 		sr.Redispatch = append(sr.Redispatch, wal.Batch(b))
 	}
 	set := func(field string, p *uint64, v uint64) {
@@ -114,19 +122,32 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string) (St
 		seq, _ := format.ParseSeqKey(k)
 		return seq
 	}
-	if next := max(lastKey(rs.Events), lastKey(rs.Dead), st.SealedThrough) + 1; st.NextSeq < next {
+	lastEvent := lastKey(rs.Events)
+	if runs {
+		// The last value may hold events after its key.
+		c := rs.Events.Cursor()
+		if k, v := c.Last(); v != nil {
+			if seq, ok := format.ParseSeqKey(k); ok {
+				val := format.ParseValue(s.UID(), seq, v, true, 0)
+				lastEvent = val.Last()
+			}
+		}
+	}
+	if next := max(lastEvent, lastKey(rs.Dead), st.SealedThrough) + 1; st.NextSeq < next {
 		set("NextSeq", &st.NextSeq, next)
 	}
 	if next := max(lastKey(rs.Batches), lastKey(rs.Done)) + 1; st.NextBatch < next {
 		set("NextBatch", &st.NextBatch, next)
 	}
-	if runs, err := format.DecodeRequeuedRuns(rs.Requeued); err != nil {
+	if requeued, err := format.DecodeRequeuedRuns(rs.Requeued); err != nil {
 		ps.add(KindCounter, name, 0, "%v (OldestNanos not checked)", err)
-	} else if oldest := format.OldestTime(rs.Events, runs); st.OldestNanos != oldest {
+	} else if oldest, _ := format.NewLive(st.SealedThrough, counted).OldestLive(ev.Cursor(), requeued); st.OldestNanos != oldest {
 		fixed("OldestNanos %d -> %d", st.OldestNanos, oldest)
 		st.OldestNanos = oldest
 	}
-	if k, _ := rs.Events.Cursor().Seek(format.SeqKey(st.SealedThrough + 1)); k == nil {
+	// A key that is not an event's counts as an event here, as it does
+	// for package wal's reads of the range.
+	if cur := ev.Cursor(); !cur.Seek(st.SealedThrough+1) && cur.Err() == nil {
 		set("PendingCount", &st.PendingCount, 0)
 		set("PendingBytes", &st.PendingBytes, 0)
 	} else if st.PendingCount == 0 {

@@ -138,7 +138,8 @@ func Repair(path string, opts *RepairOptions) (*RepairReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("recovery: repair %s: %w", path, err)
 	}
-	err = storetx.Update(db, func(tx *bolt.Tx) error { return repairStreams(tx, rep, o.Now) })
+	runs := db.Info().Version >= 2
+	err = storetx.Update(db, func(tx *bolt.Tx) error { return repairStreams(tx, rep, o.Now, runs) })
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}

@@ -16,21 +16,24 @@ type analysis struct {
 	rs      format.RawStream
 	uid     [8]byte
 	uidOK   bool
+	runs    bool          // the file may hold runs (format 2)
+	events  format.Events // the events bucket as the scan read it
 	stateOK bool
 	missing []string        // sub-buckets
 	batches []*format.Batch // counted batches, seal order, ranges ascending
 	bad     []uint64        // keys of batch records dropped: undecodable, overlapping, dangling
 	badKeys [][]byte        // batch keys that are not 8 bytes
-	strays  []uint64        // decodable events sealed but in no counted batch
+	strays  [][2]uint64     // ranges of events in stray values: sealed, in no counted batch
 	deadBad []uint64        // dead letters that do not decode
 	deadRot []uint64        // dead letters whose record fails its checksum, reason not "corrupt"
 	deadSum []uint64        // dead letters whose reason, batch, attempts or time fail their checksum
 	doneBad [][]byte        // keys of completion records that do not decode or fail their checksum
 }
 
-// analyze scans one stream in tx and reports what is wrong to ps.
-func analyze(rs format.RawStream, ps *problems) *analysis {
-	a := &analysis{name: rs.Name, rs: rs}
+// analyze scans one stream in tx and reports what is wrong to ps. runs is
+// whether the file may hold runs (format version 2 or later).
+func analyze(rs format.RawStream, ps *problems, runs bool) *analysis {
+	a := &analysis{name: rs.Name, rs: rs, runs: runs}
 	n := rs.Name
 	if a.uidOK = len(rs.UID) == 8; a.uidOK {
 		copy(a.uid[:], rs.UID)
@@ -45,7 +48,8 @@ func analyze(rs format.RawStream, ps *problems) *analysis {
 	} else {
 		ps.add(KindBucket, n, 0, "stream ID missing or malformed (%d bytes)", len(rs.UID))
 	}
-	a.Scan = format.ScanStream(rs, a.uid, format.ScanOptions{})
+	a.Scan = format.ScanStream(rs, a.uid, format.ScanOptions{Runs: runs})
+	a.events = format.Events{Bucket: rs.Events, UID: a.uid, Runs: runs, Last: a.Counted.NextSeq - 1}
 	a.stateOK = a.StateErr == nil
 	if rs.State == nil {
 		ps.add(KindState, n, 0, "state record missing")
@@ -109,9 +113,7 @@ func (a *analysis) note(f format.Finding) {
 		f.Flaw == format.FlawOverlaps || f.Flaw == format.FlawHoldsNone):
 		a.bad = append(a.bad, f.Seq)
 	case f.Flaw == format.FlawStrays:
-		for seq := f.First; seq <= f.Last; seq++ {
-			a.strays = append(a.strays, seq)
-		}
+		a.strays = append(a.strays, [2]uint64{f.First, f.Last})
 	case f.Part == format.PartDead && f.Flaw == format.FlawUndecodable:
 		a.deadBad = append(a.deadBad, f.Seq)
 	case f.Flaw == format.FlawRotten:
@@ -137,7 +139,9 @@ func (a *analysis) recoverUID() (uid [8]byte, found bool) {
 
 // carriedUID returns the stream ID the first readable event or dead letter
 // carries (an event ID is the stream ID followed by the sequence number of
-// the event's first append); false if none is readable.
+// the event's first append); false if none is readable. A run's record
+// carries it only when its ID is stored (a requeued event): the others
+// are checked under the stream's ID, which is what is in question.
 func (a *analysis) carriedUID() (uid [8]byte, found bool) {
 	for _, b := range []*bolt.Bucket{a.rs.Events, a.rs.Dead} {
 		if b == nil {
@@ -152,6 +156,14 @@ func (a *analysis) carriedUID() (uid [8]byte, found bool) {
 					continue
 				}
 				v = d.Record
+			} else if val := format.ParseValue(a.uid, seq, v, a.runs, 0); val.IsRun() {
+				for i := range val.Len() {
+					if r, err := val.Event(i); err == nil && val.IsRequeued(i) {
+						copy(uid[:], r.ID[:8])
+						return uid, true
+					}
+				}
+				continue
 			}
 			if r, err := format.DecodeRecord(seq, v); err == nil {
 				copy(uid[:], r.ID[:8])

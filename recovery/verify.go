@@ -92,6 +92,7 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 			return r, nil
 		}
 	}
+	runs := db.Info().Version >= 2
 	err := storetx.View(db, func(tx *bolt.Tx) error {
 		if pages {
 			for err := range tx.Check() {
@@ -104,7 +105,7 @@ func verifyDB(db *store.DB, o VerifyOptions, pages bool) (*Report, error) {
 			return err
 		}
 		for _, rs := range streams {
-			a := analyze(rs, ps)
+			a := analyze(rs, ps, runs)
 			r.Streams = append(r.Streams, StreamCheck{Stream: rs.Name, Stored: a.Stored, Counted: a.Counted, Events: a.Events})
 		}
 		return nil

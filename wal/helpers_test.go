@@ -107,7 +107,7 @@ func scanStream(tx *bolt.Tx, s *Stream) (format.State, error) {
 	if !ok || rs.Events == nil || rs.Batches == nil || rs.Dead == nil || rs.Done == nil {
 		return format.State{}, fmt.Errorf("stream buckets missing")
 	}
-	sc := format.ScanStream(rs, s.uid, format.ScanOptions{IDs: true})
+	sc := format.ScanStream(rs, s.uid, format.ScanOptions{IDs: true, Runs: s.l.runs})
 	switch {
 	case sc.StateErr != nil:
 		return sc.Stored, sc.StateErr

@@ -145,25 +145,31 @@ func (e *EventCursor) bad(k []byte) bool {
 	return false
 }
 
-// load reads the value v under key at, where the bbolt cursor stands. Only a
-// value that is neither an envelope nor a sound run needs its span, the
-// distance to the next key; the cursor is put back after looking.
+// load reads the value v under key at, where the bbolt cursor stands.
 func (e *EventCursor) load(at uint64, v []byte) {
-	e.val = ParseValue(e.uid, at, v, e.runs, 0)
-	if !e.runs || (e.val.isRun && e.val.err == nil) || (len(v) > 0 && (v[0] == envArray || v[0] == envArrayHeaders)) {
-		return
+	e.val = readValue(e.c, e.uid, at, v, e.runs, e.last)
+}
+
+// readValue reads the value v under key at, where c stands, in the events
+// bucket of the stream with uid uid and last sequence number last. Only a
+// value that is neither an envelope nor a sound run needs its span, the
+// distance to the next key; c is put back after looking.
+func readValue(c *bolt.Cursor, uid [8]byte, at uint64, v []byte, runs bool, last uint64) Value {
+	val := ParseValue(uid, at, v, runs, 0)
+	if !runs || (val.isRun && val.err == nil) || (len(v) > 0 && (v[0] == envArray || v[0] == envArrayHeaders)) {
+		return val
 	}
 	span := uint64(1)
-	if e.last >= at {
-		span = e.last - at + 1
+	if last >= at {
+		span = last - at + 1
 	}
-	if nk, _ := e.c.Next(); nk != nil {
+	if nk, _ := c.Next(); nk != nil {
 		if n, ok := ParseSeqKey(nk); ok && n > at {
 			span = n - at
 		}
 	}
-	e.c.Seek(SeqKey(at))
-	e.val = ParseValue(e.uid, at, v, e.runs, span)
+	c.Seek(SeqKey(at))
+	return ParseValue(uid, at, v, runs, span)
 }
 
 // Held returns the parts of [first, last] that values hold, ascending: the

@@ -14,7 +14,8 @@ type Finding struct {
 	// Key is the key as stored, for FlawNested and FlawBadKey.
 	Key []byte
 	// First and Last are, for FlawStrays, the first and last of the
-	// events: every sequence number between them is one of them.
+	// events: every sequence number between them is one of them (in a
+	// format 2 file, the stray values hold all of them).
 	First, Last uint64
 	Msg         string
 }
@@ -51,8 +52,8 @@ const (
 	FlawNotTight         // a counted batch whose First or Last is not an event
 	FlawDisagrees        // a counted batch whose count or bytes are not what its range holds
 	FlawPastSealed       // a counted batch whose range ends above SealedThrough
-	FlawCorrupt          // an event whose envelope does not decode (checksum)
-	FlawStrays           // events at or below SealedThrough in no counted batch
+	FlawCorrupt          // an event whose record does not decode (checksum), or a run whose header fails (one for the value)
+	FlawStrays           // events at or below SealedThrough in no counted batch (in format 2: values holding no live event)
 	FlawRunEmpty         // a stored requeued run that holds no event
 	FlawNotRequeued      // an event in a requeued run that was not requeued
 	FlawRunOlder         // an event in a requeued run older than the one before it
@@ -63,6 +64,7 @@ const (
 	FlawFieldSum         // a dead letter whose reason, batch, attempts or time fail their checksum
 	FlawRotten           // a dead letter whose envelope fails, its reason not starting with "corrupt"
 	FlawCounter          // a counter that disagrees with the scan
+	FlawHoleNotHeld      // a counted batch with a hole no value holds (all of it)
 )
 
 // RunFlaw reports whether f is about the requeued runs: the stored ones

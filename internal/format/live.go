@@ -23,9 +23,11 @@ func NewLive(sealed uint64, batches []*Batch) *Live {
 
 // Has reports whether event seq is live.
 func (l *Live) Has(seq uint64) bool {
-	if seq > l.sealed {
-		return true
-	}
+	return seq > l.sealed || l.inBatch(seq)
+}
+
+// inBatch reports whether an in-flight batch holds event seq.
+func (l *Live) inBatch(seq uint64) bool {
 	i := sort.Search(len(l.batches), func(i int) bool { return l.batches[i].Last >= seq })
 	return i < len(l.batches) && l.batches[i].Holds(seq)
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/walbatch/walbatch/store"
 )
 
@@ -52,34 +50,4 @@ func EncodeRequeuedRuns(runs []RequeuedRun) []byte {
 		b = binary.BigEndian.AppendUint64(b, r.Last)
 	}
 	return b
-}
-
-// OldestTime returns the enqueue time of the oldest event in events given
-// the stream's requeued runs: the earliest of the first event's time and
-// the time of the first event left in each run; 0 when events is empty.
-// This is what the OldestNanos counter holds.
-func OldestTime(events *bolt.Bucket, runs []RequeuedRun) int64 {
-	t, _ := OldestWithRuns(events, runs)
-	return t
-}
-
-// OldestWithRuns is OldestTime, and also returns the runs that still hold
-// an event.
-func OldestWithRuns(events *bolt.Bucket, runs []RequeuedRun) (int64, []RequeuedRun) {
-	c := events.Cursor()
-	_, v := c.First()
-	if v == nil {
-		return 0, nil
-	}
-	oldest := RecordTime(v)
-	kept := runs[:0:0]
-	for _, r := range runs {
-		k, v := c.Seek(SeqKey(r.First))
-		if seq, ok := ParseSeqKey(k); !ok || seq > r.Last {
-			continue
-		}
-		kept = append(kept, r)
-		oldest = min(oldest, RecordTime(v))
-	}
-	return oldest, kept
 }

@@ -30,7 +30,8 @@ type Scan struct {
 	// stored ones raised above every key; the completed totals and
 	// Created are the stored ones (a scan cannot know them).
 	Counted State
-	// Events is the number of events (8-byte keys holding a value).
+	// Events is the number of events values hold (8-byte keys holding a
+	// value; in a format 2 file a run holds many), live or not.
 	Events int64
 	// RunsWrong is set when the stored requeued runs do not decode or do
 	// not hold exactly the requeued events in enqueue-time order;
@@ -40,6 +41,8 @@ type Scan struct {
 	Requeued  []RequeuedRun
 
 	uid                        [8]byte
+	events                     Events
+	live                       *Live // by the counted batches and SealedThrough
 	maxEvent, maxDead, maxDone uint64
 }
 
@@ -49,6 +52,10 @@ type ScanOptions struct {
 	// the stream's (uid) and that no other event or dead letter holds it.
 	// It costs memory for every ID.
 	IDs bool
+	// Runs is whether the file may hold runs of events in one value
+	// (format version 2 or later; see Value). In a format 1 file every
+	// value is one event.
+	Runs bool
 }
 
 // ScanStream walks every key of the stream rs in its transaction (which
@@ -57,18 +64,29 @@ type ScanOptions struct {
 // is the one ScanOptions.IDs checks against. Its cost grows with the
 // stream: every event, dead letter and completion record is read and
 // checked once, the events in counted batches twice (see ScanBatches).
+//
+// What it counts and checks are the events of format.Live: pending ones
+// and those in counted batches. An event a value holds that is not live
+// is garbage (in a format 2 file, an event that left while other events
+// of its value stay) and is neither counted nor checked, unless no event
+// of its value is live and the value lies at or below SealedThrough: that
+// value is a stray, damage, and its events are checked and reported as
+// strays. In a format 1 file every value is one event, so every event
+// that is not live is a stray.
 func ScanStream(rs RawStream, uid [8]byte, opts ScanOptions) *Scan {
 	sc := &Scan{uid: uid}
 	sc.Stored, sc.StateErr = DecodeState(rs.State)
 	sc.Runs, sc.RunsErr = DecodeRequeuedRuns(rs.Requeued)
 	sc.RunsWrong = sc.RunsErr != nil
-	sc.Batches = ScanBatches(uid, rs.Batches, rs.Events)
+	sc.events = Events{Bucket: rs.Events, UID: uid, Runs: opts.Runs, Last: max(sc.Stored.NextSeq, 1) - 1}
+	sc.Batches = ScanBatches(sc.events, rs.Batches)
 	sc.Counted.SealedThrough = sc.Stored.SealedThrough
 	if sc.StateErr != nil {
 		for _, b := range sc.Batches.Counted {
 			sc.Counted.SealedThrough = max(sc.Counted.SealedThrough, b.Last)
 		}
 	}
+	sc.live = NewLive(sc.Counted.SealedThrough, sc.Batches.Counted)
 	for i := range sc.Batches.Scans {
 		sc.batchFindings(&sc.Batches.Scans[i])
 	}
@@ -77,11 +95,11 @@ func ScanStream(rs RawStream, uid [8]byte, opts ScanOptions) *Scan {
 		ids = idSet{}
 	}
 	if rs.Events != nil {
-		sc.walkEvents(rs.Events, ids)
+		sc.walkEvents(ids)
 	}
 	sc.checkCounted()
 	if rs.Dead != nil {
-		sc.walkDead(rs.Dead, rs.Events, ids)
+		sc.walkDead(rs.Dead, ids)
 	}
 	if rs.Done != nil {
 		sc.walkDone(rs.Done)
@@ -114,6 +132,10 @@ func (sc *Scan) batchFindings(bs *BatchScan) {
 		if !bs.Tight() {
 			f.Flaw = FlawNotTight
 			sc.add(f, "batch %d: range [%d, %d] points at missing events", bs.Seq, b.First, b.Last)
+		}
+		if !bs.HolesHeld() {
+			f.Flaw = FlawHoleNotHeld
+			sc.add(f, "batch %d: holes %v are not all held by a value (held: %v)", bs.Seq, b.Holes, bs.Held.Holes)
 		}
 	}
 }

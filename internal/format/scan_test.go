@@ -1,6 +1,7 @@
 package format
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -259,9 +260,9 @@ func TestHeldInListsKeysThatAreNotEvents(t *testing.T) {
 		require.NoError(t, f.rs.Events.Put(append(SeqKey(2), 0), []byte("x")))
 		_, err := f.rs.Events.CreateBucket(SeqKey(6))
 		require.NoError(t, err)
-		held = HeldIn(f.rs.Events, 2, 6)
+		held = HeldIn(Events{Bucket: f.rs.Events, UID: scanUID}, &Batch{First: 2, Last: 6})
 		putScanBatch(t, f.rs, Batch{Seq: 9, First: 6, Last: 6, Count: 1})
-		scanned = ScanBatches(scanUID, f.rs.Batches, f.rs.Events)
+		scanned = ScanBatches(Events{Bucket: f.rs.Events, UID: scanUID}, f.rs.Batches)
 	})
 	require.Equal(t, 4, held.Count)
 	require.Equal(t, [2]uint64{2, 5}, [2]uint64{held.First, held.Last})
@@ -273,3 +274,116 @@ func TestHeldInListsKeysThatAreNotEvents(t *testing.T) {
 	require.EqualValues(t, 3, scanned.Events)
 	require.EqualValues(t, 9, scanned.MaxSeq)
 }
+
+// runsStream writes a format 2 stream: run 1..6 in batch 2 [1, 6] with
+// hole [3, 4] (dead letters 3 and 4), run 7..10 in batch 3 [7, 8] (9 and
+// 10 garbage), run 11..15 pending; its counters right.
+func runsStream(t *testing.T, tx *bolt.Tx) RawStream {
+	t.Helper()
+	rs, err := CreateRawStream(tx, "s")
+	require.NoError(t, err)
+	require.NoError(t, rs.PutUID(scanUID))
+	for _, r := range [][2]uint64{{1, 6}, {7, 10}, {11, 15}} {
+		var evs []RunEvent
+		for seq := r[0]; seq <= r[1]; seq++ {
+			evs = append(evs, RunEvent{ID: EventID(scanUID, seq), Time: 1000 + int64(seq), Payload: []byte("abc")})
+		}
+		require.NoError(t, rs.Events.Put(SeqKey(r[0]), AppendRun(nil, scanUID, r[0], evs)))
+	}
+	putScanBatch(t, rs, Batch{Seq: 2, First: 1, Last: 6, Holes: []uint64{3, 4}, Count: 4, Bytes: 12})
+	putScanBatch(t, rs, Batch{Seq: 3, First: 7, Last: 8, Count: 2, Bytes: 6})
+	for _, seq := range []uint64{3, 4} {
+		d, err := EncodeDeadRecord(&DeadRecord{Record: scanEvent(seq, seq, 1000+int64(seq), "abc"), Reason: "400", At: 1})
+		require.NoError(t, err)
+		require.NoError(t, rs.Dead.Put(SeqKey(seq), d))
+	}
+	require.NoError(t, rs.PutState(State{NextSeq: 16, SealedThrough: 10, NextBatch: 4, PendingCount: 5, PendingBytes: 15,
+		InflightBatches: 2, InflightCount: 6, InflightBytes: 18, DeadCount: 2, DeadBytes: 6, OldestNanos: 1001}))
+	rs, _ = RawStreamOf(tx, "s")
+	return rs
+}
+
+// In a format 2 file a scan counts and checks the live events only: the
+// events of a run in a batch's holes or past its tightened Last are
+// garbage, and a dead letter under one of their keys is no damage. A run
+// whose header fails is one finding; a value with no live event at or
+// below SealedThrough is a stray; a hole no value holds is a finding.
+func TestScanRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(rs RawStream)
+		want   []Flaw
+		check  func(t *testing.T, sc *Scan)
+	}{
+		{"sound", nil, nil, func(t *testing.T, sc *Scan) {
+			require.Equal(t, sc.Stored, sc.Counted)
+			require.EqualValues(t, 15, sc.Events, "every event values hold, garbage included")
+			require.False(t, sc.AlsoEvent(3), "a dead-lettered event in a hole")
+			require.True(t, sc.AlsoEvent(5))
+			require.False(t, sc.AlsoEvent(9), "a delivered event past the batch's Last")
+			require.True(t, sc.AlsoEvent(12))
+		}},
+		{"a record in a hole fails", func(rs RawStream) {
+			v := append([]byte(nil), rs.Events.Get(SeqKey(1))...)
+			run, err := ParseRun(scanUID, 1, v)
+			require.NoError(t, err)
+			v[len(v)-run.end(5)+run.end(2)-1] ^= 1 // the crc of record 2: seq 3
+			require.NoError(t, rs.Events.Put(SeqKey(1), v))
+		}, nil, nil},
+		{"a record in flight fails", func(rs RawStream) {
+			v := append([]byte(nil), rs.Events.Get(SeqKey(1))...)
+			v[len(v)-1] ^= 1 // record 6's crc
+			require.NoError(t, rs.Events.Put(SeqKey(1), v))
+		}, []Flaw{FlawCorrupt, FlawDisagrees, FlawCounter}, func(t *testing.T, sc *Scan) {
+			require.EqualValues(t, 6, sc.Findings[0].Seq)
+			require.Equal(t, []HeldCorrupt{{6, sc.Batches.Scans[0].Held.Corrupt[0].Err}}, sc.Batches.Scans[0].Held.Corrupt)
+		}},
+		{"a run header fails", func(rs RawStream) {
+			v := append([]byte(nil), rs.Events.Get(SeqKey(11))...)
+			v[2] ^= 1 // the count
+			require.NoError(t, rs.Events.Put(SeqKey(11), v))
+		}, []Flaw{FlawCorrupt, FlawCounter}, func(t *testing.T, sc *Scan) {
+			require.EqualValues(t, 11, sc.Findings[0].Seq)
+			require.Contains(t, sc.Findings[0].Msg, "(events 11..15)")
+			require.EqualValues(t, 5, sc.Counted.PendingCount, "its events are there, unreadable")
+			require.Equal(t, "PendingBytes is 15, a scan finds "+fmt.Sprint(len(rs(sc).Events.Get(SeqKey(11)))), sc.Findings[1].Msg)
+		}},
+		{"a stray value", func(rs RawStream) {
+			require.NoError(t, rs.Batches.Delete(SeqKey(3)))
+		}, []Flaw{FlawStrays, FlawCounter, FlawCounter, FlawCounter}, func(t *testing.T, sc *Scan) {
+			require.Equal(t, [2]uint64{7, 10}, [2]uint64{sc.Findings[0].First, sc.Findings[0].Last})
+		}},
+		{"a hole no value holds", func(rs RawStream) {
+			require.NoError(t, rs.Events.Delete(SeqKey(1)))
+			for _, seq := range []uint64{1, 2, 5, 6} {
+				ev := []RunEvent{{ID: EventID(scanUID, seq), Time: 1000 + int64(seq), Payload: []byte("abc")}}
+				require.NoError(t, rs.Events.Put(SeqKey(seq), AppendRun(nil, scanUID, seq, ev)))
+			}
+		}, []Flaw{FlawHoleNotHeld}, func(t *testing.T, sc *Scan) {
+			require.Nil(t, sc.Batches.Scans[0].Held.Holes)
+			require.Equal(t, "batch 2: holes [3 4] are not all held by a value (held: [])", sc.Findings[0].Msg)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := bolt.Open(filepath.Join(t.TempDir(), "scan.db"), 0o600, nil)
+			require.NoError(t, err)
+			defer db.Close()
+			tx, err := db.Begin(true)
+			require.NoError(t, err)
+			defer func() { _ = tx.Rollback() }()
+			rs := runsStream(t, tx)
+			if tc.damage != nil {
+				tc.damage(rs)
+			}
+			rs, _ = RawStreamOf(tx, "s")
+			sc := ScanStream(rs, scanUID, ScanOptions{IDs: true, Runs: true})
+			require.Equal(t, tc.want, flaws(sc), "%v", sc.Findings)
+			if tc.check != nil {
+				tc.check(t, sc)
+			}
+		})
+	}
+}
+
+// rs returns the stream a scan read.
+func rs(sc *Scan) RawStream { return RawStream{Events: sc.events.Bucket} }

@@ -7,9 +7,9 @@ import (
 )
 
 // walkDead walks the dead bucket: it counts the dead letters and checks
-// each one's record, its other fields' checksum, and that no event holds
-// its key (events may be nil: missing).
-func (sc *Scan) walkDead(dead, events *bolt.Bucket, ids idSet) {
+// each one's record, its other fields' checksum, and that its key is not
+// an event the stream still has (see AlsoEvent).
+func (sc *Scan) walkDead(dead *bolt.Bucket, ids idSet) {
 	c := dead.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		seq, ok := sc.recordKey(PartDead, k, v)
@@ -18,7 +18,7 @@ func (sc *Scan) walkDead(dead, events *bolt.Bucket, ids idSet) {
 		}
 		sc.maxDead = max(sc.maxDead, seq)
 		sc.Counted.DeadCount++
-		if events != nil && events.Get(k) != nil {
+		if sc.AlsoEvent(seq) {
 			sc.add(Finding{Part: PartDead, Flaw: FlawAlsoEvent, Seq: seq}, "event %d is both pending and a dead letter", seq)
 		}
 		d, err := DecodeDeadRecord(v)
@@ -60,4 +60,21 @@ func (sc *Scan) walkDone(done *bolt.Bucket) {
 			sc.add(Finding{Part: PartDone, Flaw: FlawUndecodable, Seq: seq}, "%v", err)
 		}
 	}
+}
+
+// AlsoEvent reports whether event seq is one the stream still has, so that
+// no dead letter may hold its key: a value holds it and it is live, or its
+// value is a stray (see ScanStream). An event a value holds after it left
+// (garbage, as a dead-lettered event of a run whose other events stay) is
+// not.
+func (sc *Scan) AlsoEvent(seq uint64) bool {
+	if sc.events.Bucket == nil {
+		return false
+	}
+	cur := sc.events.Cursor()
+	if !cur.Seek(seq) || cur.Seq() != seq {
+		return false
+	}
+	v := cur.Value()
+	return sc.live.Has(seq) || !sc.live.AnyIn(v.Key, v.Last())
 }

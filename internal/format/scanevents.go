@@ -1,16 +1,12 @@
 package format
 
-import (
-	bolt "go.etcd.io/bbolt"
-)
-
-// walkEvents walks the events bucket: each event is in a counted batch,
-// pending (above SealedThrough) or a stray; it counts the pending ones and
-// the oldest time, checks the requeued runs against the requeued events,
-// and finds the runs they form.
-func (sc *Scan) walkEvents(events *bolt.Bucket, ids idSet) {
+// walkEvents walks the events bucket: each event a value holds is in a
+// counted batch, pending (above SealedThrough), garbage (not live, in a
+// value that holds a live one: skipped) or in a stray value; it counts the
+// pending ones and the oldest time, checks the requeued runs against the
+// requeued events, and finds the runs they form.
+func (sc *Scan) walkEvents(ids idSet) {
 	sealed := sc.Counted.SealedThrough
-	batches := sc.Batches.Counted
 	var strays bool // strayFrom..strayTo are strays not yet listed
 	var strayFrom, strayTo uint64
 	flush := func() {
@@ -21,49 +17,63 @@ func (sc *Scan) walkEvents(events *bolt.Bucket, ids idSet) {
 		}
 	}
 	runs := sc.newRunCheck()
-	j := 0
 	first := true
-	c := events.Cursor()
+	c := sc.events.Bucket.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		seq, ok := sc.recordKey(PartEvents, k, v)
+		key, ok := sc.recordKey(PartEvents, k, v)
 		if !ok {
 			continue
 		}
-		sc.Events++
-		sc.maxEvent = max(sc.maxEvent, seq)
-		t, requeued := RecordTime(v), IsRequeued(seq, v)
-		if first {
-			sc.Counted.OldestNanos, first = t, false
-		} else if requeued {
-			sc.Counted.OldestNanos = min(sc.Counted.OldestNanos, t)
-		}
-		runs.event(seq, t, requeued)
-		r, err := DecodeRecord(seq, v)
-		n := uint64(len(r.Payload))
-		if err != nil {
-			n = uint64(len(v))
-			sc.add(Finding{Part: PartEvents, Flaw: FlawCorrupt, Seq: seq}, "%v", err)
-		} else {
-			sc.checkID(ids, PartEvents, seq, r.ID)
-		}
-		for j < len(batches) && batches[j].Last < seq {
-			j++
-		}
-		switch {
-		case j < len(batches) && batches[j].First <= seq:
-			// In flight: ScanBatches counted it.
-		case seq <= sealed:
-			if strays && strayTo != seq-1 {
+		val := sc.events.value(c, key, v)
+		sc.Events += int64(val.Len())
+		sc.maxEvent = max(sc.maxEvent, val.Last())
+		stray := !sc.live.AnyIn(val.Key, val.Last())
+		reported := false // a damaged run is one finding
+		for i := range val.Len() {
+			seq := val.Key + uint64(i)
+			inBatch := sc.live.inBatch(seq)
+			live := inBatch || seq > sealed
+			if !live && !stray {
+				continue // garbage
+			}
+			t, requeued := val.Time(i), val.IsRequeued(i)
+			if first {
+				sc.Counted.OldestNanos, first = t, false
+			} else if requeued {
+				sc.Counted.OldestNanos = min(sc.Counted.OldestNanos, t)
+			}
+			runs.event(seq, t, requeued)
+			r, err := val.Event(i)
+			n := uint64(len(r.Payload))
+			switch {
+			case err == nil:
+				sc.checkID(ids, PartEvents, seq, r.ID)
+			case val.Err() == nil:
+				n = val.StoredBytes(i)
+				sc.add(Finding{Part: PartEvents, Flaw: FlawCorrupt, Seq: seq}, "%v", err)
+			default:
+				n = val.StoredBytes(i)
+				if !reported {
+					reported = true
+					sc.add(Finding{Part: PartEvents, Flaw: FlawCorrupt, Seq: seq}, "%v (events %d..%d)", val.Err(), val.Key, val.Last())
+				}
+			}
+			switch {
+			case inBatch:
+				// In flight: ScanBatches counted it.
+			case stray:
+				if strays && strayTo != seq-1 {
+					flush()
+				}
+				if !strays {
+					strays, strayFrom = true, seq
+				}
+				strayTo = seq
+			default:
 				flush()
+				sc.Counted.PendingCount++
+				sc.Counted.PendingBytes += n
 			}
-			if !strays {
-				strays, strayFrom = true, seq
-			}
-			strayTo = seq
-		default:
-			flush()
-			sc.Counted.PendingCount++
-			sc.Counted.PendingBytes += n
 		}
 	}
 	flush()

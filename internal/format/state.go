@@ -10,9 +10,9 @@ import (
 // State is a stream's counters, kept under the stream's "state" key as 15
 // big-endian uint64s in this order, and updated in the same transaction as
 // every change they count, so they never need a scan to be known.
-// OldestNanos is the enqueue time of the oldest event in the events
-// bucket: the earliest of the first event's (lowest key) and every
-// requeued event's (see OldestTime and IsRequeued).
+// OldestNanos is the enqueue time of the oldest live event: the earliest
+// of the first live event's and every live requeued event's (see
+// Live.OldestLive and Value.IsRequeued).
 type State struct {
 	NextSeq          uint64 // next sequence number to assign (starts at 1)
 	SealedThrough    uint64 // events with Seq <= this are in a batch (or gone)
