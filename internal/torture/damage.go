@@ -29,15 +29,17 @@ type corruption struct {
 }
 
 // corruptRecord picks a random event still in the WAL at path (pending or
-// in flight, any stream), finds its record's bytes in the file and flips
-// one byte of its payload at every place they occur (a stale copy may sit
-// in a free page; the live one is among them). No process may have the
-// file open. It returns nil, nil when the WAL holds no event to damage.
+// in flight, any stream; an envelope or a record inside a run), finds the
+// bytes of the value holding it in the file and flips one byte of the
+// event's payload at every place they occur (a stale copy may sit in a
+// free page; the live one is among them). No process may have the file
+// open. It returns nil, nil when the WAL holds no event to damage.
 func corruptRecord(path string, rng *rand.Rand) (*corruption, error) {
 	type cand struct {
 		stream string
 		seq    uint64
-		raw    []byte
+		raw    []byte // the value holding it
+		rec    format.Record
 	}
 	var pick *cand
 	n := 0
@@ -45,28 +47,37 @@ func corruptRecord(path string, rng *rand.Rand) (*corruption, error) {
 	if err != nil {
 		return nil, err
 	}
+	runs := l.Store().Info().Version >= 2
 	err = storetx.View(l.Store(), func(tx *bolt.Tx) error {
 		streams, err := format.RawStreams(tx)
 		if err != nil {
 			return err
 		}
 		for _, rs := range streams {
-			if rs.Events == nil {
+			if rs.Events == nil || len(rs.UID) != 8 {
 				continue
 			}
-			err := rs.Events.ForEach(func(k, v []byte) error {
-				seq, _ := format.ParseSeqKey(k)
-				if _, err := format.DecodeRecord(seq, v); err != nil {
-					return nil // damaged already
+			st, err := format.DecodeState(rs.State)
+			if err != nil {
+				continue
+			}
+			sc := format.ScanBatches(format.Events{Bucket: rs.Events, UID: [8]byte(rs.UID), Runs: runs, Last: st.NextSeq - 1}, rs.Batches)
+			live := format.NewLive(st.SealedThrough, sc.Counted)
+			cur := format.NewEventCursor(rs.Events, [8]byte(rs.UID), runs, st.NextSeq-1)
+			for ok := cur.Seek(0); ok; ok = cur.Next() {
+				if !live.Has(cur.Seq()) {
+					continue
+				}
+				rec, err := cur.Event()
+				if err != nil {
+					continue // damaged already
 				}
 				n++ // reservoir sampling: one event, uniformly
 				if rng.IntN(n) == 0 {
-					pick = &cand{rs.Name, seq, append([]byte(nil), v...)}
+					raw := append([]byte(nil), cur.Value().Raw...)
+					rec.Payload = append([]byte(nil), rec.Payload...)
+					pick = &cand{rs.Name, cur.Seq(), raw, rec}
 				}
-				return nil
-			})
-			if err != nil {
-				return err
 			}
 		}
 		return nil
@@ -77,19 +88,20 @@ func corruptRecord(path string, rng *rand.Rand) (*corruption, error) {
 	if err != nil || pick == nil {
 		return nil, err
 	}
-	rec, err := format.DecodeRecord(pick.seq, pick.raw)
-	if err != nil {
-		return nil, err
-	}
+	rec := pick.rec
 	id := wal.EventID(rec.ID)
 	var ev Event
 	if err := msgpack.Unmarshal(rec.Payload, &ev); err != nil {
 		return nil, fmt.Errorf("torture: event %s does not decode: %w", id, err)
 	}
 	c := &corruption{Stream: pick.stream, Seq: pick.seq, ID: id.String(), Key: ev.K}
-	// The payload is the last element before the CRC (in a record without
-	// headers, which is what the torture child writes).
-	at := len(pick.raw) - format.CRCSize - 1 - rng.IntN(max(len(rec.Payload), 1))
+	// The payload (never empty: a msgpack map) is where it is in the
+	// value; a byte of it, counted from its end.
+	p := bytes.Index(pick.raw, rec.Payload)
+	if p < 0 || len(rec.Payload) == 0 {
+		return nil, fmt.Errorf("torture: the payload of event %s is not in its value", id)
+	}
+	at := p + len(rec.Payload) - 1 - rng.IntN(len(rec.Payload))
 	mask := byte(1 + rng.IntN(255))
 	data, err := os.ReadFile(path)
 	if err != nil {
