@@ -50,7 +50,8 @@
 //     and a state record that decodes;
 //   - every event's record decodes and its CRC32C holds (in a format 2
 //     file, each record of a run, and the run's header: one that fails is
-//     one problem for the value);
+//     one problem for the value), and no value reaches the key of the
+//     next;
 //   - every batch record decodes, names its own key, has a range that is
 //     not empty or reversed, does not overlap another, points at existing
 //     events, and its count and bytes are what it holds (its range less
@@ -97,7 +98,8 @@
 //     whose header fails moves whole, as one dead letter; one with corrupt
 //     records is split, each of them moving to the dead letters alone and
 //     the others staying, re-encoded as runs under their own sequence
-//     numbers with their IDs;
+//     numbers with their IDs; a value under a key the value before it
+//     reaches moves whole;
 //   - batch records that do not decode, overlap an earlier batch, or point
 //     at no event are dropped, and their events become pending; the other
 //     batches keep their IDs and attempts and are narrowed to the events

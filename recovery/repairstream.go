@@ -154,11 +154,32 @@ func (a *analysis) batchOf(seq uint64) string {
 func (r *streamRepair) quarantineValues(a *analysis) error {
 	corrupt := map[uint64]bool{}
 	var seqs []uint64 // ascending: the findings are in key order
+	var overlaps []uint64
 	for _, f := range a.Findings {
-		if f.Part == format.PartEvents && f.Flaw == format.FlawCorrupt {
+		switch {
+		case f.Part == format.PartEvents && f.Flaw == format.FlawCorrupt:
 			corrupt[f.Seq] = true
 			seqs = append(seqs, f.Seq)
+		case f.Flaw == format.FlawKeyInValue:
+			overlaps = append(overlaps, f.Seq)
 		}
+	}
+	// A value under a key an earlier value reaches goes to the dead
+	// letters whole, before a split below writes keys it might hold.
+	for _, key := range overlaps {
+		k := format.SeqKey(key)
+		v := append([]byte(nil), a.rs.Events.Get(k)...)
+		dk := k
+		if a.rs.Dead.Get(k) != nil {
+			dk = format.SeqKey(r.take())
+		}
+		if err := r.putDead(a.rs, dk, format.DeadRecord{Record: v, Reason: "corrupt: the value overlaps the one before it", At: r.now}); err != nil {
+			return err
+		}
+		if err := a.rs.Events.Delete(k); err != nil {
+			return err
+		}
+		r.act("moved the value at %d, which overlaps the one before it, to the dead letters whole as %d", key, mustSeq(dk))
 	}
 	var badKeys [][]byte
 	c := a.rs.Events.Cursor()

@@ -292,6 +292,13 @@ func TestRunsDamageDetectedAndRepaired(t *testing.T) {
 				require.Equal(t, live, c.live, "moved to the end under their IDs")
 				require.Contains(t, actions, `stream "s": events 1..6 were sealed but in no batch: pending again as 17..22`)
 			}},
+		{"a value overlapping a run", func(rs format.RawStream) {
+			putRun(t, rs, 4, 5)
+		}, []seen{{KindRecord, 4}},
+			func(t *testing.T, c runsContents, actions []string) {
+				require.Equal(t, wantLive(), c.live)
+				require.Contains(t, c.dead[4+13], "overlaps", "kept whole under a new key")
+			}},
 		{"a hole no value holds", func(rs format.RawStream) {
 			require.NoError(t, rs.Events.Delete(format.SeqKey(1)))
 			putRun(t, rs, 1, 2)

@@ -65,6 +65,7 @@ const (
 	FlawRotten           // a dead letter whose envelope fails, its reason not starting with "corrupt"
 	FlawCounter          // a counter that disagrees with the scan
 	FlawHoleNotHeld      // a counted batch with a hole no value holds (all of it)
+	FlawKeyInValue       // a value under a key an earlier value's events reach (format 2)
 )
 
 // RunFlaw reports whether f is about the requeued runs: the stored ones

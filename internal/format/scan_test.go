@@ -353,6 +353,13 @@ func TestScanRuns(t *testing.T) {
 		}, []Flaw{FlawStrays, FlawCounter, FlawCounter, FlawCounter}, func(t *testing.T, sc *Scan) {
 			require.Equal(t, [2]uint64{7, 10}, [2]uint64{sc.Findings[0].First, sc.Findings[0].Last})
 		}},
+		{"a value overlapping a run", func(rs RawStream) {
+			ev := []RunEvent{{ID: EventID(scanUID, 5), Time: 1005, Payload: []byte("abc")}}
+			require.NoError(t, rs.Events.Put(SeqKey(5), AppendRun(nil, scanUID, 5, ev)))
+		}, []Flaw{FlawKeyInValue}, func(t *testing.T, sc *Scan) {
+			require.Equal(t, "value at 5 (events 5..5) overlaps the value before it, whose events reach 6", sc.Findings[0].Msg)
+			require.Equal(t, sc.Stored, sc.Counted, "its events are not read")
+		}},
 		{"a hole no value holds", func(rs RawStream) {
 			require.NoError(t, rs.Events.Delete(SeqKey(1)))
 			for _, seq := range []uint64{1, 2, 5, 6} {

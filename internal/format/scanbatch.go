@@ -162,6 +162,8 @@ func HeldIn(ev Events, b *Batch) Held {
 		from = first - min(first, MaxRunEvents-1)
 	}
 	var held [][2]uint64 // what values hold of the range, for the holes
+	var seen bool        // a value came before, its last event end
+	var end uint64
 	c := ev.Bucket.Cursor()
 	for k, v := c.Seek(SeqKey(from)); k != nil; k, v = c.Next() {
 		seq, ok := ParseSeqKey(k)
@@ -175,6 +177,10 @@ func HeldIn(ev Events, b *Batch) Held {
 			continue
 		}
 		val := ev.value(c, seq, v)
+		if seen && seq <= end {
+			continue // overlaps the value before it: not read (FlawKeyInValue)
+		}
+		seen, end = true, val.Last()
 		if val.Last() < first {
 			continue
 		}

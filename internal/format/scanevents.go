@@ -18,6 +18,8 @@ func (sc *Scan) walkEvents(ids idSet) {
 	}
 	runs := sc.newRunCheck()
 	first := true
+	var seen bool // a value came before, its last event end
+	var end uint64
 	c := sc.events.Bucket.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		key, ok := sc.recordKey(PartEvents, k, v)
@@ -25,8 +27,15 @@ func (sc *Scan) walkEvents(ids idSet) {
 			continue
 		}
 		val := sc.events.value(c, key, v)
-		sc.Events += int64(val.Len())
 		sc.maxEvent = max(sc.maxEvent, val.Last())
+		if seen && key <= end {
+			// Values never overlap: this one's events are not read.
+			sc.add(Finding{Part: PartEvents, Flaw: FlawKeyInValue, Seq: key},
+				"value at %d (events %d..%d) overlaps the value before it, whose events reach %d", key, key, val.Last(), end)
+			continue
+		}
+		seen, end = true, val.Last()
+		sc.Events += int64(val.Len())
 		stray := !sc.live.AnyIn(val.Key, val.Last())
 		reported := false // a damaged run is one finding
 		for i := range val.Len() {
