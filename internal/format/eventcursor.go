@@ -61,7 +61,8 @@ func (e *EventCursor) Seek(seq uint64) bool {
 // holds at most MaxRunEvents events, so its key is at most that far below:
 // the walk reads the keys from there (a few runs; bbolt's Prev and Last
 // are not used, as they can stop at, or loop on, leaves emptied earlier in
-// the same transaction).
+// the same transaction). A key that is not a sequence number is passed
+// over there, as a format 1 seek passes the keys below seq.
 func (e *EventCursor) seekInto(seq uint64) bool {
 	from := uint64(1)
 	if seq > MaxRunEvents {
@@ -72,7 +73,7 @@ func (e *EventCursor) seekInto(seq uint64) bool {
 	for k, v := e.c.Seek(SeqKey(from)); k != nil; k, v = e.c.Next() {
 		at, ok := ParseSeqKey(k)
 		if !ok || v == nil {
-			return e.bad(k)
+			continue // holds no event: only a walk that reaches it fails
 		}
 		if at >= seq {
 			break

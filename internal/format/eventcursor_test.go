@@ -558,3 +558,51 @@ func TestEventCursorDamagedRunSpan(t *testing.T) {
 		}))
 	}
 }
+
+// A key that is not a sequence number holds no event: a Seek that only
+// passes it on the way to the values below the sequence number sought (a
+// run there may hold it) finds what a format 1 read finds, the events of
+// a migrated format 1 file included. The walk still ends with an error
+// where it meets such a key.
+func TestEventCursorSeekPassesBadKeyBelow(t *testing.T) {
+	for name, put := range map[string]func(b *bolt.Bucket) error{
+		"9-byte key": func(b *bolt.Bucket) error { return b.Put(append(SeqKey(5), 1), []byte{envArray}) },
+		"bucket": func(b *bolt.Bucket) error {
+			_, err := b.CreateBucket(SeqKey(6))
+			return err
+		},
+	} {
+		db := curDB(t)
+		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket([]byte("events"))
+			require.NoError(t, err)
+			for s := uint64(1); s <= 20; s++ {
+				if s != 6 {
+					require.NoError(t, b.Put(SeqKey(s), valEnvelope(valEvents(s, 1)[0])))
+				}
+			}
+			require.NoError(t, b.Put(SeqKey(30), AppendRun(nil, valUID, 30, valEvents(30, 10))))
+			return put(b)
+		}))
+		require.NoError(t, db.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket([]byte("events"))
+			for _, runs := range []bool{false, true} {
+				c := NewEventCursor(b, valUID, runs, 40)
+				for _, s := range []uint64{7, 10, 20} {
+					require.True(t, c.Seek(s), "%s runs %v: Seek(%d): %v", name, runs, s, c.Err())
+					require.NoError(t, c.Err())
+					require.Equal(t, s, c.Seq())
+				}
+				if runs {
+					require.True(t, c.Seek(35), "%s: Seek(35): %v", name, c.Err())
+					require.Equal(t, uint64(35), c.Seq())
+				}
+				require.True(t, c.Seek(2))
+				for c.Next() {
+				}
+				require.ErrorIs(t, c.Err(), store.ErrCorrupt, "%s runs %v", name, runs)
+			}
+			return nil
+		}))
+	}
+}
