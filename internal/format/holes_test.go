@@ -47,7 +47,7 @@ func requireHolesModel(t *testing.T, b *Batch, set map[uint64]bool, msg ...any) 
 // give the canonical holes of the set, and the shape DecodeBatch checks.
 func TestAddHoleRandomOrders(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 13))
-	for round := range 400 {
+	for round := range 150 {
 		first := uint64(1 + rng.IntN(5))
 		last := first + uint64(2+rng.IntN(40))
 		b := &Batch{Seq: 9, First: first, Last: last}
