@@ -154,7 +154,8 @@ func (e *EventCursor) load(at uint64, v []byte) {
 // readValue reads the value v under key at, where c stands, in the events
 // bucket of the stream with uid uid and last sequence number last. Only a
 // value that is neither an envelope nor a sound run needs its span, the
-// distance to the next key; c is put back after looking.
+// distance to the next key that is a sequence number; c is put back after
+// looking.
 func readValue(c *bolt.Cursor, uid [8]byte, at uint64, v []byte, runs bool, last uint64) Value {
 	val := ParseValue(uid, at, v, runs, 0)
 	if !runs || (val.isRun && val.err == nil) || (len(v) > 0 && (v[0] == envArray || v[0] == envArrayHeaders)) {
@@ -164,9 +165,12 @@ func readValue(c *bolt.Cursor, uid [8]byte, at uint64, v []byte, runs bool, last
 	if last >= at {
 		span = last - at + 1
 	}
-	if nk, _ := c.Next(); nk != nil {
-		if n, ok := ParseSeqKey(nk); ok && n > at {
-			span = n - at
+	for nk, _ := c.Next(); nk != nil; nk, _ = c.Next() {
+		if n, ok := ParseSeqKey(nk); ok { // past keys that are not sequence numbers
+			if n > at {
+				span = n - at
+			}
+			break
 		}
 	}
 	c.Seek(SeqKey(at))

@@ -612,3 +612,33 @@ func TestEventCursorSeekPassesBadKeyBelow(t *testing.T) {
 		}))
 	}
 }
+
+// A damaged run spans to the next value's key even when a key that is not
+// a sequence number lies between them: it does not take the events of the
+// values after that key.
+func TestEventCursorDamagedRunSpanPastBadKey(t *testing.T) {
+	bad := AppendRun(nil, valUID, 10, valEvents(10, 2))
+	bad[runCRCAt] ^= 1
+	env := valEvents(12, 1)[0]
+	db := curDB(t)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("events"))
+		require.NoError(t, err)
+		require.NoError(t, b.Put(SeqKey(10), bad))
+		require.NoError(t, b.Put(append(SeqKey(10), 1), []byte{envArray}))
+		require.NoError(t, b.Put(SeqKey(12), valEnvelope(env)))
+		c := NewEventCursor(b, valUID, true, 100)
+		require.True(t, c.Seek(10))
+		require.Equal(t, 2, c.Value().Len())
+		require.True(t, c.Seek(12))
+		require.Equal(t, uint64(12), c.Value().Key)
+		rec, err := c.Event()
+		require.NoError(t, err)
+		requireSameEvent(t, 12, env, rec)
+		require.True(t, c.Seek(11))
+		require.Equal(t, uint64(11), c.Seq())
+		require.False(t, c.Next()) // the bad key
+		require.ErrorIs(t, c.Err(), store.ErrCorrupt)
+		return nil
+	}))
+}
