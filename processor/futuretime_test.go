@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/format/formattest"
 )
 
 // futureDate moves the enqueue time of every event of the default stream
@@ -24,27 +25,15 @@ func futureDate(t *testing.T, path string, d time.Duration, at int64) {
 		sb := tx.Bucket(format.BucketStreams).Bucket([]byte(DefaultStream))
 		var uid [8]byte
 		copy(uid[:], sb.Get(format.KeyUID))
-		events := sb.Bucket(format.BucketEvents)
-		type kv struct{ k, v []byte }
-		var out []kv
-		err := events.ForEach(func(k, v []byte) error {
-			seq, _ := format.ParseSeqKey(k)
-			r, err := format.DecodeRecord(seq, v)
-			if err != nil {
-				return err
-			}
-			r.Time = r.Time.Add(d)
-			out = append(out, kv{append([]byte(nil), k...), format.EncodeRecord(r)})
-			return nil
-		})
+		fs, err := formattest.Open(tx, DefaultStream)
 		if err != nil {
 			return err
 		}
-		for _, e := range out {
-			if err := events.Put(e.k, e.v); err != nil {
-				return err
-			}
+		if err := fs.Rewrite(func(r *format.Record) { r.Time = r.Time.Add(d) }); err != nil {
+			return err
 		}
+		type kv struct{ k, v []byte }
+		var out []kv
 		st, err := format.DecodeState(sb.Get(format.KeyState))
 		if err != nil {
 			return err

@@ -166,7 +166,7 @@ func TestDamageDetectedAndRepaired(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := buildWAL(t)
+			path := buildWALFormat(t, 1) // the damage below is written as format 1 keys
 			before := readContents(t, path, "a")
 			damage(t, path, "a", func(rs format.RawStream) { tc.damage(t, rs) })
 

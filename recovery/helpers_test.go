@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -18,10 +19,15 @@ import (
 // retry, dead letter, requeue, and batches left in flight. Stream "a" ends
 // with two batches in flight (the first retried once, the second partly
 // delivered), pending events and dead letters; stream "b" is small.
-func buildWAL(t *testing.T) string {
+func buildWAL(t *testing.T) string { t.Helper(); return buildWALFormat(t, 0) }
+
+// buildWALFormat is buildWAL in file format format (0: the default). The
+// tests that damage a file by writing format 1 keys and envelopes build it
+// at format 1, which this build still reads, repairs and writes.
+func buildWALFormat(t *testing.T, format uint64) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "w.db")
-	l, err := wal.Open(path, &wal.Options{Sync: wal.SyncNone})
+	l, err := wal.Open(path, &wal.Options{Sync: wal.SyncNone, Store: store.Options{Format: format}})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, l.Close()) }()
 	a, err := l.Stream("a")

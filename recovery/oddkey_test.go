@@ -15,7 +15,7 @@ import (
 // Verify lists it (the scan took 0 for "no strays yet" and said nothing),
 // and Repair makes it pending again under a new key.
 func TestVerifyFindsAStrayUnderKeyZero(t *testing.T) {
-	path := buildWAL(t)
+	path := buildWALFormat(t, 1) // format 1 keys
 	damage(t, path, "a", func(rs format.RawStream) {
 		var uid [8]byte
 		copy(uid[:], rs.UID)
@@ -45,7 +45,7 @@ func TestVerifyFindsAStrayUnderKeyZero(t *testing.T) {
 // is (it narrowed the range to end at "sequence number 0" of that key, a
 // reversed range), and Repair moves it to the dead letters.
 func TestPlanListsAKeyOfAnotherLengthInABatch(t *testing.T) {
-	path := buildWAL(t)
+	path := buildWALFormat(t, 1) // format 1 keys
 	var want format.Batch
 	damage(t, path, "a", func(rs format.RawStream) {
 		b := batches(t, rs)[0]

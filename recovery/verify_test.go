@@ -55,7 +55,7 @@ func requeuedTimes(t *testing.T, path, name string) (first, requeued int64) {
 // were recorded) fails Verify; Repair records them and sets the counter,
 // and the log keeps it right from there.
 func TestVerifyOldestCountsRequeuedEvents(t *testing.T) {
-	path := buildWAL(t)
+	path := buildWALFormat(t, 1) // reads format 1 envelopes
 	first, requeued := requeuedTimes(t, path, "a")
 	require.NotZero(t, requeued)
 	require.Less(t, requeued, first, "buildWAL requeues events older than the first one")

@@ -114,7 +114,7 @@ func buildNew(real string, o Options) (string, error) {
 	_ = f.Close()
 	bdb, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: o.LockTimeout, PageSize: o.PageSize, FreelistType: bolt.FreelistMapType})
 	if err == nil {
-		err = bdb.Update(initMeta) // fsynced: NoSync is not set on this handle
+		err = bdb.Update(initMeta(o.Format)) // fsynced: NoSync is not set on this handle
 		if cerr := bdb.Close(); err == nil {
 			err = cerr
 		}

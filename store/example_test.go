@@ -52,7 +52,7 @@ func ExampleHandler() {
 	resp.Body.Close()
 	fmt.Println("snapshot is the whole file:", n == resp.ContentLength)
 	// Output:
-	// format version 1
+	// format version 2
 	// snapshot is the whole file: true
 }
 

@@ -9,9 +9,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// FormatVersion is the on-disk format this build writes and the newest it
-// reads.
-const FormatVersion uint64 = 1
+// FormatVersion is the newest on-disk format this build reads, and the one
+// it writes by default (Options.Format). Version 2 lets a value of a
+// stream's events bucket hold a run of events (see package wal); version 1
+// holds one event per value. This build reads both.
+const FormatVersion uint64 = 2
 
 // maxPlausibleVersion bounds what readMeta takes for a newer format rather
 // than damage.
@@ -26,7 +28,8 @@ var (
 
 // Info is what the meta bucket records about a WAL file.
 type Info struct {
-	// Version is the format version the file was created with.
+	// Version is the file's format version: the one it was created with,
+	// or the one Open migrated it to (Options.Format).
 	Version uint64
 	// Created is when the file was created.
 	Created time.Time
@@ -35,8 +38,13 @@ type Info struct {
 	FileID [8]byte
 }
 
-// initMeta creates the meta bucket in an empty file.
-func initMeta(tx *bolt.Tx) error {
+// initMeta returns what creates the meta bucket of format version in an
+// empty file.
+func initMeta(version uint64) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error { return putMeta(tx, version) }
+}
+
+func putMeta(tx *bolt.Tx, version uint64) error {
 	b, err := tx.CreateBucket(metaBucket)
 	if err != nil {
 		return err
@@ -45,7 +53,7 @@ func initMeta(tx *bolt.Tx) error {
 	if _, err := rand.Read(id[:]); err != nil {
 		return err
 	}
-	if err := b.Put(keyVersion, binary.BigEndian.AppendUint64(nil, FormatVersion)); err != nil {
+	if err := b.Put(keyVersion, binary.BigEndian.AppendUint64(nil, version)); err != nil {
 		return err
 	}
 	if err := b.Put(keyCreated, binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))); err != nil {
@@ -80,6 +88,20 @@ func readMeta(tx *bolt.Tx) (Info, error) {
 		return info, fmt.Errorf("%w: file has version %d, this build reads up to %d", ErrVersion, info.Version, FormatVersion)
 	}
 	return info, nil
+}
+
+// migrateMeta sets the format version of a file at an older one to
+// version. Nothing else changes: a format 2 reader reads a format 1 file's
+// values as they are (one event each), so the version is the whole
+// migration, and it is one transaction.
+func migrateMeta(version uint64) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		b := tx.Bucket(metaBucket)
+		if b == nil {
+			return fmt.Errorf("%w: the meta bucket is missing", ErrCorrupt)
+		}
+		return b.Put(keyVersion, binary.BigEndian.AppendUint64(nil, version))
+	}
 }
 
 // isEmpty reports whether a freshly opened bbolt file has no buckets at all.

@@ -47,6 +47,17 @@ type Options struct {
 	// more events/s and a single producer under SyncAlways about 15% fewer
 	// (https://github.com/walbatch/walbatch/blob/main/docs/performance.md).
 	PageSize int
+
+	// Format is the format version written: 0 means FormatVersion. A new
+	// file is created at it, and a file at an older version opened for
+	// writing is migrated to it at Open (in one transaction: a crash
+	// leaves the old version or the new, whole; nothing else in the file
+	// is rewritten). Format 1 keeps a file readable by walbatch releases
+	// before format 2 (one event per value instead of runs) for as long
+	// as a rolling upgrade needs. A file is never taken back to an older
+	// version: one at 2 stays at 2 with Format 1. Read-only opens change
+	// nothing.
+	Format uint64
 }
 
 const (
@@ -75,7 +86,18 @@ func (o *Options) withDefaults() Options {
 	if r.PageSize == 0 {
 		r.PageSize = os.Getpagesize()
 	}
+	if r.Format == 0 {
+		r.Format = FormatVersion
+	}
 	return r
+}
+
+// checkFormat refuses a format version this build cannot write.
+func (o *Options) checkFormat() error {
+	if o.Format < 1 || o.Format > FormatVersion {
+		return fmt.Errorf("store: format %d: this build writes formats 1 to %d", o.Format, FormatVersion)
+	}
+	return nil
 }
 
 // checkPageSize refuses a page size bbolt cannot use well: it must be a

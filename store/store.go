@@ -55,6 +55,9 @@ type DB struct {
 // bbolt opened past is not an error: MetaProblems reports it.
 func Open(path string, opts *Options) (*DB, error) {
 	o := opts.withDefaults()
+	if err := o.checkFormat(); err != nil {
+		return nil, err
+	}
 	if err := o.checkPageSize(); err != nil {
 		return nil, err
 	}
@@ -195,7 +198,7 @@ func openOnce(path, real string, o Options, mayInit bool) (db *DB, err error) {
 			return nil, err
 		}
 		if empty {
-			if err := db.update(initMeta); err != nil {
+			if err := db.update(initMeta(o.Format)); err != nil {
 				return nil, err
 			}
 		}
@@ -207,6 +210,12 @@ func openOnce(path, real string, o Options, mayInit bool) (db *DB, err error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if !o.ReadOnly && db.info.Version < o.Format {
+		if err := db.update(migrateMeta(o.Format)); err != nil {
+			return nil, fmt.Errorf("store: open %s: migrate from format %d to %d: %w", path, db.info.Version, o.Format, err)
+		}
+		db.info.Version = o.Format
 	}
 	return db, nil
 }

@@ -135,7 +135,7 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 		v, i := cur.Value(), cur.Index()
 		fr, derr := v.Event(i)
 		if derr != nil {
-			bads = append(bads, bad{cur.Seq(), v.Envelope(i), "corrupt: " + derr.Error(), v.AppendedBytes(i), v.StoredBytes(i)})
+			bads = append(bads, bad{cur.Seq(), v.Envelope(i), "corrupt: " + derr.Error(), v.AppendedBytes(i), v.DeadBytes(i)})
 			continue
 		}
 		r := fromFormat(fr)

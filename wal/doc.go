@@ -8,7 +8,7 @@
 // order is sequence order.
 //
 //	walbatch/                 meta bucket (package store)
-//	  version                 format version (1)
+//	  version                 format version (2; 1 in files not migrated)
 //	  created                 unix ns
 //	  id                      8 random bytes
 //	streams/
@@ -17,7 +17,7 @@
 //	    state                 15 big-endian uint64 counters (see # Counters)
 //	    requeued              runs of requeued events: big-endian [first, last]
 //	                          key pairs, ascending; absent when there are none
-//	    events/  seq -> record envelope    pending and in-flight events
+//	    events/  seq -> run of events (format 2) or record envelope (format 1)
 //	    batches/ batch seq -> msgpack Batch (range, attempts, next, last error, crc)
 //	    dead/    seq -> msgpack {record envelope, reason, batch, attempts, at, crc}
 //	    done/    batch seq -> msgpack Completion (bounded: CompletedKeep; crc)
@@ -34,6 +34,33 @@
 //
 // The events bucket is written with FillPercent 1.0: its keys only grow, so
 // pages are packed full instead of split in half.
+//
+// # Runs of events (format 2)
+//
+// In a format 2 file a value of the events bucket is a run: the events one
+// group commit appended to the stream (or one Requeue moved back), at most
+// 1024 of them and 64 KiB, under the sequence number of the first; event i
+// of the run under key k has sequence number k+i. Each event keeps its own
+// record in the run (ID when it is not the one its place gives, enqueue
+// time, batch key, payload, headers) with its own CRC32C, so a flipped bit
+// quarantines one event, not the run; the run's header and offsets have a
+// checksum of their own. docs/design/wal-format-2.md has the layout. A
+// value of a format 1 file is a record envelope (below): one event. A
+// format 2 file may hold both, as a migrated format 1 file keeps its
+// envelopes until they are completed; both are read the same way.
+//
+// An event is live while it is pending (above SealedThrough) or held by an
+// in-flight batch. A value is written once and deleted once: when none of
+// its events is live any more. Events leave a batch early (a per-event
+// outcome, a dead letter alone, a quarantine) as holes of the batch record,
+// never by rewriting a value; a hole is kept only while a value still holds
+// its event, so a format 1 file's batches never have one.
+//
+// A format 1 file opened for writing is migrated to format 2 at Open, in
+// one transaction that only changes the version: a crash leaves it at one
+// version or the other, whole (store.Options.Format keeps format 1 for a
+// rolling upgrade). An older walbatch refuses a format 2 file
+// (store.ErrVersion).
 //
 // # Record envelope
 //

@@ -165,7 +165,7 @@ func (s *Stream) deadOne(events, dead *bolt.Bucket, b *Batch, st *format.State, 
 	st.InflightCount--
 	st.InflightBytes -= min(added, st.InflightBytes)
 	st.DeadCount++
-	st.DeadBytes += v.StoredBytes(i)
+	st.DeadBytes += v.DeadBytes(i)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/format/formattest"
 )
 
 // flipPayload flips a payload byte of event seq: its checksum no longer
@@ -15,10 +16,11 @@ import (
 func flipPayload(t *testing.T, s *Stream, seq uint64) {
 	t.Helper()
 	require.NoError(t, s.rewrite(func(tx *bolt.Tx, _ *format.State) error {
-		rs, _ := format.RawStreamOf(tx, s.Name())
-		v := append([]byte(nil), rs.Events.Get(format.SeqKey(seq))...)
-		v[len(v)-6] ^= 0xff // the last payload byte (a 5-byte checksum follows)
-		return rs.Events.Put(format.SeqKey(seq), v)
+		fs, err := formattest.Open(tx, s.Name())
+		if err != nil {
+			return err
+		}
+		return fs.FlipPayload(seq)
 	}))
 }
 

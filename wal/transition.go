@@ -228,7 +228,7 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 				return err
 			}
 			moved++
-			deadBytes += v.StoredBytes(i) // a record that does not decode counts its stored length
+			deadBytes += v.DeadBytes(i) // a record that does not decode counts its dead letter's length
 		}
 		bb, _ := s.sub(tx, format.BucketBatches)
 		if err := bb.Delete(format.SeqKey(batchSeq)); err != nil {

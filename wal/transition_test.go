@@ -2,7 +2,6 @@ package wal
 
 import (
 	"bytes"
-	"fmt"
 	"testing"
 	"time"
 
@@ -11,7 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
-	"github.com/walbatch/walbatch/internal/storetx"
+	"github.com/walbatch/walbatch/internal/format/formattest"
 )
 
 // sealOne seals the next batch of at most n events (forced) and fails if
@@ -338,35 +337,33 @@ func flipEvent(t *testing.T, s *Stream, seq uint64) {
 	t.Helper()
 	// The write runs on the writer goroutine: report by error, not require.
 	require.NoError(t, s.l.write(s, func(tx *bolt.Tx, _ *format.State) error {
-		events, err := s.sub(tx, format.BucketEvents)
+		fs, err := formattest.Open(tx, s.Name())
 		if err != nil {
 			return err
 		}
-		v := append([]byte(nil), events.Get(format.SeqKey(seq))...)
-		if len(v) == 0 {
-			return fmt.Errorf("no event %d", seq)
-		}
-		v[len(v)-format.CRCSize-1] ^= 0x20
-		return events.Put(format.SeqKey(seq), v)
+		return fs.FlipPayload(seq)
 	}, nil))
 }
 
 // Dead-lettering a batch with a record damaged since it was sealed: that
-// record goes as corrupt and counts its stored length, the others their
-// payload (what a scan counts, checked again by mustOpen's Cleanup).
+// record goes as corrupt and counts the length of what its dead letter
+// keeps, the others their payload (what a scan counts, checked again by
+// mustOpen's Cleanup).
 func TestDeadLetterCorruptRecord(t *testing.T) {
 	l, _ := mustOpen(t, nil)
 	s := mustStream(t, l, "s")
 	appendN(t, s, "", 0, 3)
 	b := sealOne(t, s, 3)
 	flipEvent(t, s, 2)
-	var stored int
-	require.NoError(t, storetx.View(l.db, func(tx *bolt.Tx) error {
-		events, err := s.sub(tx, format.BucketEvents)
-		stored = len(events.Get(format.SeqKey(2)))
-		return err
-	}))
 	require.NoError(t, s.DeadLetter(b.Seq, "gone", false))
+	var stored int // what the damaged record's dead letter keeps of it
+	require.NoError(t, s.ForEachDead(func(d DeadLetter) error {
+		if d.Err != nil {
+			stored = len(d.Raw)
+		}
+		return nil
+	}))
+	require.NotZero(t, stored)
 	require.Equal(t, statsOf{Dead: 3, DeadBytes: int64(24 + stored)}, statsNow(s))
 	var reasons []string
 	require.NoError(t, s.ForEachDead(func(d DeadLetter) error {

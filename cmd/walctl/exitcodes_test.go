@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format/formattest"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -166,11 +167,11 @@ func TestVerifyFindsProblems(t *testing.T) {
 	db, err := bolt.Open(f.path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		ev := tx.Bucket([]byte("streams")).Bucket([]byte("orders")).Bucket([]byte("events"))
-		k := binary.BigEndian.AppendUint64(nil, 6)
-		v := append([]byte(nil), ev.Get(k)...)
-		v[len(v)-1] ^= 0xff // break the checksum
-		return ev.Put(k, v)
+		s, err := formattest.Open(tx, "orders")
+		if err != nil {
+			return err
+		}
+		return s.FlipChecksum(6)
 	}))
 	require.NoError(t, db.Close())
 	before := hashFile(t, f.path)

@@ -31,6 +31,7 @@ var commands = []func(*env) *cobra.Command{
 	newRequeueCommand,
 	newPurgeCommand,
 	newCompactCommand,
+	newMigrateCommand,
 	newVerifyCommand,
 	newRepairCommand,
 	newSnapshotCommand,
@@ -93,7 +94,7 @@ Read commands (stats, ls, dump, batches, dead, verify) open the file
 read-only and never change it; they accept a snapshot taken with
 "walctl snapshot" exactly like a WAL. A file held by a running process is
 refused within about a second: take a snapshot of it instead.
-Commands that change a file (requeue, purge, compact, repair) must be run
+Commands that change a file (requeue, purge, compact, migrate, repair) must be run
 while no process has it open.`,
 		Example: `  walctl stats events.wal
   walctl ls events.wal --stream orders --state dead

@@ -53,16 +53,18 @@ func openReadOnly(path string) (*wal.Log, error) {
 }
 
 // openReadWrite opens path for a command whose purpose is to change it.
-// Automatic compaction is off: a command changes only what it says. A file
-// with an invalid meta page is refused as damaged (exit 7): the command's
-// commit would overwrite that page, and repair must see it first.
+// Automatic compaction is off and the file keeps its format (only migrate
+// changes it): a command changes only what it says. A file with an
+// invalid meta page is refused as damaged (exit 7): the command's commit
+// would overwrite that page, and repair must see it first.
 func openReadWrite(path string) (*wal.Log, error) {
-	if err := checkFile(path); err != nil {
+	format, err := fileFormat(path)
+	if err != nil {
 		return nil, err
 	}
 	l, err := wal.Open(path, &wal.Options{
 		LockTimeout: lockTimeout,
-		Store:       store.Options{AutoCompactRatio: -1},
+		Store:       store.Options{AutoCompactRatio: -1, Format: format},
 	})
 	if err != nil {
 		return nil, explainOpen(path, err)
@@ -74,6 +76,20 @@ func openReadWrite(path string) (*wal.Log, error) {
 		return nil, explainOpen(path, fmt.Errorf("%w: %s", store.ErrCorrupt, p[0]))
 	}
 	return l, nil
+}
+
+// fileFormat returns the format version of the WAL at path, read under a
+// shared lock.
+func fileFormat(path string) (uint64, error) {
+	if err := checkFile(path); err != nil {
+		return 0, err
+	}
+	db, err := store.Open(path, &store.Options{ReadOnly: true, LockTimeout: lockTimeout})
+	if err != nil {
+		return 0, explainOpen(path, err)
+	}
+	v := db.Info().Version
+	return v, db.Close()
 }
 
 // explainOpen rewrites the store's sentinels into a message that says what

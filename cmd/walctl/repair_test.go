@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -13,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/boltfile"
+	"github.com/walbatch/walbatch/internal/format/formattest"
 	"github.com/walbatch/walbatch/internal/racecheck"
 )
 
@@ -22,11 +22,11 @@ func breakRecord(t *testing.T, path string, seq uint64) {
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		ev := tx.Bucket([]byte("streams")).Bucket([]byte("orders")).Bucket([]byte("events"))
-		k := binary.BigEndian.AppendUint64(nil, seq)
-		v := append([]byte(nil), ev.Get(k)...)
-		v[len(v)-1] ^= 0xff
-		return ev.Put(k, v)
+		s, err := formattest.Open(tx, "orders")
+		if err != nil {
+			return err
+		}
+		return s.FlipChecksum(seq)
 	}))
 	require.NoError(t, db.Close())
 }

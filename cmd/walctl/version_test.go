@@ -18,7 +18,7 @@ func TestVersion(t *testing.T) {
 
 	r = walctl(t, "version")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	require.True(t, strings.HasPrefix(r.stdout, "walctl "+walbatch.Version+"\nWAL format 1\n"), r.stdout)
+	require.True(t, strings.HasPrefix(r.stdout, "walctl "+walbatch.Version+"\nWAL format 2\n"), r.stdout)
 
 	r = walctl(t, "version", "-o", "json")
 	require.Equal(t, exitOK, r.code, r.stderr)

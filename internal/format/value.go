@@ -159,11 +159,14 @@ func (v *Value) damagedShare(i int) uint64 {
 }
 
 // Envelope returns event i as a format 1 envelope, the form dead letters
-// keep: an envelope value as stored, a run's record encoded as one when it
-// decodes. A record that does not decode is returned as its stored bytes
-// (a dead letter of reason "corrupt" keeps them for inspection): the
-// record's for a run, the whole value's for event 0 of a damaged run,
-// nothing for the others. The result never aliases the value.
+// keep: an envelope value as stored, a run's record encoded as one. A run
+// record that fails its check but whose fields can still be read becomes
+// the envelope of those fields as read (ID, time, key, payload, headers)
+// with the complement of their checksum: it reads as corrupt, as the
+// record did, and its ID can still be read from it (without checking it,
+// as from any envelope). One that cannot be read at all is returned as its
+// stored bytes; for a damaged run, event 0 gets the whole value and the
+// others nothing. The result never aliases the value.
 func (v *Value) Envelope(i int) []byte {
 	if !v.isRun {
 		return append([]byte(nil), v.Raw...)
@@ -175,8 +178,53 @@ func (v *Value) Envelope(i int) []byte {
 		return nil
 	}
 	r, err := v.run.Event(i)
-	if err != nil {
+	if err == nil {
+		return EncodeRecord(r)
+	}
+	f, ok := v.run.fields(i)
+	if !ok {
 		return append([]byte(nil), v.run.record(i)...)
 	}
-	return EncodeRecord(r)
+	id := EventID(v.run.uid, v.Key+uint64(i))
+	if f.id != nil {
+		id = [16]byte(f.id)
+	}
+	body := AppendRecordBody(nil, v.run.FirstTime()+f.delta, string(f.key), f.payload, nil)
+	if len(f.headers) > 0 {
+		body[0] = envArrayHeaders
+		body = append(body, f.headers...)
+	}
+	env := SealRecord(body, id)
+	for j := len(env) - 4; j < len(env); j++ {
+		env[j] = ^env[j]
+	}
+	return env
+}
+
+// DeadBytes returns what event i counts toward the dead-letter byte
+// counters once moved there as Envelope(i): its payload length when it
+// decodes, else the length of Envelope(i) (what a scan of the dead letters
+// counts for one that does not decode).
+func (v *Value) DeadBytes(i int) uint64 {
+	if r, err := v.Event(i); err == nil {
+		return uint64(len(r.Payload))
+	}
+	return uint64(len(v.Envelope(i)))
+}
+
+// RecordSpan returns where the stored bytes of event i lie in Raw: the
+// whole value for an envelope, the record's bytes for a run; ok is false
+// for an event of a damaged run, whose records cannot be located.
+func (v *Value) RecordSpan(i int) (start, end int, ok bool) {
+	switch {
+	case v.err != nil:
+		return 0, 0, false
+	case v.isRun:
+		at := len(v.Raw) - len(v.run.recs)
+		if i > 0 {
+			start = v.run.end(i - 1)
+		}
+		return at + start, at + v.run.end(i), true
+	}
+	return 0, len(v.Raw), true
 }

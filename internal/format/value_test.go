@@ -210,7 +210,13 @@ func TestValueDamagedRecordInRun(t *testing.T) {
 	requireCorrupt(t, err)
 	require.Equal(t, uint64(len(evs[1].Payload)), v.AppendedBytes(1))
 	require.Equal(t, uint64(len(rec1)), v.StoredBytes(1))
-	require.Equal(t, bad[at:at+len(rec1)], v.Envelope(1))
+	// Its dead letter: the envelope of its fields as read, failing as the
+	// record did (TestEnvelopeOfADamagedRunRecord has the rest).
+	env := v.Envelope(1)
+	_, err = DecodeRecord(key+1, env)
+	requireCorrupt(t, err)
+	require.Equal(t, evs[1].ID[:], env[idOffset:idOffset+16])
+	require.Equal(t, uint64(len(env)), v.DeadBytes(1))
 	for _, i := range []int{0, 2} {
 		got, err := v.Event(i)
 		require.NoError(t, err)

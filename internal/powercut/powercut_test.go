@@ -19,6 +19,7 @@ package powercut_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -33,6 +34,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/powercut"
 	"github.com/walbatch/walbatch/recovery"
@@ -155,6 +157,49 @@ func runChild(mode string) {
 				fail(out, "compact: %v", err)
 			}
 			out.printf("K %d %d %d", round, res.BeforeBytes, res.AfterBytes)
+		}
+	case "migrate":
+		// Rounds of: append to a format 1 file, close, open it for
+		// writing (which migrates it to format 2), close, and set the
+		// version back to 1 (the file holds no run: only format 1
+		// appends wrote it) so that the next round migrates again. The
+		// parent cuts the power at a random moment, often inside the
+		// migration's commit.
+		for round := 0; ; round++ {
+			l, err := wal.Open(path, &wal.Options{Sync: mode0, LockTimeout: 5 * time.Second, Store: store.Options{Format: 1}})
+			if err != nil {
+				fail(out, "open at format 1: %v", err)
+			}
+			s, err := l.Stream(streamName)
+			if err != nil {
+				fail(out, "stream: %v", err)
+			}
+			appendN(s, round, 5)
+			if err := l.Close(); err != nil {
+				fail(out, "close: %v", err)
+			}
+			out.printf("S %d", round)
+			db, err := store.Open(path, &store.Options{LockTimeout: 5 * time.Second, AutoCompactRatio: -1})
+			if err != nil {
+				fail(out, "migrating open: %v", err)
+			}
+			v := db.Info().Version
+			if err := db.Close(); err != nil {
+				fail(out, "close: %v", err)
+			}
+			out.printf("M %d %d", round, v)
+			bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+			if err == nil {
+				err = bdb.Update(func(tx *bolt.Tx) error {
+					return tx.Bucket([]byte("walbatch")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 1))
+				})
+				if cerr := bdb.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				fail(out, "back to format 1: %v", err)
+			}
 		}
 	default:
 		fail(out, "unknown child mode %q", mode)
@@ -552,6 +597,53 @@ func TestPowerCutCompaction(t *testing.T) {
 	_, err := os.Stat(h.path + ".compact.tmp")
 	t.Logf("compaction: %d cuts, %d inside CompactFile; %d acknowledged events, 0 lost (temp file left: %v)",
 		n, inCompaction, len(h.acked), err == nil)
+}
+
+// TestPowerCutMigration cuts the power while the writer migrates a format
+// 1 file to format 2 at open, round after round: after every cut the file
+// opens at format 1 or 2, verifies, and holds every acknowledged event.
+func TestPowerCutMigration(t *testing.T) {
+	h := newHarness(t, 5, true)
+	h.precreate()
+	n := scaled(10, 1, 2)
+	migrations, versions := 0, map[uint64]int{}
+	for i := range n {
+		cut, kind := h.pickCut(i)
+		delay := time.Duration(h.rng.IntN(200)) * time.Millisecond
+		// Cut at a moment in time, or right after a write or a file
+		// fsync: bbolt's commit of the version is one write and two.
+		h.target = []*target{nil,
+			{powercut.OpWrite, 1 + h.rng.IntN(20), "write"},
+			{powercut.OpFsync, 1 + h.rng.IntN(8), "fsync"},
+		}[i%3]
+		if h.target != nil {
+			kind += "+after" + h.target.name
+		}
+		r := h.runCycle("migrate", "always", cut, kind, delay)
+		if strings.HasPrefix(r.lastLine, "S ") {
+			migrations++
+		}
+		db, err := store.Open(h.path, &store.Options{ReadOnly: true})
+		require.NoError(t, err, "cut %d: open after the cut", i)
+		v := db.Info().Version
+		require.NoError(t, db.Close())
+		require.Contains(t, []uint64{1, 2}, v, "cut %d: format after the cut", i)
+		versions[v]++
+		if v == 2 {
+			// Cut after a migration committed and before the writer set
+			// the version back: the file holds no run, so format 1 again
+			// for the next round to migrate.
+			bdb, err := bolt.Open(h.path, 0o600, nil)
+			require.NoError(t, err)
+			require.NoError(t, bdb.Update(func(tx *bolt.Tx) error {
+				return tx.Bucket([]byte("walbatch")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 1))
+			}))
+			require.NoError(t, bdb.Close())
+		}
+		t.Logf("cut %d (%s, %v): %d acked, last line %q, format %d, %s", i, kind, delay, r.acked, r.lastLine, v, r.rep)
+	}
+	t.Logf("migration: %d cuts, %d inside a migration; formats after the cuts %v; %d acknowledged events, 0 lost",
+		n, migrations, versions, len(h.acked))
 }
 
 // TestPowerCutNewFile: a WAL file created by store.Open is durable only
