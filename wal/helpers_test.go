@@ -3,6 +3,7 @@ package wal
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"path/filepath"
 	"testing"
 
@@ -23,18 +24,28 @@ func mustOpen(t testing.TB, opts *Options) (*Log, string) {
 	return openAt(t, path, opts), path
 }
 
-// testRuns (WALBATCH_TEST_RUNS=1) runs the tests that open their log with
-// mustOpen or openAt with a writer that writes runs, format 2's values,
-// before files are created as format 2; checkLog then scans them as
-// format 2.
-var testRuns = os.Getenv("WALBATCH_TEST_RUNS") == "1"
+// testFormat (WALBATCH_TEST_FORMAT=1, as scripts/test.sh runs them once
+// more) makes the tests that open their log with mustOpen or openAt use
+// files of that format where they do not choose one: format 1, one event
+// per value, which this build still reads, migrates and writes for a
+// rolling upgrade. By default files are format 2.
+var testFormat, _ = strconv.ParseUint(os.Getenv("WALBATCH_TEST_FORMAT"), 10, 64)
 
 // openAt opens the log at path with the same Cleanup as mustOpen.
 func openAt(t testing.TB, path string, opts *Options) *Log {
 	t.Helper()
+	if testFormat != 0 {
+		o := Options{}
+		if opts != nil {
+			o = *opts
+		}
+		if o.Store.Format == 0 {
+			o.Store.Format = testFormat
+		}
+		opts = &o
+	}
 	l, err := Open(path, opts)
 	require.NoError(t, err)
-	l.runs = l.runs || testRuns
 	t.Cleanup(func() {
 		runs := l.runs // a test may have set it
 		require.NoError(t, l.Close())
