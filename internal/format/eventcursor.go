@@ -38,17 +38,24 @@ func NewEventCursor(events *bolt.Bucket, uid [8]byte, runs bool, last uint64) *E
 // sequence number (or a nested bucket) ends the walk with Err set.
 func (e *EventCursor) Seek(seq uint64) bool {
 	e.ok, e.err = false, nil
-	if e.runs && seq > 1 && e.seekInto(seq) {
-		return true
-	}
-	if e.err != nil {
-		return false
-	}
 	k, v := e.c.Seek(SeqKey(seq))
+	at, ok := ParseSeqKey(k)
+	if e.runs && seq > 1 && (!ok || at != seq) {
+		// No value under seq itself: one below may hold it. (A value
+		// under seq does: values never overlap. Looking only then keeps
+		// a seek to an envelope of a migrated format 1 file one search.)
+		if e.seekInto(seq) {
+			return true
+		}
+		if e.err != nil {
+			return false
+		}
+		k, v = e.c.Seek(SeqKey(seq))
+		at, ok = ParseSeqKey(k)
+	}
 	if k == nil {
 		return false
 	}
-	at, ok := ParseSeqKey(k)
 	if !ok || v == nil {
 		return e.bad(k)
 	}
