@@ -20,7 +20,8 @@ import (
 
 func runBuild(e *env) (benchkit.Result, error) {
 	path := e.file
-	l, err := wal.Open(path, &wal.Options{Sync: wal.SyncNone})
+	o := walOptions(wal.SyncNone)
+	l, err := wal.Open(path, &o)
 	if err != nil {
 		return benchkit.Result{}, err
 	}

@@ -45,6 +45,7 @@ var (
 	flagDocs     = flag.String("docs", "../docs", "where performance.md and performance.svg are written")
 	flagWrite    = flag.Bool("write", true, "write the docs (only for a full run: not with -quick or -only)")
 	flagProfile  = flag.String("profile", "", "write a CPU profile of each scenario to DIR/<scenario>.cpu.prof")
+	flagFormat   = flag.Uint64("format", 0, "the WAL file format walbatch's scenarios write (store.Options.Format; 0: the default, format 2): 1 measures format 1")
 	flagScaling  = flag.Bool("scaling", false, "also run the backlog scenarios once at each of -scaling-sizes pending (slow: 10M is a 3 GB file)")
 	flagSizes    = flag.String("scaling-sizes", "100000,1000000,10000000", "backlog sizes for -scaling")
 	flagOtelq    = flag.String("otelq", "", "a built bench/otelq binary for the otel-* scenarios (default: build it from -otelq-src)")
@@ -268,7 +269,7 @@ func logResult(res benchkit.Result) {
 // spawn runs one scenario in a child process.
 func spawn(exe, name, dir, file string) (benchkit.Result, error) {
 	return runChild(name, exec.Command(exe, "-scenario", name, "-dir", dir, "-file", file,
-		"-dur", flagDur.String(), "-backlog", fmt.Sprint(*flagBacklog), "-profile", *flagProfile))
+		"-dur", flagDur.String(), "-backlog", fmt.Sprint(*flagBacklog), "-profile", *flagProfile, "-format", fmt.Sprint(*flagFormat)))
 }
 
 // spawnPeer runs one of the OpenTelemetry peer's scenarios in its binary.

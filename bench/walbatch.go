@@ -9,6 +9,7 @@ import (
 	"github.com/walbatch/walbatch/bench/internal/benchkit"
 	"github.com/walbatch/walbatch/dispatcher"
 	"github.com/walbatch/walbatch/processor"
+	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -35,8 +36,15 @@ func (d *noop) dispatcher() dispatcher.Dispatcher[benchkit.Event] {
 }
 
 func openProcessor(path string, mode wal.SyncMode, d dispatcher.Dispatcher[benchkit.Event], opts ...processor.Option) (*processor.Processor[benchkit.Event], error) {
-	opts = append([]processor.Option{processor.WithSync(mode), processor.WithStopTimeout(time.Second)}, opts...)
+	opts = append([]processor.Option{processor.WithSync(mode), processor.WithStopTimeout(time.Second),
+		processor.WithWALOptions(walOptions(mode))}, opts...)
 	return processor.Open[benchkit.Event](path, d, opts...)
+}
+
+// walOptions are the options walbatch's scenarios open their file with:
+// sync mode and the -format flag's file format.
+func walOptions(mode wal.SyncMode) wal.Options {
+	return wal.Options{Sync: mode, Store: store.Options{Format: *flagFormat}}
 }
 
 func stopSoon(p *processor.Processor[benchkit.Event]) {
@@ -113,7 +121,8 @@ func enqueueManyScenario(mode wal.SyncMode, opts ...processor.Option) func(e *en
 // event counts once its callback reports it committed.
 func asyncScenario(mode wal.SyncMode) func(e *env) (benchkit.Result, error) {
 	return func(e *env) (benchkit.Result, error) {
-		l, err := wal.Open(filepath.Join(e.dir, "async.wal"), &wal.Options{Sync: mode})
+		o := walOptions(mode)
+		l, err := wal.Open(filepath.Join(e.dir, "async.wal"), &o)
 		if err != nil {
 			return benchkit.Result{}, err
 		}
