@@ -102,11 +102,14 @@ func (g *group) stream(s *Stream) *groupStream {
 // transition starts afresh.
 func (g *group) write(tx *bolt.Tx) error {
 	g.touched, g.events, g.applied, g.changed = g.touched[:0], 0, 0, false
-	total := 0
-	for _, r := range g.reqs {
-		total += len(r.bodies)
+	var keys []byte // bbolt keeps key slices until commit: one per envelope of a format 1 file
+	if len(g.reqs) > 0 && !g.reqs[0].runs() {
+		total := 0
+		for _, r := range g.reqs {
+			total += len(r.bodies)
+		}
+		keys = make([]byte, 8*total)
 	}
-	keys := make([]byte, 8*total) // bbolt keeps key slices until commit
 	var events *bolt.Bucket
 	var cur *Stream
 	for _, r := range g.reqs {
@@ -135,7 +138,7 @@ func (g *group) write(tx *bolt.Tx) error {
 			continue
 		}
 		r.first = t.st.NextSeq
-		if r.s.l.runs {
+		if r.runs() {
 			if err := t.appendToRun(tx, r); err != nil {
 				return err
 			}
@@ -241,6 +244,10 @@ func (g *group) flushRuns(tx *bolt.Tx) error {
 	}
 	return nil
 }
+
+// runs reports whether r's file holds runs: every request of a group is of
+// one Log.
+func (r *request) runs() bool { return r.s != nil && r.s.l.runs }
 
 // transition applies r in tx on a copy of its stream's staged state, which
 // replaces the staged state only when r succeeds.
