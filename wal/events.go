@@ -81,7 +81,8 @@ func (s *Stream) settle(tx *bolt.Tx, st *format.State, events *bolt.Bucket, firs
 
 // tighten moves b's First up and Last down to events b holds (in a value,
 // not a hole) and drops the holes outside; it returns false when b holds
-// none.
+// none, or when a key that is not a sequence number stops the walk (the
+// batch's end would be unknown, and the events past it taken for gone).
 func (s *Stream) tighten(events *bolt.Bucket, st *format.State, b *Batch) bool {
 	fb := (*format.Batch)(b)
 	cur := s.cursor(events, st)
@@ -94,7 +95,7 @@ func (s *Stream) tighten(events *bolt.Bucket, st *format.State, b *Batch) bool {
 			last = seq
 		}
 	}
-	if !found {
+	if !found || cur.Err() != nil {
 		return false
 	}
 	b.First, b.Last = first, last
@@ -105,6 +106,8 @@ func (s *Stream) tighten(events *bolt.Bucket, st *format.State, b *Batch) bool {
 // pruneHoles drops from b's holes what no value holds any more (settle
 // deleted it): a hole is kept only while a value holds its events, so a
 // batch of a format 1 file never stores one. It reports whether b changed.
+// A key that is not a sequence number in the walk leaves the holes as
+// they are: what the walk did not reach is not known to be gone.
 func (s *Stream) pruneHoles(events *bolt.Bucket, st *format.State, b *Batch) bool {
 	if len(b.Holes) == 0 {
 		return false
@@ -112,6 +115,10 @@ func (s *Stream) pruneHoles(events *bolt.Bucket, st *format.State, b *Batch) boo
 	before := slices.Clone(b.Holes)
 	cur := s.cursor(events, st)
 	(*format.Batch)(b).PruneHoles(func(lo, hi uint64) [][2]uint64 { return cur.Held(lo, hi) })
+	if cur.Err() != nil {
+		b.Holes = before
+		return false
+	}
 	return !slices.Equal(before, b.Holes)
 }
 

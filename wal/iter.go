@@ -85,6 +85,8 @@ func (s *Stream) InFlight(seq uint64) (*Batch, error) {
 // what a processor dispatches again after a restart. Records that fail
 // their checksum are returned in bad (by sequence number) rather than
 // silently skipped; the caller decides (the processor dead-letters them).
+// A key in the batch's range that is not a sequence number (damage) is an
+// error wrapping store.ErrCorrupt: the events past it were not read.
 func (s *Stream) ReadBatch(b *Batch) (recs []Record, bad []uint64, err error) {
 	err = storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		events, err := s.sub(tx, format.BucketEvents)
@@ -107,6 +109,9 @@ func (s *Stream) ReadBatch(b *Batch) (recs []Record, bad []uint64, err error) {
 			}
 			r.Payload = append([]byte(nil), r.Payload...)
 			recs = append(recs, r)
+		}
+		if err := cur.Err(); err != nil {
+			return fmt.Errorf("wal: stream %q batch %s: %w", s.name, b.ID, err)
 		}
 		return nil
 	})

@@ -230,6 +230,10 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 			moved++
 			deadBytes += v.DeadBytes(i) // a record that does not decode counts its dead letter's length
 		}
+		if err := cur.Err(); err != nil {
+			// The events past the key were not moved: the batch must stay.
+			return fmt.Errorf("wal: stream %q batch %s: %w", s.name, b.ID, err)
+		}
 		bb, _ := s.sub(tx, format.BucketBatches)
 		if err := bb.Delete(format.SeqKey(batchSeq)); err != nil {
 			return err
