@@ -94,9 +94,11 @@ func ExampleWithHandoff() {
 	// HandoffOwned: this producer never touches an event after enqueueing
 	// it, so a batch sealed while the values are still in memory goes out
 	// with them instead of decoding the WAL's copies. What is written to
-	// the WAL, and what a restart replays, is the same either way.
+	// the WAL, and what a restart replays, is the same either way. (Flush
+	// seals the batch here; a batch that a commit fills may go out before
+	// EnqueueMany has handed its values over, and is then decoded.)
 	p, err := processor.Open[pageView](filepath.Join(dir, "events.wal"), sink,
-		processor.WithBatchSize(2), processor.WithHandoff(processor.HandoffOwned))
+		processor.WithBatchSize(10), processor.WithHandoff(processor.HandoffOwned))
 	if err != nil {
 		fmt.Println(err)
 		return

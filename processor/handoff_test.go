@@ -141,7 +141,11 @@ func TestHandoffAutoGivesTheDecodedValues(t *testing.T) {
 	evs := plainN(250)
 	run := func(opts ...Option) ([]plainEv, Stats) {
 		sink := &collect[plainEv]{}
-		p, err := Open[plainEv](walPath(t), sink, quiet(append(opts, WithBatchSize(50))...)...)
+		// Started after the enqueues: a batch sealed the moment a commit
+		// fills it can be dispatched before Enqueue has put its values in
+		// the handoff (they are decoded then), which would make the count
+		// below depend on scheduling.
+		p, err := Open[plainEv](walPath(t), sink, quiet(append(opts, WithBatchSize(50), WithStartOnOpen(false))...)...)
 		require.NoError(t, err)
 		for i := range evs[:100] {
 			require.NoError(t, p.Enqueue(context.Background(), evs[i]))
@@ -154,6 +158,7 @@ func TestHandoffAutoGivesTheDecodedValues(t *testing.T) {
 		for range 50 {
 			require.NoError(t, <-done)
 		}
+		require.NoError(t, p.Start())
 		require.NoError(t, p.Flush(context.Background()))
 		st := p.Stats()
 		require.NoError(t, p.Stop(context.Background()))

@@ -204,6 +204,17 @@ func (n *notes) of(kind Kind) []Notification {
 	return out
 }
 
+// listeners returns the options that register n for kinds at Open: a
+// processor opened on a file with work in it may dispatch before a
+// Subscribe after Open would run.
+func (n *notes) listeners(kinds ...Kind) []Option {
+	opts := make([]Option, len(kinds))
+	for i, k := range kinds {
+		opts[i] = WithListener(k, n.listen)
+	}
+	return opts
+}
+
 func (n *notes) subscribe(p *Processor[tev], kinds ...Kind) {
 	for _, k := range kinds {
 		p.Subscribe(k, n.listen)

@@ -96,9 +96,9 @@ func TestPerEventIndexesAfterQuarantineAndUndecodable(t *testing.T) {
 		// Given N 1, 3, 5, 6: 3 refused for good, 5 to retry.
 		return dispatcher.PerEvent([]error{nil, dispatcher.Permanent(errors.New("p3")), errors.New("r5"), nil})
 	})
-	p := openP(t, path, sink, quiet(WithRetryDelay(time.Millisecond, time.Millisecond))...)
 	var ns notes
-	ns.subscribe(p, BatchDispatched, RetryScheduled, DeadLettered)
+	opts := append(ns.listeners(BatchDispatched, RetryScheduled, DeadLettered), WithRetryDelay(time.Millisecond, time.Millisecond))
+	p := openP(t, path, sink, quiet(opts...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, p.Flush(ctx))

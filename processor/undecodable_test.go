@@ -107,9 +107,8 @@ func undecodableRun[T any](t *testing.T, bad map[string][]byte, good func(i int)
 
 	sink := &anySink[T]{}
 	var dead notesOf
-	pr, err := Open[T](path, sink, quiet(WithBatchSize(4))...)
+	pr, err := Open[T](path, sink, quiet(WithBatchSize(4), WithListener(DeadLettered, dead.listen))...)
 	require.NoError(t, err)
-	pr.Subscribe(DeadLettered, dead.listen)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, pr.Flush(ctx))
