@@ -22,7 +22,8 @@ type Run struct {
 
 // ParseRun checks the header and offsets table of v, the run value stored
 // under key firstSeq of the stream with uid uid: the version, the header
-// checksum, a count of 1 to MaxRunEvents, offsets that do not decrease and
+// checksum, a count of 1 to MaxRunEvents whose last event is at most
+// sequence number 2^64-1, offsets that do not decrease and
 // end exactly at the end of v, and the canonical width of the offsets.
 // It reads only what the header's checksum covers and allocates nothing.
 // Any failure returns an error wrapping ErrRecord and store.ErrCorrupt
@@ -44,6 +45,9 @@ func ParseRun(uid [8]byte, firstSeq uint64, v []byte) (Run, error) {
 	count := int(binary.BigEndian.Uint16(v[2:]))
 	if count == 0 || count > MaxRunEvents {
 		return bad("bad count")
+	}
+	if uint64(count-1) > ^uint64(0)-firstSeq {
+		return bad("events past the last sequence number")
 	}
 	w := offsetWidth(flags)
 	if len(v)-runHeaderSize < count*w {

@@ -49,7 +49,11 @@ func ParseValue(uid [8]byte, key uint64, v []byte, runs bool, span uint64) Value
 	r, err := ParseRun(uid, key, v)
 	if err != nil {
 		val.err = err
-		val.n = int(min(max(span, 1), MaxRunEvents))
+		n := min(max(span, 1), MaxRunEvents)
+		if room := ^uint64(0) - key; n-1 > room {
+			n = room + 1 // never past the last sequence number: Last must not wrap
+		}
+		val.n = int(n)
 		return val
 	}
 	val.run, val.n = r, r.Len()

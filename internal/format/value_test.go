@@ -345,3 +345,35 @@ func FuzzValue(f *testing.F) {
 		}
 	})
 }
+
+// A run under a key so high that its events would pass the last sequence
+// number (only damage puts one there: sequence numbers count up from 1) is
+// damaged as a whole, and no value's span wraps past 2^64-1: Last is never
+// below Key.
+func TestValueRunPastTheLastSequenceNumber(t *testing.T) {
+	const key = ^uint64(0) - 2 // room for 3 events
+	raw := AppendRun(nil, valUID, key, valEvents(key, 5))
+	v := ParseValue(valUID, key, raw, true, 5)
+	requireCorrupt(t, v.Err())
+	require.Equal(t, 3, v.Len())
+	require.Equal(t, ^uint64(0), v.Last())
+	_, err := v.Event(0)
+	requireCorrupt(t, err)
+
+	// A damaged header under such a key spans at most to 2^64-1.
+	bad := append([]byte(nil), raw...)
+	bad[2] ^= 0x40
+	v = ParseValue(valUID, ^uint64(0), bad, true, 1<<30)
+	requireCorrupt(t, v.Err())
+	require.Equal(t, 1, v.Len())
+	require.Equal(t, ^uint64(0), v.Last())
+
+	v = ParseValue(valUID, 0, bad, true, 5) // and the cap does not wrap either
+	require.Equal(t, 5, v.Len())
+
+	// A run that ends exactly at 2^64-1 is sound.
+	raw = AppendRun(nil, valUID, key, valEvents(key, 3))
+	v = ParseValue(valUID, key, raw, true, 3)
+	require.NoError(t, v.Err())
+	require.Equal(t, ^uint64(0), v.Last())
+}
