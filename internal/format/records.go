@@ -37,8 +37,13 @@ type Batch struct {
 }
 
 // EncodeBatch returns the stored form of b (stored under SeqKey(b.Seq)),
-// with its checksum (b.Sum is not used).
+// with its checksum (b.Sum is not used). Holes of a shape DecodeBatch
+// refuses are an error: no record is written that would read as corrupt.
 func EncodeBatch(b *Batch) ([]byte, error) {
+	if err := b.checkHoles(); err != nil {
+		// DecodeBatch would refuse the record: a bug, never written.
+		return nil, fmt.Errorf("wal: batch %d: refusing to write it: %v (%d numbers in %d..%d)", b.Seq, err, len(b.Holes), b.First, b.Last)
+	}
 	c := *b
 	c.Sum = uint32(c.sum())
 	return msgpack.Marshal(&c)
