@@ -10,14 +10,19 @@ import "sort"
 type Live struct {
 	sealed  uint64
 	batches []*Batch // ascending First
+	overlap bool     // some ranges overlap (damage): no binary search
 }
 
 // NewLive returns the live set of a stream whose SealedThrough is sealed
 // and whose in-flight batches are batches (any order; not copied, not
-// changed).
+// changed). Ranges that overlap (only damage makes them) are allowed: an
+// event is live when any batch holds it.
 func NewLive(sealed uint64, batches []*Batch) *Live {
 	l := &Live{sealed: sealed, batches: append([]*Batch(nil), batches...)}
 	sort.Slice(l.batches, func(i, j int) bool { return l.batches[i].First < l.batches[j].First })
+	for i := 1; i < len(l.batches); i++ {
+		l.overlap = l.overlap || l.batches[i].First <= l.batches[i-1].Last
+	}
 	return l
 }
 
@@ -28,6 +33,14 @@ func (l *Live) Has(seq uint64) bool {
 
 // inBatch reports whether an in-flight batch holds event seq.
 func (l *Live) inBatch(seq uint64) bool {
+	if l.overlap {
+		for _, b := range l.batches {
+			if b.Holds(seq) {
+				return true
+			}
+		}
+		return false
+	}
 	i := sort.Search(len(l.batches), func(i int) bool { return l.batches[i].Last >= seq })
 	return i < len(l.batches) && l.batches[i].Holds(seq)
 }
@@ -39,9 +52,15 @@ func (l *Live) AnyIn(first, last uint64) bool {
 	if last > l.sealed {
 		return true
 	}
-	i := sort.Search(len(l.batches), func(i int) bool { return l.batches[i].Last >= first })
+	i := 0
+	if !l.overlap {
+		i = sort.Search(len(l.batches), func(i int) bool { return l.batches[i].Last >= first })
+	}
 	for ; i < len(l.batches) && l.batches[i].First <= last; i++ {
 		b := l.batches[i]
+		if b.Last < first {
+			continue // before the range (only when ranges overlap)
+		}
 		lo, hi := max(first, b.First), min(last, b.Last)
 		// Holes are disjoint and do not touch: [lo, hi] is out of the
 		// batch only if one hole holds all of it.
