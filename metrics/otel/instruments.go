@@ -46,6 +46,7 @@ func (m *Metrics) register(mp metric.MeterProvider) error {
 		fileFree    = ig("walbatch.file.free", "By", "Bytes in free pages of the WAL file.")
 		commits     = ic("walbatch.wal.commits", "{commit}", "Commits of the WAL file (appends and batch transitions; one pair of fsyncs each under SyncAlways), since the file was opened.")
 		committed   = ic("walbatch.wal.committed_events", "{event}", "Events appended by the commits, since the file was opened.")
+		transitions = ic("walbatch.wal.transitions", "{transition}", "Batch transitions (seal, complete, retry, dead letter and the others) the commits applied, since the file was opened.")
 	)
 	oldest, err := meter.Float64ObservableGauge("walbatch.oldest_pending.age", metric.WithUnit("s"),
 		metric.WithDescription("Age of the oldest event not completed; 0 when none."))
@@ -80,7 +81,7 @@ func (m *Metrics) register(mp metric.MeterProvider) error {
 		capEvents, capSize, delivered, retried, deadLet, refused, omitted, recInFlight, recPending, recDead,
 		recProblems, oldest}
 	if m.cfg.file {
-		observables = append(observables, fileSize, fileFree, commits, committed, commitTime)
+		observables = append(observables, fileSize, fileFree, commits, committed, transitions, commitTime)
 	}
 	m.reg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		streams, left := m.selected()
@@ -128,6 +129,7 @@ func (m *Metrics) register(mp metric.MeterProvider) error {
 			cs := m.log.CommitStats()
 			o.ObserveInt64(commits, cs.Commits)
 			o.ObserveInt64(committed, cs.Events)
+			o.ObserveInt64(transitions, cs.Transitions)
 			o.ObserveFloat64(commitTime, cs.Time.Seconds())
 		}
 		return nil

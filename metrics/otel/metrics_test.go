@@ -170,6 +170,11 @@ func TestProcessorMetricsExactValues(t *testing.T) {
 	require.Equal(t, "By", got["walbatch.file.size"].unit)
 	require.Contains(t, got, "walbatch.file.free")
 	require.Positive(t, got["walbatch.wal.commit.duration"].v)
+	// The writer's count of transitions: 7 seals at least, and not the
+	// commits' count (some transitions share a commit).
+	cs := l.CommitStats()
+	require.Equal(t, point{float64(cs.Transitions), "{transition}", 0}, got["walbatch.wal.transitions"])
+	require.GreaterOrEqual(t, cs.Transitions, int64(7))
 	require.EqualValues(t, 11, got["walbatch.dispatch.duration"+s].v)
 	require.Equal(t, "s", got["walbatch.dispatch.duration"+s].unit)
 	require.NotContains(t, got, "walbatch.capacity.size"+s, "unlimited: not reported")

@@ -172,6 +172,11 @@ walbatch_recovery_pending_events{stream="orders"} 0
 		}
 	}
 	require.Positive(t, got["walbatch_file_size_bytes"])
+	// The writer's count of transitions: 7 seals at least, and not the
+	// commits' count (some transitions share a commit).
+	cs := l.CommitStats()
+	require.Equal(t, float64(cs.Transitions), got["walbatch_wal_transitions_total"])
+	require.GreaterOrEqual(t, cs.Transitions, int64(7))
 	require.Contains(t, got, "walbatch_file_free_bytes")
 	require.Positive(t, got["walbatch_wal_commit_seconds_total"])
 	require.EqualValues(t, 11, got["walbatch_dispatch_duration_seconds"])

@@ -37,12 +37,13 @@ var (
 	descFileFree   = desc("file_free_bytes", "Bytes in free pages of the WAL file, reusable without growing it.")
 	descCommits    = desc("wal_commits_total", "Commits of the WAL file (appends and batch transitions; one pair of fsyncs each under SyncAlways), since the file was opened.")
 	descCommitted  = desc("wal_committed_events_total", "Events appended by the commits, since the file was opened.")
+	descTransits   = desc("wal_transitions_total", "Batch transitions (seal, complete, retry, dead letter and the others) the commits applied, since the file was opened.")
 	descCommitTime = desc("wal_commit_seconds_total", "Time spent in the commits' write transactions, fsyncs included.")
 
 	allDescs = []*prometheus.Desc{descPendingEvents, descPendingBytes, descInFlightBatches, descInFlightEvents,
 		descInFlightBytes, descDeadEvents, descDeadBytes, descOldestAge, descCapEvents, descCapBytes, descDelivered,
 		descRetried, descDeadLettered, descRefused, descStreamsOmitted, descRecInFlight, descRecPending, descRecDead,
-		descRecProblems, descFileSize, descFileFree, descCommits, descCommitted, descCommitTime}
+		descRecProblems, descFileSize, descFileFree, descCommits, descCommitted, descTransits, descCommitTime}
 )
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
@@ -91,5 +92,6 @@ func collectFile(ch chan<- prometheus.Metric, l *wal.Log) {
 	cs := l.CommitStats()
 	ch <- counter(descCommits, float64(cs.Commits))
 	ch <- counter(descCommitted, float64(cs.Events))
+	ch <- counter(descTransits, float64(cs.Transitions))
 	ch <- counter(descCommitTime, cs.Time.Seconds())
 }
