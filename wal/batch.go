@@ -101,6 +101,11 @@ func (s *Stream) Seal(opts SealOptions) (SealResult, error) {
 	return res, nil
 }
 
+// maxSealCap bounds the records sealIn makes room for at once: a batch
+// with more events (a large MaxEvents, MaxBytes cutting it short or not)
+// grows its slice as it goes.
+const maxSealCap = 4096
+
 // sealIn is Seal's work inside tx, on st (the state as of tx). It returns
 // errNothing, refused (see refuse) and having changed nothing, when there
 // is no batch to cut and no corrupt record to quarantine.
@@ -127,7 +132,9 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 		stored   uint64
 	}
 	var bads []bad
-	var recs []Record
+	// Sized for a full batch (the usual case, and at most the pending
+	// events): growing it by appends allocated and copied it about twice.
+	recs := make([]Record, 0, min(uint64(opts.MaxEvents), st.PendingCount, maxSealCap))
 	var bytes int64
 	complete, end := false, st.SealedThrough
 	cur := s.cursor(events, st)

@@ -108,6 +108,9 @@ func (s *Stream) ReadBatch(b *Batch) (recs []Record, bad []uint64, err error) {
 				continue
 			}
 			r.Payload = append([]byte(nil), r.Payload...)
+			if recs == nil {
+				recs = make([]Record, 0, min(max(b.Count, 1), maxSealCap))
+			}
 			recs = append(recs, r)
 		}
 		if err := cur.Err(); err != nil {
