@@ -181,6 +181,32 @@ func decode[T any](b []byte) (T, error) {
 type batchDecoder struct {
 	rd  msgpackcheck.Reader
 	dec *msgpack.Decoder
+
+	// arena is the chunk str copies payloads into: a Builder only
+	// appends, so what it has handed out as strings is never written
+	// again, and it allocates its chunk without zeroing it.
+	arena strings.Builder
+}
+
+// arenaChunk is the size of the chunks batchDecoder.str copies payloads
+// into: what a string kept from a decoded event keeps alive at most.
+const arenaChunk = 16 << 10
+
+// str returns a copy of b as a string, carved from the decoder's current
+// chunk (a new one when it is full). A payload larger than arenaChunk/8
+// gets a copy of its own, so a chunk holds at least eight events and
+// wastes at most an eighth of itself.
+func (d *batchDecoder) str(b []byte) string {
+	if len(b) == 0 || len(b) > arenaChunk/8 {
+		return string(b)
+	}
+	if d.arena.Cap()-d.arena.Len() < len(b) {
+		d.arena = strings.Builder{}
+		d.arena.Grow(arenaChunk)
+	}
+	start := d.arena.Len()
+	d.arena.Write(b)
+	return d.arena.String()[start:]
 }
 
 var decPool = sync.Pool{New: func() any {
@@ -209,7 +235,7 @@ func (d *batchDecoder) release() {
 // letters alone (loop.values).
 func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
 	if fast != nil {
-		if fast.decode(b, unsafe.Pointer(v)) {
+		if fast.decodeString(d.str(b), unsafe.Pointer(v)) {
 			return nil
 		}
 		var zero T

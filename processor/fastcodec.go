@@ -18,9 +18,12 @@ import (
 // decides, so a file reads the same with or without it
 // (TestFastCodecMatchesMsgpack, FuzzFastDecode).
 //
-// Decoded strings share one copy of the event's payload (one allocation per
-// event instead of one per string), so a string kept from an event keeps
-// the rest of that event's payload alive, about the event's own size.
+// Decoded strings share one copy of the event's payload (no allocation per
+// string). The copies of a batch's events are carved from chunks of
+// arenaChunk bytes (batchDecoder.str: one allocation per few dozen events
+// instead of one per event), so a string kept from an event keeps its
+// chunk alive: at most arenaChunk bytes, or the event's own payload when
+// that is larger than arenaChunk/8.
 
 type fastKind uint8
 
@@ -427,7 +430,13 @@ func (r *fastReader) int() (n int64, unsigned bool) {
 // it could; when it could not, the struct may be partly written and must be
 // zeroed before msgpack decodes it.
 func (p *fastPlan) decode(payload []byte, base unsafe.Pointer) bool {
-	r := fastReader{s: string(payload)}
+	return p.decodeString(string(payload), base)
+}
+
+// decodeString is decode of a copy of the payload that nothing changes:
+// the decoded strings are substrings of it.
+func (p *fastPlan) decodeString(s string, base unsafe.Pointer) bool {
+	r := fastReader{s: s}
 	n := r.length(r.byte(), 0x80, 0x8f, 0, 0xde, 0xdf)
 	var seen uint64
 	for range n {
