@@ -67,6 +67,7 @@ type committer struct {
 	queuedAtCommit int
 
 	order []*request // commitAll's scratch: reqs in the order they are written
+	vals  valueArena // the values of runs, reused from one group to the next
 	calls *callbacks // runs AppendAsync callbacks after the writer answered them
 	due   []*request // the callbacks of the group being answered
 

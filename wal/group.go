@@ -39,6 +39,7 @@ type groupStream struct {
 	// appends.
 	run    format.RunBuilder
 	events *bolt.Bucket // the stream's events bucket in this transaction; nil: not looked up
+	vals   *valueArena  // the group's: where flushRun builds the run's value
 }
 
 // group is one transaction's requests and the streams they touch.
@@ -48,6 +49,51 @@ type group struct {
 	events  int  // events appended
 	applied int  // transitions applied
 	changed bool // a request wrote something
+	vals    *valueArena
+}
+
+// valueArena holds the buffers the writer builds runs in. bbolt keeps the
+// slice of a value put until its transaction ends (it copies it into the
+// file's pages at commit), so a buffer goes to one value per transaction;
+// once the transaction is over, reset lets the next one reuse them: no
+// allocation, nor zeroing, of a run's value once warm. It keeps at most
+// maxValueChunks chunks of valueChunk bytes; more values in a transaction,
+// or larger ones, get buffers of their own.
+type valueArena struct {
+	chunks [][]byte // chunks[:next] are full for this transaction
+	next   int
+}
+
+const (
+	valueChunk     = 256 << 10
+	maxValueChunks = 4
+)
+
+// get returns a buffer of length 0 and capacity n that nothing else in the
+// transaction uses.
+func (a *valueArena) get(n int) []byte {
+	for a.next < len(a.chunks) {
+		c := a.chunks[a.next]
+		if l := len(c); cap(c)-l >= n {
+			a.chunks[a.next] = c[:l+n]
+			return c[l:l:(l + n)]
+		}
+		a.next++
+	}
+	if n > valueChunk/2 || len(a.chunks) >= maxValueChunks {
+		return make([]byte, 0, n)
+	}
+	a.chunks = append(a.chunks, make([]byte, n, valueChunk))
+	return a.chunks[a.next][:0:n]
+}
+
+// reset makes every chunk free again: call it only when no transaction
+// that got a buffer from get is open.
+func (a *valueArena) reset() {
+	for i := range a.chunks {
+		a.chunks[i] = a.chunks[i][:0]
+	}
+	a.next = 0
 }
 
 // errNoChange rolls back a group in which no request wrote anything
@@ -91,7 +137,7 @@ func (g *group) stream(s *Stream) *groupStream {
 		}
 	}
 	s.mu.RLock()
-	t := &groupStream{s: s, base: s.state, st: s.state, ev: s.maxEv, by: s.maxBy}
+	t := &groupStream{s: s, base: s.state, st: s.state, ev: s.maxEv, by: s.maxBy, vals: g.vals}
 	s.mu.RUnlock()
 	g.touched = append(g.touched, t)
 	return t
@@ -102,6 +148,7 @@ func (g *group) stream(s *Stream) *groupStream {
 // transition starts afresh.
 func (g *group) write(tx *bolt.Tx) error {
 	g.touched, g.events, g.applied, g.changed = g.touched[:0], 0, 0, false
+	g.vals.reset()  // an earlier attempt's transaction was rolled back
 	var keys []byte // bbolt keeps key slices until commit: one per envelope of a format 1 file
 	if len(g.reqs) > 0 && !g.reqs[0].runs() {
 		total := 0
@@ -224,7 +271,7 @@ func (t *groupStream) flushRun(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	v := t.run.AppendTo(make([]byte, 0, t.run.Size()))
+	v := t.run.AppendTo(t.vals.get(t.run.Size()))
 	if err := t.events.Put(format.SeqKey(t.run.First()), v); err != nil {
 		return err
 	}
@@ -280,7 +327,7 @@ func (g *group) transition(tx *bolt.Tx, r *request) error {
 // transitions' after functions and answers every request.
 func (c *committer) commitGroup(reqs []*request) {
 	l := c.l
-	g := &group{reqs: reqs}
+	g := &group{reqs: reqs, vals: &c.vals}
 	for _, r := range reqs {
 		r.excluded, r.err = false, nil
 	}
