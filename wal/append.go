@@ -40,15 +40,14 @@ func (s *Stream) Append(key string, payload []byte) (Appended, error) {
 func (s *Stream) AppendEntry(e Entry) (Appended, error) {
 	now := time.Now().UnixNano()
 	r := reqPool.Get().(*request)
-	body := format.AppendRecordBody(make([]byte, 0, format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
+	body := format.AppendRecordBody(r.body(format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
 	r.s, r.bytes, r.oldest, r.cb, r.err = s, uint64(len(e.Payload)), now, nil, nil
 	r.one[0] = body
 	r.bodies = r.one[:]
 	s.l.submitReq(r)
 	<-r.done
 	first, err := r.first, r.err
-	r.one[0], r.bodies, r.s = nil, nil, nil
-	reqPool.Put(r)
+	r.release()
 	if err != nil {
 		return Appended{}, err
 	}
@@ -88,7 +87,7 @@ func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) 
 		e := entries[0]
 		r := reqPool.Get().(*request)
 		r.s, r.bytes, r.oldest, r.cb, r.err, r.recycle = s, uint64(len(e.Payload)), now, cb, nil, true
-		r.one[0] = format.AppendRecordBody(make([]byte, 0, format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
+		r.one[0] = format.AppendRecordBody(r.body(format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
 		r.bodies = r.one[:]
 		s.l.submitReq(r)
 		return

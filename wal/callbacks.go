@@ -83,7 +83,6 @@ func (cb *callbacks) run() {
 func call(r *request) {
 	r.cb(r.first, r.err)
 	if r.recycle {
-		*r = request{done: r.done}
-		reqPool.Put(r)
+		r.release()
 	}
 }

@@ -42,6 +42,39 @@ type request struct {
 	// recycle: taken from reqPool for a callback; answer puts it back
 	// after the callback, when nothing refers to it any more.
 	recycle bool
+
+	// spare is the body of the single-entry append the request (from
+	// reqPool) last carried, kept for its next one: by the time a request
+	// goes back to the pool its group has been written, and nothing
+	// refers to its body any more.
+	spare []byte
+}
+
+// maxSpareBody bounds the body a pooled request keeps for its next use.
+const maxSpareBody = 4 << 10
+
+// body returns a buffer of capacity at least n for the request's one
+// body: its spare one when that is large enough.
+func (r *request) body(n int) []byte {
+	if cap(r.spare) >= n {
+		return r.spare[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+// release puts a request back in reqPool, cleared but for its done
+// channel and its body (or, for a transition, the spare it had), unless
+// that is larger than maxSpareBody.
+func (r *request) release() {
+	spare := r.spare
+	if r.one[0] != nil {
+		spare = r.one[0]
+	}
+	if cap(spare) > maxSpareBody {
+		spare = nil
+	}
+	*r = request{done: r.done, spare: spare}
+	reqPool.Put(r)
 }
 
 var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}

@@ -292,8 +292,7 @@ func (l *Log) write(s *Stream, apply func(tx *bolt.Tx, st *format.State) error, 
 	l.submitReq(r)
 	<-r.done
 	err := r.err
-	*r = request{done: r.done}
-	reqPool.Put(r)
+	r.release()
 	return err
 }
 
