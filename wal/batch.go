@@ -192,14 +192,11 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 		if err := putDead(dead, format.SeqKey(b.seq), &format.DeadRecord{Record: b.rec, Reason: b.reason, At: now}); err != nil {
 			return err
 		}
-		st.PendingCount--
-		st.PendingBytes -= min(b.appended, st.PendingBytes)
-		st.DeadCount++
-		st.DeadBytes += b.stored
+		quarantined(st, b.appended, b.stored)
 	}
 	res.Quarantined = len(bads)
 	from := st.SealedThrough + 1
-	st.SealedThrough = max(st.SealedThrough, end)
+	sealedThrough(st, end)
 	if !cut {
 		_, err := s.settle(tx, st, events, from, end)
 		return err
@@ -224,12 +221,7 @@ func (s *Stream) sealIn(tx *bolt.Tx, st *format.State, opts SealOptions, res *Se
 	if err := s.putBatch(tx, b); err != nil {
 		return err
 	}
-	st.NextBatch++
-	st.PendingCount -= uint64(b.Count)
-	st.PendingBytes -= uint64(b.Bytes)
-	st.InflightBatches++
-	st.InflightCount += uint64(b.Count)
-	st.InflightBytes += uint64(b.Bytes)
+	sealed(st, uint64(b.Count), uint64(b.Bytes))
 	if len(bads) > 0 {
 		if _, err := s.settle(tx, st, events, from, st.SealedThrough); err != nil {
 			return err

@@ -158,11 +158,7 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 			} else if err := events.Put(format.SeqKey(st.NextSeq), m.rec); err != nil {
 				return err
 			}
-			st.NextSeq++
-			st.PendingCount++
-			st.PendingBytes += m.n
-			st.DeadCount--
-			st.DeadBytes -= min(m.n, st.DeadBytes)
+			requeued(st, m.n)
 			res.Requeued++
 		}
 		if err := flush(); err != nil {
@@ -211,7 +207,7 @@ func (s *Stream) PurgeDead() (int, error) {
 		if _, err := b.CreateBucket(format.BucketDead); err != nil {
 			return err
 		}
-		st.DeadCount, st.DeadBytes = 0, 0
+		purgedAll(st)
 		return nil
 	}, nil)
 	if err != nil {

@@ -51,8 +51,7 @@ func (s *Stream) PurgeDeadEvents(ids []EventID) (int, error) {
 			}
 		}
 		n = len(keys)
-		st.DeadCount -= uint64(n)
-		st.DeadBytes -= min(bytes, st.DeadBytes)
+		purged(st, uint64(n), bytes)
 		return nil
 	}, nil)
 	if err != nil {

@@ -192,12 +192,7 @@ func (g *group) write(tx *bolt.Tx) error {
 		} else if err := g.putEnvelopes(tx, r, &cur, &events, &keys); err != nil {
 			return err
 		}
-		t.st.NextSeq += n
-		t.st.PendingCount += n
-		t.st.PendingBytes += r.bytes
-		if t.st.OldestNanos == 0 {
-			t.st.OldestNanos = r.oldest
-		}
+		appended(&t.st, n, r.bytes, r.oldest)
 		g.events += len(r.bodies)
 		g.changed = true
 	}

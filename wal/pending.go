@@ -162,10 +162,7 @@ func (s *Stream) deadOne(events, dead *bolt.Bucket, b *Batch, st *format.State, 
 	added := v.AppendedBytes(i)
 	b.Count--
 	b.Bytes -= min(int64(added), b.Bytes)
-	st.InflightCount--
-	st.InflightBytes -= min(added, st.InflightBytes)
-	st.DeadCount++
-	st.DeadBytes += v.DeadBytes(i)
+	deadLetteredOne(st, added, v.DeadBytes(i))
 	return nil
 }
 
@@ -184,7 +181,7 @@ func (s *Stream) shrunk(tx *bolt.Tx, events *bolt.Bucket, b *Batch, st *format.S
 		if err := bb.Delete(format.SeqKey(b.Seq)); err != nil {
 			return nil, err
 		}
-		st.InflightBatches--
+		emptied(st)
 		_, err := s.settle(tx, st, events, first, last)
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func (s *Stream) refreshOldest(tx *bolt.Tx, st *format.State, events *bolt.Bucke
 	}
 	runs, rerr := format.LoadRuns(b)
 	oldest, kept := live.OldestLive(s.cursor(events, st), runs)
-	st.OldestNanos = oldest
+	oldestIs(st, oldest)
 	if rerr == nil && len(kept) != len(runs) {
 		return format.StoreRuns(b, kept)
 	}

@@ -63,9 +63,7 @@ func (s *Stream) Resolve(batchSeq uint64, delivered []uint64, dead []EventReason
 			b.Bytes -= min(int64(n), b.Bytes)
 			b.Delivered++
 			b.DeliveredBytes += int64(n)
-			st.InflightCount--
-			st.InflightBytes -= min(n, st.InflightBytes)
-			st.CompletedEvents++
+			completedPartial(st, 1, n)
 		}
 		attempts := b.Attempts + 1
 		now := time.Now().UnixNano()

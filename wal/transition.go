@@ -88,11 +88,7 @@ func (s *Stream) completeIn(tx *bolt.Tx, st *format.State, b *Batch) error {
 	if err := bb.Delete(format.SeqKey(b.Seq)); err != nil {
 		return err
 	}
-	st.InflightBatches--
-	st.InflightCount -= uint64(b.Count)
-	st.InflightBytes -= uint64(b.Bytes)
-	st.CompletedBatches++
-	st.CompletedEvents += uint64(b.Count)
+	completed(st, uint64(b.Count), uint64(b.Bytes))
 	if _, err := s.settle(tx, st, events, b.First, b.Last); err != nil {
 		return err
 	}
@@ -147,9 +143,7 @@ func (s *Stream) CompletePartial(batchSeq uint64, n int) (*Batch, error) {
 		b.Bytes -= int64(bytes)
 		b.Delivered += taken
 		b.DeliveredBytes += int64(bytes)
-		st.InflightCount -= uint64(taken)
-		st.InflightBytes -= bytes
-		st.CompletedEvents += uint64(taken)
+		completedPartial(st, uint64(taken), bytes)
 		if err := s.putBatch(tx, b); err != nil {
 			return err
 		}
@@ -238,11 +232,7 @@ func (s *Stream) DeadLetter(batchSeq uint64, reason string, countAttempt bool) e
 		if err := bb.Delete(format.SeqKey(batchSeq)); err != nil {
 			return err
 		}
-		st.InflightBatches--
-		st.InflightCount -= uint64(b.Count)
-		st.InflightBytes -= uint64(b.Bytes)
-		st.DeadCount += moved
-		st.DeadBytes += deadBytes
+		deadLettered(st, uint64(b.Count), uint64(b.Bytes), moved, deadBytes)
 		_, err = s.settle(tx, st, events, b.First, b.Last)
 		return err
 	}, nil)
@@ -270,7 +260,7 @@ func (s *Stream) recordDone(tx *bolt.Tx, st *format.State, b *Batch) error {
 	if err := done.Put(format.SeqKey(b.Seq), v); err != nil {
 		return err
 	}
-	st.DoneRecords++
+	doneRecorded(st)
 	for st.DoneRecords > keep {
 		k, _ := done.Cursor().First()
 		if k == nil {
@@ -279,7 +269,7 @@ func (s *Stream) recordDone(tx *bolt.Tx, st *format.State, b *Batch) error {
 		if err := done.Delete(k); err != nil {
 			return err
 		}
-		st.DoneRecords--
+		doneDropped(st)
 	}
 	return nil
 }
