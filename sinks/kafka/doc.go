@@ -47,7 +47,8 @@
 //	            INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID, ...);
 //	            network errors; kgo.ErrRecordTimeout, ErrRecordRetries,
 //	            ErrMaxBuffered, ErrAborting, ErrClientClosed; the dispatch
-//	            context ending; anything else
+//	            context ending before the log answered for the record (the
+//	            records it acknowledged by then are delivered); anything else
 //
 // kgo itself retries retriable errors (a leader change, a timed-out
 // request) inside one Dispatch until its RecordRetries or

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,4 +129,46 @@ func TestFaultNotLeaderGivenUp(t *testing.T) {
 		require.Equal(t, b.ID, batch)
 	}
 	require.Len(t, parts[0], len(b.Events)-len(retry.Events))
+}
+
+// TestContextEndsWithOneBrokerSlow: when ctx ends while one broker has not
+// answered, the events the other broker acknowledged are reported
+// delivered (not sent again: no duplicates for them) and only the
+// unanswered ones retryable.
+func TestContextEndsWithOneBrokerSlow(t *testing.T) {
+	c := newCluster(t, 2, kfake.NumBrokers(2))
+	s := keyedSink(t, c)
+	b, where := keyedBatch(20, 2)
+	require.Contains(t, where, int32(0))
+	require.Contains(t, where, int32(1))
+	// The leaders on two brokers: partition 1's is held back.
+	fast := c.LeaderFor(testTopic, 0)
+	slow := 1 - fast
+	require.NoError(t, c.MoveTopicPartition(testTopic, 1, slow))
+	require.Equal(t, slow, c.LeaderFor(testTopic, 1))
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if c.CurrentNode() == slow {
+			c.SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	errs := outcomes(t, s.Dispatch(ctx, b), len(b.Events))
+	once.Do(func() { close(release) })
+	delivered := 0
+	for i, err := range errs {
+		if where[i] == 0 {
+			require.NoError(t, err, "event %d on partition 0, whose broker answered", i)
+			delivered++
+			continue
+		}
+		require.ErrorIs(t, err, context.DeadlineExceeded, "event %d on partition 1", i)
+		require.False(t, dispatcher.IsPermanent(err))
+	}
+	require.Len(t, consumeAll(t, c, testTopic, 2)[0], delivered)
 }

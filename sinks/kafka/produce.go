@@ -3,64 +3,82 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/walbatch/walbatch/dispatcher"
 )
 
-// produce produces recs with one ProduceSync and returns each record's
-// outcome, aligned with recs: nil, permanent or retryable (see outcome).
+// produce produces recs and returns each record's outcome, aligned with
+// recs: nil, permanent or retryable (see outcome).
 //
-// ProduceSync runs on a goroutine of its own so that Dispatch can return
-// when ctx ends: kgo fails a buffered record on its context only while no
-// request carrying it is on the wire (an idempotent producer cannot know
-// whether the broker wrote it), so ProduceSync itself can outlast ctx by up
-// to the client's request timeout and retries. That goroutine then ends on
-// its own when the client answers for the last record; what it learns is
-// dropped, the events having been reported retryable.
+// Each record has its own promise, so that when ctx ends before the log
+// answered for every record, those it acknowledged are still reported
+// delivered and only the others retryable. kgo fails a buffered record on
+// its context only while no request carrying it is on the wire (an
+// idempotent producer cannot know whether the broker wrote it): a record
+// reported retryable may still be written, and its redelivery be a
+// duplicate in the topic (at least once). The promises of those records
+// run after produce returned, on the client's goroutines, and are ignored.
 func (s *Sink[T]) produce(ctx context.Context, recs []*kgo.Record) []error {
 	if len(recs) == 0 {
 		return nil
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel() // when Dispatch stops waiting, kgo fails what it has not sent
-	done := make(chan kgo.ProduceResults, 1)
-	go func() { done <- s.cl.ProduceSync(pctx, recs...) }()
-	var res kgo.ProduceResults
-	select {
-	case res = <-done:
-	case <-ctx.Done():
-		select {
-		case res = <-done: // both were ready: the answers win
-		default:
-			errs := make([]error, len(recs))
-			for j := range errs {
-				errs[j] = dispatcher.Retryable(fmt.Errorf("kafka: topic %s: %w before the log answered", recs[j].Topic, ctx.Err()), 0)
-			}
-			return errs
-		}
-	}
-	// ProduceSync returns the results in the order the promises ran, not
-	// the order of recs.
-	at := make(map[*kgo.Record]int, len(recs))
+	a := newAnswers(len(recs))
 	for j, r := range recs {
-		at[r] = j
+		s.cl.Produce(pctx, r, func(r *kgo.Record, err error) { a.set(j, outcome(r, err)) })
 	}
-	errs := make([]error, len(recs))
-	answered := make([]bool, len(recs))
-	for _, pr := range res {
-		j, ok := at[pr.Record]
+	select {
+	case <-a.all:
+	case <-ctx.Done():
+	}
+	return a.close(func(j int) error {
+		return dispatcher.Retryable(fmt.Errorf("kafka: topic %s: %w before the log answered", recs[j].Topic, ctx.Err()), 0)
+	})
+}
+
+// answers gathers the outcomes of one produce's records as their promises
+// run, until close.
+type answers struct {
+	mu     sync.Mutex
+	errs   []error
+	seen   []bool
+	left   int
+	closed bool
+	all    chan struct{} // closed once every record has its answer
+}
+
+func newAnswers(n int) *answers {
+	return &answers{errs: make([]error, n), seen: make([]bool, n), left: n, all: make(chan struct{})}
+}
+
+// set records record j's outcome; kgo calls a promise once, and a late or
+// repeated call changes nothing.
+func (a *answers) set(j int, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed || a.seen[j] {
+		return
+	}
+	a.seen[j], a.errs[j] = true, err
+	if a.left--; a.left == 0 {
+		close(a.all)
+	}
+}
+
+// close stops taking answers and returns the outcomes, unanswered(j) for
+// each record that has none.
+func (a *answers) close(unanswered func(j int) error) []error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	for j, ok := range a.seen {
 		if !ok {
-			continue
-		}
-		answered[j] = true
-		errs[j] = outcome(pr.Record, pr.Err)
-	}
-	for j, ok := range answered {
-		if !ok { // never seen; kgo promises one result per record
-			errs[j] = fmt.Errorf("kafka: topic %s: no result from the client", recs[j].Topic)
+			a.errs[j] = unanswered(j)
 		}
 	}
-	return errs
+	return a.errs
 }

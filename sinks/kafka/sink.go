@@ -104,11 +104,11 @@ func (s *Sink[T]) Close() {
 // record was acknowledged, else dispatcher.PerEvent with one outcome per
 // event: nil (acknowledged), permanent (dead-letter this event; see
 // IsPermanent) or retryable. When ctx ends before the client answered for
-// every record, every event is reported retryable: the client fails the
-// records it has not sent, and those already sent may still be written, so
-// their redelivery can be a duplicate in the topic (at least once). A
-// Dispatch of a Sink not made by New, or with a nil ctx or batch, is a
-// permanent dispatcher.ErrInvalidCall.
+// every record, the events it acknowledged by then are delivered and the
+// others retryable: the client fails the records it has not sent, and
+// those already sent may still be written, so their redelivery can be a
+// duplicate in the topic (at least once). A Dispatch of a Sink not made by
+// New, or with a nil ctx or batch, is a permanent dispatcher.ErrInvalidCall.
 func (s *Sink[T]) Dispatch(ctx context.Context, b *dispatcher.Batch[T]) error {
 	if s == nil || s.cl == nil {
 		return dispatcher.Permanent(fmt.Errorf("%w: a kafka.Sink not made by New", dispatcher.ErrInvalidCall))
