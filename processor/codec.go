@@ -235,7 +235,7 @@ func (d *batchDecoder) release() {
 // letters alone (loop.values).
 func decodeInto[T any](d *batchDecoder, fast *fastPlan, b []byte, v *T) error {
 	if fast != nil {
-		if fast.decodeString(d.str(b), unsafe.Pointer(v)) {
+		if fast.decode(d.str(b), unsafe.Pointer(v)) {
 			return nil
 		}
 		var zero T

@@ -426,17 +426,12 @@ func (r *fastReader) int() (n int64, unsigned bool) {
 	return 0, false
 }
 
-// decode decodes payload into the zero struct at base and reports whether
-// it could; when it could not, the struct may be partly written and must be
-// zeroed before msgpack decodes it.
-func (p *fastPlan) decode(payload []byte, base unsafe.Pointer) bool {
-	return p.decodeString(string(payload), base)
-}
-
-// decodeString is decode of a copy of the payload that nothing changes:
-// the decoded strings are substrings of it.
-func (p *fastPlan) decodeString(s string, base unsafe.Pointer) bool {
-	r := fastReader{s: s}
+// decode decodes payload, a copy of an event's payload that nothing
+// changes (the decoded strings are substrings of it), into the zero struct
+// at base and reports whether it could; when it could not, the struct may
+// be partly written and must be zeroed before msgpack decodes it.
+func (p *fastPlan) decode(payload string, base unsafe.Pointer) bool {
+	r := fastReader{s: payload}
 	n := r.length(r.byte(), 0x80, 0x8f, 0, 0xde, 0xdf)
 	var seen uint64
 	for range n {
