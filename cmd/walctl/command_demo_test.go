@@ -9,9 +9,15 @@ import (
 )
 
 // TestMain lets the test binary stand in for walctl when demo re-executes
-// itself as the producing child (os.Executable is the test binary here).
+// itself as the producing child (os.Executable is the test binary here),
+// and when a test runs it as walctl.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "demo-child" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	// TestMigrateKilled runs the test binary as walctl with arguments of
+	// its choosing.
+	if os.Getenv(asWalctlEnv) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
