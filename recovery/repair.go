@@ -134,7 +134,10 @@ func Repair(path string, opts *RepairOptions) (*RepairReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	db, err := store.Open(path, &store.Options{LockTimeout: o.LockTimeout, AutoCompactRatio: -1})
+	// Format 1 never takes a file to another format (one at 2 stays at
+	// 2): Repair changes what it reports and keeps the file's format, as
+	// walctl's commands that change a file do (only migrate changes it).
+	db, err := store.Open(path, &store.Options{LockTimeout: o.LockTimeout, AutoCompactRatio: -1, Format: 1})
 	if err != nil {
 		return rep, fmt.Errorf("recovery: repair %s: %w", path, err)
 	}
