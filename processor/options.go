@@ -211,7 +211,10 @@ func WithBatchBytes(n int64) Option { return optionFunc(func(c *config) { c.batc
 
 // WithMaxAge sets how long the oldest pending event may wait before its
 // batch goes out whatever its size (flush_interval / buffer_duration),
-// measured from that event's enqueue time. Default 30s.
+// measured from that event's enqueue time. An event requeued from the
+// dead letters (RequeueDead) waits at most this long after the requeue:
+// it goes behind the events pending then, which are due by then, and its
+// own, older, enqueue time makes it due once it is first. Default 30s.
 func WithMaxAge(d time.Duration) Option { return optionFunc(func(c *config) { c.maxAge = d }) }
 
 // WithInactiveTimeout flushes pending events after this long without a new

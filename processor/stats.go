@@ -27,9 +27,13 @@ type Stats struct {
 	InFlightBytes   int64 `json:"inflight_bytes"`
 	DeadEvents      int64 `json:"dead_events"`
 	DeadBytes       int64 `json:"dead_bytes"`
-	// OldestPendingAge is how long the oldest event not yet completed has
-	// waited; 0 when there is none (or its enqueue time is after the
-	// clock's).
+	// OldestPendingAge is how long the first event not yet completed (the
+	// oldest, but for requeued dead letters) has waited since its enqueue
+	// time; 0 when there is none (or its enqueue time is after the
+	// clock's). Events requeued from the dead letters keep their enqueue
+	// times but follow the events pending then: one counts, with its full
+	// age, once it is the first, until it is delivered (in a format 1 file,
+	// from the requeue on). See wal.Stats.OldestPending.
 	OldestPendingAge time.Duration `json:"-"`
 	// MaxPendingEvents and MaxPendingBytes are the stream's pending
 	// limits (WithMaxPending); 0 is unlimited.

@@ -10,7 +10,8 @@
 // dead letters. Its cost does not grow with the backlog: it reads the
 // stream counters, the batch records and the events inside in-flight
 // batches (checking their checksums), the first and last keys of each
-// bucket, and the first event of each requeued run. What those reads prove
+// bucket, and in a format 1 file the first event of each requeued run.
+// What those reads prove
 // wrong it fixes in one transaction per stream, unless DryRun is set or the
 // log is read-only:
 //
@@ -20,9 +21,10 @@
 //     its range holds (the range is narrowed to them; the ID stays);
 //   - a batch whose range holds no event (dropped: nothing is lost);
 //   - in-flight counters that disagree with the batches, OldestNanos not
-//     the earliest of the first event's time and the first event's of each
-//     requeued run (see package wal, Counters), pending or dead counters
-//     that are non-zero with nothing there.
+//     the first live event's time (in a format 1 file, the earliest of
+//     that and the first event's of each requeued run; see package wal,
+//     Counters), pending or dead counters that are non-zero with nothing
+//     there.
 //
 // Everything else (a batch record that does not decode, overlapping
 // ranges, counters a scan is needed to know) is listed in the plan's
@@ -64,13 +66,16 @@
 //     or below SealedThrough is a stray;
 //   - the counters match a scan: pending and in-flight counts and bytes,
 //     in-flight batches, dead count and bytes, completion records, the
-//     oldest time (the first event's, or a requeued event's when older: an
-//     event whose ID holds another sequence number than its key), NextSeq
+//     oldest time (the first event's; in a format 1 file a requeued
+//     event's when older: an event whose ID holds another sequence number
+//     than its key), NextSeq
 //     above every event and dead letter key, NextBatch above every batch
 //     and completion key;
-//   - the stream's requeued runs decode and hold exactly the requeued
-//     events, each run in enqueue-time order (a file written before runs
-//     were recorded has requeued events in none: Repair records them);
+//   - in a format 1 file, the stream's requeued runs decode and hold
+//     exactly the requeued events, each run in enqueue-time order (a file
+//     written before runs were recorded has requeued events in none:
+//     Repair records them); a format 2 file has no requeued runs record
+//     (the migration deletes format 1's);
 //   - every dead letter and completion record decodes, and a dead letter
 //     whose event fails its checksum says "corrupt" in its reason.
 //
@@ -81,8 +86,9 @@
 //
 // # Repair
 //
-// Repair works on a closed file. When Verify finds nothing it changes
-// nothing. Otherwise, holding the file's lock, it first copies the file to
+// Repair works on a closed file, and keeps its format version (a format 1
+// file is not migrated). When Verify finds nothing it changes nothing.
+// Otherwise, holding the file's lock, it first copies the file to
 // "<path>.broken-<UTC time>" and fsyncs the copy. If the newest commit's
 // meta page has only its checksum damaged (its fields intact), it rewrites
 // the checksum, and the file is at that commit again. If bbolt's structure is
@@ -113,7 +119,8 @@
 //     starting with "corrupt";
 //   - requeued runs that are wrong are recorded anew from a scan: each
 //     stretch of requeued events with no other event between and no time
-//     going back;
+//     going back (format 1); a format 2 file's requeued runs record is
+//     deleted;
 //   - the counters are recounted from a scan; NextSeq and NextBatch only
 //     ever grow.
 //

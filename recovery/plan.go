@@ -74,8 +74,8 @@ type StreamRecovery struct {
 // cutting new ones), the pending backlog, the dead letters, and anything
 // it repaired. Its cost does not grow with the backlog: it reads the
 // counters, the batch records and the events inside in-flight batches, and
-// looks up the first and last keys of each bucket and the first event of
-// each requeued run.
+// looks up the first and last keys of each bucket and, in a format 1 file,
+// the first event of each requeued run.
 //
 // Unless opts.DryRun (or the log is read-only), Plan fixes, in one
 // transaction per stream, what it can prove from those reads: a NextSeq
@@ -83,7 +83,8 @@ type StreamRecovery struct {
 // batch record whose count or bytes disagree with its range, a batch whose
 // range holds no events at all (nothing is lost by dropping it), in-flight
 // counters that disagree with the batches, an OldestPending that is not
-// the oldest of the first event and the first of each requeued run, and
+// the first live event's time (in a format 1 file, the oldest of that and
+// the first of each requeued run), and
 // pending or dead counters that are zero when events exist or non-zero
 // when none do. Everything else is listed in Problems, and such batches
 // are left out of Redispatch.

@@ -139,8 +139,13 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string, run
 	if next := max(lastKey(rs.Batches), lastKey(rs.Done)) + 1; st.NextBatch < next {
 		set("NextBatch", &st.NextBatch, next)
 	}
-	if requeued, err := format.DecodeRequeuedRuns(rs.Requeued); err != nil {
-		ps.add(KindCounter, name, 0, "%v (OldestNanos not checked)", err)
+	var requeued []format.RequeuedRun // format 2 keeps none (a record left is Verify's to report)
+	var rerr error
+	if !runs {
+		requeued, rerr = format.DecodeRequeuedRuns(rs.Requeued)
+	}
+	if rerr != nil {
+		ps.add(KindCounter, name, 0, "%v (OldestNanos not checked)", rerr)
 	} else if oldest, _ := format.NewLive(st.SealedThrough, counted).OldestLive(ev.Cursor(), requeued); st.OldestNanos != oldest {
 		fixed("OldestNanos %d -> %d", st.OldestNanos, oldest)
 		st.OldestNanos = oldest

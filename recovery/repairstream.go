@@ -513,7 +513,11 @@ func (r *streamRepair) recount(sealed uint64) error {
 		if err := a.rs.PutRequeuedRuns(a.Requeued); err != nil {
 			return err
 		}
-		r.act("requeued runs %v -> %v", a.Runs, a.Requeued)
+		if r.runs {
+			r.act("deleted the requeued runs record left from format 1 (format 2 keeps none)")
+		} else {
+			r.act("requeued runs %v -> %v", a.Runs, a.Requeued)
+		}
 		a = r.analyze()
 	}
 	orig, st, hadState := a.Stored, a.Stored, a.stateOK

@@ -2,12 +2,14 @@ package recovery
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/store"
 	"github.com/walbatch/walbatch/wal"
 )
 
@@ -78,10 +80,11 @@ func TestVerifyOldestCountsRequeuedEvents(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.After.OK(), "%s", rep.After)
 	require.Equal(t, requeued, rep.After.Streams[0].Stored.OldestNanos)
+	require.Equal(t, uint64(1), fileVersion(t, path), "Repair keeps the file's format")
 
 	// Complete every batch in flight: the requeued events, still pending,
 	// stay the oldest.
-	l, err := wal.Open(path, nil)
+	l, err := wal.Open(path, &wal.Options{Store: store.Options{Format: 1}})
 	require.NoError(t, err)
 	s := mustStream(t, l, "a")
 	bs, err := s.Batches()
@@ -96,4 +99,49 @@ func TestVerifyOldestCountsRequeuedEvents(t *testing.T) {
 	require.Equal(t, requeued, oldest.UnixNano())
 	require.NoError(t, l.Close())
 	mustVerify(t, path)
+}
+
+// In a format 2 file the counter is the first live event's time, however
+// old the requeued events behind it are, and the stream has no requeued
+// runs record; one left there (format 1's, which the migration deletes)
+// is a problem Repair deletes.
+func TestVerifyOldestFormat2IsTheFirstEvents(t *testing.T) {
+	path := buildWALFormat(t, 2)
+	r := mustVerify(t, path)
+	first := firstLiveNanos(t, path, "a")
+	require.Equal(t, first, r.Streams[0].Stored.OldestNanos)
+	require.Equal(t, first, r.Streams[0].Counted.OldestNanos)
+	damage(t, path, "a", func(rs format.RawStream) {
+		require.Nil(t, rs.Requeued, "format 2 writes no runs")
+		require.NoError(t, rs.PutRequeuedRuns([]format.RequeuedRun{{First: 30, Last: 37}}))
+	})
+	r, err := Verify(path, nil)
+	require.NoError(t, err)
+	require.False(t, r.OK())
+	require.True(t, r.Has(KindCounter), "%s", r)
+	require.Contains(t, r.String(), "left from format 1")
+	rep, err := Repair(path, nil)
+	require.NoError(t, err)
+	require.True(t, rep.After.OK(), "%s", rep.After)
+	require.Contains(t, fmt.Sprint(rep.Actions), "deleted the requeued runs record")
+	require.Equal(t, first, rep.After.Streams[0].Stored.OldestNanos)
+}
+
+// firstLiveNanos returns the enqueue time of stream name's first live
+// event, read through the log.
+func firstLiveNanos(t *testing.T, path, name string) int64 {
+	t.Helper()
+	l, err := wal.Open(path, &wal.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer l.Close()
+	s := mustStream(t, l, name)
+	bs, err := s.Batches()
+	require.NoError(t, err)
+	first := int64(0)
+	if len(bs) > 0 {
+		recs, _, err := s.ReadBatch(&bs[0])
+		require.NoError(t, err)
+		first = recs[0].Time.UnixNano()
+	}
+	return first
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
 // FormatVersion is the newest on-disk format this build reads, and the one
@@ -90,15 +92,23 @@ func readMeta(tx *bolt.Tx) (Info, error) {
 	return info, nil
 }
 
-// migrateMeta sets the format version of a file at an older one to
-// version. Nothing else changes: a format 2 reader reads a format 1 file's
-// values as they are (one event each), so the version is the whole
-// migration, and it is one transaction.
-func migrateMeta(version uint64) func(tx *bolt.Tx) error {
+// migrateMeta sets the format version of a file at version from to
+// version, in one transaction. A format 2 reader reads a format 1 file's
+// values as they are (one event each), so the events stay; the format's
+// own changes (the step internal/format registers with
+// storetx.SetMigration: format 1's requeued runs records) go in the same
+// transaction, before the version; without a step (a program that links
+// this package but not package wal) the version is all.
+func migrateMeta(from, version uint64) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		b := tx.Bucket(metaBucket)
 		if b == nil {
 			return fmt.Errorf("%w: the meta bucket is missing", ErrCorrupt)
+		}
+		if step := storetx.Migration(); step != nil {
+			if err := step(tx, from, version); err != nil {
+				return err
+			}
 		}
 		return b.Put(keyVersion, binary.BigEndian.AppendUint64(nil, version))
 	}

@@ -212,7 +212,7 @@ func openOnce(path, real string, o Options, mayInit bool) (db *DB, err error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if !o.ReadOnly && db.info.Version < o.Format {
-		if err := db.update(migrateMeta(o.Format)); err != nil {
+		if err := db.update(migrateMeta(db.info.Version, o.Format)); err != nil {
 			return nil, fmt.Errorf("store: open %s: migrate from format %d to %d: %w", path, db.info.Version, o.Format, err)
 		}
 		db.info.Version = o.Format

@@ -119,8 +119,8 @@ func doneDropped(st *format.State) {
 	st.DoneRecords--
 }
 
-// oldestIs sets the oldest live event's enqueue time (0: none), as computed
-// from the live events and requeued runs (refreshOldest).
+// oldestIs sets OldestNanos (0: none), as computed from the live events
+// and, in a format 1 file, the requeued runs (refreshOldest).
 func oldestIs(st *format.State, nanos int64) {
 	st.OldestNanos = nanos
 }

@@ -80,12 +80,13 @@ type RequeueResult struct {
 // Requeue moves dead letters back to pending, at the end of the stream, in
 // one transaction. ids selects which (nil: all). Each event keeps its ID,
 // enqueue time, key and payload; it gets a new sequence number. They go in
-// enqueue-time order (ties in dead-letter order), and their keys are
-// recorded as a requeued run, so that the oldest of them counts for
-// OldestNanos and OldestPendingTime at once although they follow younger
-// events (see the package documentation, Counters). Corrupt records stay
-// dead. Pending limits do not apply: these events were acknowledged
-// before.
+// enqueue-time order (ties in dead-letter order). For max-age flushing a
+// requeued event counts as enqueued at the Requeue: the events before it
+// are no younger than that (see the package documentation, Counters). In a
+// format 1 file their keys are also recorded as a requeued run, so that
+// the oldest of them counts for OldestNanos and OldestPendingTime at once,
+// as walbatch 0.1.0 counts them. Corrupt records stay dead. Pending limits
+// do not apply: these events were acknowledged before.
 func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 	var res RequeueResult
 	want := map[EventID]bool{}
@@ -164,7 +165,7 @@ func (s *Stream) Requeue(ids []EventID) (RequeueResult, error) {
 		if err := flush(); err != nil {
 			return err
 		}
-		if len(moves) > 0 {
+		if len(moves) > 0 && !s.l.runs {
 			if err := s.addRun(tx, st, events, first, st.NextSeq-1, moves[0].t); err != nil {
 				return err
 			}

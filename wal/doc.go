@@ -15,8 +15,9 @@
 //	  <name>/                 one bucket per stream
 //	    uid                   8 random bytes; prefix of event and batch IDs
 //	    state                 15 big-endian uint64 counters (see # Counters)
-//	    requeued              runs of requeued events: big-endian [first, last]
-//	                          key pairs, ascending; absent when there are none
+//	    requeued              format 1 only: runs of requeued events, big-endian
+//	                          [first, last] key pairs, ascending; absent when
+//	                          there are none (see # Counters)
 //	    events/  seq -> run of events (format 2) or record envelope (format 1)
 //	    batches/ batch seq -> msgpack Batch (range, attempts, next, last error, crc)
 //	    dead/    seq -> msgpack {record envelope, reason, batch, attempts, at, crc}
@@ -57,8 +58,9 @@
 // its event, so a format 1 file's batches never have one.
 //
 // A format 1 file opened for writing is migrated to format 2 at Open, in
-// one transaction that only changes the version: a crash leaves it at one
-// version or the other, whole (store.Options.Format keeps format 1 for a
+// one transaction that changes the version and deletes each stream's
+// requeued runs (see # Counters): a crash leaves it at one version or the
+// other, whole (store.Options.Format keeps format 1 for a
 // rolling upgrade). An older walbatch refuses a format 2 file
 // (store.ErrVersion).
 //
@@ -91,7 +93,7 @@
 //
 // The state record counts pending events and bytes (not yet sealed),
 // in-flight batches, events and bytes, dead events and bytes, completed
-// totals, and the enqueue time of the oldest event not completed. Every
+// totals, and the enqueue time of the first event not completed. Every
 // transaction that changes what they count updates them, so Stats and open
 // are O(1) in the backlog; recovery.Verify recounts them by a scan.
 //
@@ -99,22 +101,41 @@
 // fails its checksum counts its stored length instead (what a scan can
 // know of it).
 //
-// The oldest event not completed (OldestNanos) is not simply the first one:
-// Requeue puts events with their original, earlier, enqueue times behind
-// younger ones. So Requeue writes the events it moves in enqueue-time
-// order, one run of consecutive keys, and records the run under
-// "requeued". Every requeued event is in a run and times do not decrease
-// within a run, so OldestNanos is the earliest of the first event's time
-// and the time of the first event left in each run. Each transaction that
-// removes events (Complete, CompletePartial, Resolve, DeadLetter, the quarantines)
-// and Requeue set it that way: one cursor seek, plus one per run, and runs
-// left empty are dropped. OldestPendingTime applies the same rule to the
-// events above SealedThrough. A stream with no requeued event left pays one
-// lookup of the absent value. Events appended normally are taken to be in time order: between
-// concurrent appends the first may be younger by the time it took to queue
-// the others. recovery.Verify recounts OldestNanos by this rule (an event
-// is a requeued one when the sequence number in its ID is not its key) and
-// checks the runs.
+// OldestNanos is the enqueue time of the first event not completed (the
+// lowest live sequence number), and OldestPendingTime that of the first
+// pending one: one cursor seek each, set by every transaction that removes
+// or adds events. Events are appended in time order (between concurrent
+// appends the first may be younger by the time it took to queue the
+// others), so this is the oldest event, with one exception: Requeue puts
+// events back at the end with their original, earlier, enqueue times
+// (written in enqueue-time order, so the first of them is the oldest).
+// Such an event counts once it is the first, at its own time. That keeps
+// max-age flushing right, because for max age a requeued event is
+// enqueued at the Requeue: every event before it was appended or
+// requeued before that, so its time is no later than the Requeue. While
+// it waits, whichever event is first is due by MaxAge after the Requeue,
+// and a max-age seal takes the first events; once the requeued event is
+// first, its own older time makes it due at once.
+// So every pending event is sealed within MaxAge of when it became
+// pending (as far as the in-flight limit lets batches be sealed, as for
+// any event). The oldest-age gauge (Stats' OldestPending, the exporters'
+// oldest pending age) shows the same: the age of the first event not
+// completed, which jumps to a requeued event's full age when it becomes
+// the first, until it is delivered. recovery.Verify recounts OldestNanos
+// by this rule.
+//
+// A format 1 file keeps the rule walbatch 0.1.0 reads and checks, so
+// that a file a rolling upgrade keeps at format 1 (store.Options.Format)
+// stays one that release verifies: OldestNanos is the oldest live event,
+// requeued ones included, at once. Requeue records the keys it wrote, in
+// enqueue-time order, as a run under "requeued"; OldestNanos is the
+// earliest of the first event's time and the time of the first event
+// left in each run, one more seek per run, and runs left empty are
+// dropped; OldestPendingTime applies the same rule to the events above
+// SealedThrough. recovery.Verify checks the runs (an event is a requeued
+// one when the sequence number in its ID is not its key). A format 2 file
+// has no "requeued" value: the migration from format 1 deletes it, and
+// sets OldestNanos by format 2's rule, in its one transaction.
 //
 // # Batch state machine
 //
@@ -131,7 +152,7 @@
 //	                  in flight --Resolve--> in flight (delivered removed, dead moved, attempts+1) or removed
 //	                  in flight --Retry--> in flight (attempts+1, next, last error)
 //	                  in flight --DeadLetter--> dead (events moved with the reason)
-//	dead --Requeue--> pending (same ID, new seq, a requeued run)   dead --PurgeDead--> (removed)
+//	dead --Requeue--> pending (same ID, new seq; format 1: a requeued run)   dead --PurgeDead--> (removed)
 //
 // A crash at any point leaves the state of the last committed transaction:
 // an in-flight batch is dispatched again after restart, with the same ID and

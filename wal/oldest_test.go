@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/walbatch/walbatch/internal/format"
 	"github.com/walbatch/walbatch/internal/storetx"
+	"github.com/walbatch/walbatch/store"
 )
 
 // timeOf returns the enqueue time of the event with the given ID, read from
@@ -41,13 +43,31 @@ func appendOne(t *testing.T, s *Stream, i int) Appended {
 }
 
 // A requeued event keeps its enqueue time but goes to the end of the
-// stream, so it can be older than events before it. OldestNanos (Stats'
-// OldestPending) and OldestPendingTime must find it, both when it is older
-// than the first event at once and when it becomes the oldest only after
-// earlier events complete.
+// stream, so it can be older than events before it. In a format 2 file
+// OldestNanos (Stats' OldestPending) and OldestPendingTime are the first
+// live and the first pending event's times: a requeued event counts once
+// it is first (and then at its own, older, time), which is what max-age
+// flushing needs (doc.go, Counters). In a format 1 file, as walbatch
+// 0.1.0 counts, they find it at once through the requeued runs, both when
+// it is older than the first event at once and when it becomes the oldest
+// only after earlier events complete.
 func TestOldestAfterRequeue(t *testing.T) {
-	l, _ := mustOpen(t, nil)
+	for _, f := range []uint64{1, 2} {
+		t.Run(fmt.Sprintf("format %d", f), func(t *testing.T) { testOldestAfterRequeue(t, f) })
+	}
+}
+
+func testOldestAfterRequeue(t *testing.T, f uint64) {
+	opts := &Options{Store: store.Options{Format: f}}
+	l, _ := mustOpen(t, opts)
 	s := mustStream(t, l, "s")
+	// by picks the format's expectation.
+	by := func(f1, f2 time.Time) time.Time {
+		if f == 1 {
+			return f1
+		}
+		return f2
+	}
 
 	// P (oldest), D, Q; D is dead-lettered and requeued behind Q.
 	p := appendOne(t, s, 0)
@@ -61,46 +81,59 @@ func TestOldestAfterRequeue(t *testing.T) {
 	tp, tq, td := timeOf(t, s, p.ID), timeOf(t, s, q.ID), timeOf(t, s, d.ID)
 	require.True(t, tp.Before(td) && td.Before(tq))
 	require.Equal(t, tp, s.Stats().OldestPending, "P is still the oldest")
-	require.Equal(t, td, oldestPending(t, s), "of the pending Q and D, D is older")
+	require.Equal(t, by(td, tq), oldestPending(t, s), "of the pending Q and D, D is older; Q is first")
 
 	// P completes: the first event is Q now, but D (behind it) is older.
 	require.NoError(t, s.Complete(bp.Seq))
-	require.Equal(t, td, s.Stats().OldestPending)
-	require.Equal(t, td, oldestPending(t, s))
+	require.Equal(t, by(td, tq), s.Stats().OldestPending)
+	require.Equal(t, by(td, tq), oldestPending(t, s))
 
 	// Survives a reopen (open reads the counter, no scan).
-	l = reopen(t, l, nil)
+	l = reopen(t, l, opts)
 	s = mustStream(t, l, "s")
-	require.Equal(t, td, s.Stats().OldestPending)
-	require.Equal(t, td, oldestPending(t, s))
+	require.Equal(t, by(td, tq), s.Stats().OldestPending)
+	require.Equal(t, by(td, tq), oldestPending(t, s))
 
 	// Q sealed: D is the only pending event, and still the oldest overall.
 	bq := sealOne(t, s, 1)
 	require.Equal(t, td, oldestPending(t, s))
+	require.Equal(t, by(td, tq), s.Stats().OldestPending, "Q in flight is the first live event")
 	require.NoError(t, s.Complete(bq.Seq))
 	require.Equal(t, td, s.Stats().OldestPending)
 
 	// Older dead letters requeued behind younger pending events are the
-	// oldest at once.
+	// oldest at once in format 1; in format 2 once they are first.
 	a := appendOne(t, s, 3)
 	require.NoError(t, s.DeadLetter(sealOne(t, s, 2).Seq, "400", false)) // D and A
 	e := appendOne(t, s, 4)
 	_, err = s.Requeue(nil)
 	require.NoError(t, err)
-	require.Equal(t, td, s.Stats().OldestPending)
-	require.Equal(t, td, oldestPending(t, s))
+	te := timeOf(t, s, e.ID)
+	require.Equal(t, by(td, te), s.Stats().OldestPending)
+	require.Equal(t, by(td, te), oldestPending(t, s))
 	be := sealOne(t, s, 1) // E
-	require.Equal(t, td, oldestPending(t, s))
+	require.Equal(t, td, oldestPending(t, s), "D, requeued before A, is first of them")
 	require.NoError(t, s.Complete(be.Seq))
 	require.Equal(t, td, s.Stats().OldestPending)
 	bd := sealOne(t, s, 1) // D
 	require.Equal(t, timeOf(t, s, a.ID), oldestPending(t, s))
 	require.NoError(t, s.Complete(bd.Seq))
 	require.Equal(t, timeOf(t, s, a.ID), s.Stats().OldestPending)
-	_ = e
 	require.NoError(t, s.Complete(sealOne(t, s, 1).Seq))
 	require.True(t, s.Stats().OldestPending.IsZero())
 	require.True(t, oldestPending(t, s).IsZero())
+	requireNoRuns(t, s)
+}
+
+// In a format 2 file Requeue writes no requeued runs record at all.
+func TestRequeueWritesNoRunsInFormat2(t *testing.T) {
+	l, _ := mustOpen(t, &Options{Store: store.Options{Format: 2}})
+	s := mustStream(t, l, "s")
+	appendOne(t, s, 0)
+	appendOne(t, s, 1)
+	require.NoError(t, s.DeadLetter(sealOne(t, s, 1).Seq, "400", false))
+	_, err := s.Requeue(nil)
+	require.NoError(t, err)
 	requireNoRuns(t, s)
 }
 
@@ -116,8 +149,8 @@ func requireNoRuns(t *testing.T, s *Stream) {
 }
 
 // pendingOldestByScan is OldestPendingTime's rule computed by a scan: the
-// earliest of the first pending event's time and every requeued pending
-// event's.
+// first pending event's time and, in a format 1 file, the earliest of that
+// and every requeued pending event's.
 func pendingOldestByScan(t *testing.T, s *Stream) time.Time {
 	t.Helper()
 	sealed := s.Stats().SealedThrough
@@ -127,7 +160,7 @@ func pendingOldestByScan(t *testing.T, s *Stream) time.Time {
 		if r.Seq <= sealed {
 			continue
 		}
-		if first || (r.ID != s.EventID(r.Seq) && r.Time.Before(oldest)) {
+		if first || (!s.l.runs && r.ID != s.EventID(r.Seq) && r.Time.Before(oldest)) {
 			oldest, first = r.Time, false
 		}
 	}
@@ -182,4 +215,42 @@ func TestOldestRandomTransitions(t *testing.T) {
 		require.NoError(t, checkLog(l), "step %d", step)
 		require.Equal(t, pendingOldestByScan(t, s), oldestPending(t, s), "step %d", step)
 	}
+}
+
+// Migrating a format 1 file whose stream has requeued runs deletes the
+// runs record in the migration's transaction and sets OldestNanos by
+// format 2's rule (the first live event's time), so the migrated file
+// verifies (openAt's Cleanup scans it) and counts as format 2 does from
+// then on.
+func TestMigrationDropsRequeuedRuns(t *testing.T) {
+	l, path := mustOpen(t, &Options{Store: store.Options{Format: 1}})
+	s := mustStream(t, l, "s")
+	p := appendOne(t, s, 0)
+	appendOne(t, s, 1)
+	q := appendOne(t, s, 2)
+	bp := sealOne(t, s, 1)
+	require.NoError(t, s.DeadLetter(sealOne(t, s, 1).Seq, "400", false))
+	_, err := s.Requeue(nil)
+	require.NoError(t, err)
+	tp, tq := timeOf(t, s, p.ID), timeOf(t, s, q.ID)
+	require.True(t, tp.Before(tq))
+	require.NoError(t, s.Complete(bp.Seq))
+	var runs []byte
+	require.NoError(t, storetx.View(s.l.db, func(tx *bolt.Tx) error {
+		b, err := s.bucket(tx)
+		require.NoError(t, err)
+		runs = b.Get(format.KeyRequeued)
+		return nil
+	}))
+	require.NotNil(t, runs, "format 1 records the requeued run")
+	require.NotEqual(t, tq, s.Stats().OldestPending, "format 1 counts D behind Q")
+	require.NoError(t, l.Close())
+
+	l = openAt(t, path, &Options{Store: store.Options{Format: 2}})
+	require.Equal(t, uint64(2), l.Store().Info().Version)
+	s = mustStream(t, l, "s")
+	requireNoRuns(t, s)
+	require.Equal(t, tq, s.Stats().OldestPending, "the first live event, Q")
+	require.Equal(t, tq, oldestPending(t, s))
+	require.NoError(t, checkLog(l))
 }

@@ -10,11 +10,12 @@ import (
 	"github.com/walbatch/walbatch/internal/storetx"
 )
 
-// OldestPendingTime returns the enqueue time of the oldest event not yet
+// OldestPendingTime returns the enqueue time of the first event not yet
 // sealed into a batch (zero when none): what a max-age flush is measured
-// from. That is the first pending event, or a requeued one behind it (see
-// the package documentation, Counters): one cursor seek, and one more per
-// requeued run still pending, each O(log n).
+// from. In a format 1 file it is a requeued event's behind it when that is
+// older. One cursor seek, O(log n); in a format 1 file one more per
+// requeued run still pending. See the package documentation, Counters,
+// for why the first pending event is enough for max-age flushing.
 func (s *Stream) OldestPendingTime() (time.Time, error) {
 	var t int64
 	err := storetx.View(s.l.db, func(tx *bolt.Tx) error {
@@ -36,6 +37,9 @@ func (s *Stream) OldestPendingTime() (time.Time, error) {
 			return nil
 		}
 		t = cur.Value().Time(cur.Index())
+		if s.l.runs {
+			return nil // format 2 keeps no runs
+		}
 		runs, err := format.LoadRuns(b)
 		if err != nil {
 			return nil // damaged: the first pending event's time (Verify reports it)

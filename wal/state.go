@@ -25,9 +25,12 @@ type Stats struct {
 	// Completed is totals since the stream was created.
 	CompletedBatches int64 `json:"completed_batches_total"`
 	CompletedEvents  int64 `json:"completed_events_total"`
-	// OldestPending is the enqueue time of the oldest event not completed
-	// (pending or in flight), requeued ones included; zero when there is
-	// none. Dead letters do not count.
+	// OldestPending is the enqueue time of the first event not completed
+	// (pending or in flight); zero when there is none. Dead letters do not
+	// count. That is the oldest one, except that an event requeued from
+	// the dead letters follows younger ones with its original enqueue time
+	// and counts once it is the first (in a format 1 file it counts from
+	// the Requeue on). See the package documentation, Counters.
 	OldestPending time.Time `json:"oldest_pending,omitzero"`
 	// LastSeq is the last sequence number assigned.
 	LastSeq uint64 `json:"last_seq"`

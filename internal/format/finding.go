@@ -29,7 +29,7 @@ type Part int
 // The parts of a stream, as wal/doc.go lays them out.
 const (
 	PartBatches Part = iota + 1 // the batches bucket
-	PartEvents                  // the events bucket and the requeued runs
+	PartEvents                  // the events bucket and the requeued runs (format 1)
 	PartDead                    // the dead bucket
 	PartDone                    // the done bucket
 	PartState                   // the state record: a counter the scan disagrees with
@@ -66,10 +66,12 @@ const (
 	FlawCounter          // a counter that disagrees with the scan
 	FlawHoleNotHeld      // a counted batch with a hole no value holds (all of it)
 	FlawKeyInValue       // a value under a key an earlier value's events reach (format 2)
+	FlawStaleRuns        // a requeued runs record in a format 2 file, which keeps none
 )
 
-// RunFlaw reports whether f is about the requeued runs: the stored ones
-// do not hold exactly the requeued events, in enqueue-time order.
+// RunFlaw reports whether f is about the requeued runs: in a format 1
+// file the stored ones do not hold exactly the requeued events, in
+// enqueue-time order; in a format 2 file there is a record at all.
 func (f Flaw) RunFlaw() bool {
-	return f == FlawRunEmpty || f == FlawNotRequeued || f == FlawRunOlder || f == FlawLoose
+	return f == FlawRunEmpty || f == FlawNotRequeued || f == FlawRunOlder || f == FlawLoose || f == FlawStaleRuns
 }

@@ -92,11 +92,12 @@ func (l *Live) FirstLive(cur *EventCursor, from, to uint64) bool {
 	return false
 }
 
-// OldestLive returns the enqueue time of the oldest live event given the
-// stream's requeued runs (the earliest of the first live event's time and
-// the time of the first live event in each run; 0 when none is live), and
-// the runs that still hold a live event. This is what the OldestNanos
-// counter holds.
+// OldestLive returns what the OldestNanos counter holds (0 when no event
+// is live), and the runs that still hold a live event. In a format 2 file,
+// which keeps no runs (runs is nil), that is the first live event's
+// enqueue time. In a format 1 file it is the earliest of that and the time
+// of the first live event in each of the stream's requeued runs (see
+// wal/doc.go, "Counters").
 func (l *Live) OldestLive(cur *EventCursor, runs []RequeuedRun) (int64, []RequeuedRun) {
 	if !l.FirstLive(cur, 0, 0) {
 		return 0, nil

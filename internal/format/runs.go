@@ -8,7 +8,9 @@ import (
 )
 
 // Requeued runs keep OldestNanos right after a Requeue put older events
-// behind younger ones; wal/doc.go ("Counters") has the rule.
+// behind younger ones in a format 1 file, as walbatch 0.1.0 reads and
+// checks them; a format 2 file has none. wal/doc.go ("Counters") has the
+// rules.
 
 // RequeuedRun is a range of keys [First, Last] of a stream's events bucket
 // that holds only requeued events, their enqueue times not decreasing with

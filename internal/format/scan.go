@@ -15,8 +15,9 @@ type Scan struct {
 	// is missing or does not decode).
 	Stored   State
 	StateErr error
-	// Runs are the stored requeued runs; nil when there are none or
-	// RunsErr is set (the value does not decode).
+	// Runs are the stored requeued runs of a format 1 file; nil when
+	// there are none, RunsErr is set (the value does not decode), or the
+	// file is at format 2, which keeps no runs (ScanOptions.Runs).
 	Runs    []RequeuedRun
 	RunsErr error
 	Batches Batches
@@ -36,7 +37,9 @@ type Scan struct {
 	// RunsWrong is set when the stored requeued runs do not decode or do
 	// not hold exactly the requeued events in enqueue-time order;
 	// Requeued is then what should be stored: each stretch of requeued
-	// events with no other event between and no time going back.
+	// events with no other event between and no time going back. In a
+	// format 2 file it is set when the stream has a "requeued" value at
+	// all (FlawStaleRuns), and Requeued is nil: none should be stored.
 	RunsWrong bool
 	Requeued  []RequeuedRun
 
@@ -76,8 +79,10 @@ type ScanOptions struct {
 func ScanStream(rs RawStream, uid [8]byte, opts ScanOptions) *Scan {
 	sc := &Scan{uid: uid}
 	sc.Stored, sc.StateErr = DecodeState(rs.State)
-	sc.Runs, sc.RunsErr = DecodeRequeuedRuns(rs.Requeued)
-	sc.RunsWrong = sc.RunsErr != nil
+	if !opts.Runs {
+		sc.Runs, sc.RunsErr = DecodeRequeuedRuns(rs.Requeued)
+		sc.RunsWrong = sc.RunsErr != nil
+	}
 	sc.events = Events{Bucket: rs.Events, UID: uid, Runs: opts.Runs, Last: max(sc.Stored.NextSeq, 1) - 1}
 	sc.Batches = ScanBatches(sc.events, rs.Batches)
 	sc.Counted.SealedThrough = sc.Stored.SealedThrough
@@ -96,6 +101,12 @@ func ScanStream(rs RawStream, uid [8]byte, opts ScanOptions) *Scan {
 	}
 	if rs.Events != nil {
 		sc.walkEvents(ids)
+	}
+	if opts.Runs && rs.Requeued != nil {
+		// The migration to format 2 deletes format 1's record
+		// (DropRequeuedRuns); format 2 neither writes nor reads one.
+		sc.RunsWrong = true
+		sc.add(Finding{Part: PartEvents, Flaw: FlawStaleRuns}, "a requeued runs record (%d bytes) is left from format 1; format 2 keeps none", len(rs.Requeued))
 	}
 	sc.checkCounted()
 	if rs.Dead != nil {

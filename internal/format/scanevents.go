@@ -3,8 +3,10 @@ package format
 // walkEvents walks the events bucket: each event a value holds is in a
 // counted batch, pending (above SealedThrough), garbage (not live, in a
 // value that holds a live one: skipped) or in a stray value; it counts the
-// pending ones and the oldest time, checks the requeued runs against the
-// requeued events, and finds the runs they form.
+// pending ones and the oldest time, and in a format 1 file checks the
+// requeued runs against the requeued events and finds the runs they form.
+// The oldest time is the first event's, or in a format 1 file a requeued
+// event's when older (wal/doc.go, "Counters").
 func (sc *Scan) walkEvents(ids idSet) {
 	sealed := sc.Counted.SealedThrough
 	var strays bool // strayFrom..strayTo are strays not yet listed
@@ -16,7 +18,10 @@ func (sc *Scan) walkEvents(ids idSet) {
 			strays = false
 		}
 	}
-	runs := sc.newRunCheck()
+	var runs *runCheck // format 1 only
+	if !sc.events.Runs {
+		runs = sc.newRunCheck()
+	}
 	first := true
 	var seen bool // a value came before, its last event end
 	var end uint64
@@ -48,10 +53,12 @@ func (sc *Scan) walkEvents(ids idSet) {
 			t, requeued := val.Time(i), val.IsRequeued(i)
 			if first {
 				sc.Counted.OldestNanos, first = t, false
-			} else if requeued {
+			} else if requeued && runs != nil {
 				sc.Counted.OldestNanos = min(sc.Counted.OldestNanos, t)
 			}
-			runs.event(seq, t, requeued)
+			if runs != nil {
+				runs.event(seq, t, requeued)
+			}
 			r, err := val.Event(i)
 			n := uint64(len(r.Payload))
 			switch {
@@ -86,5 +93,7 @@ func (sc *Scan) walkEvents(ids idSet) {
 		}
 	}
 	flush()
-	runs.end()
+	if runs != nil {
+		runs.end()
+	}
 }

@@ -1,6 +1,6 @@
 package format
 
-// runCheck checks the rule of wal/doc.go ("Counters"): every requeued
+// runCheck checks the format 1 rule of wal/doc.go ("Counters"): every requeued
 // event is in a stored run, and a run holds requeued events only, their
 // times not decreasing. It walks the runs along with the events: runs[ri]
 // is the first run not yet behind the event, inRun how many events of it

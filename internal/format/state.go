@@ -10,8 +10,8 @@ import (
 // State is a stream's counters, kept under the stream's "state" key as 15
 // big-endian uint64s in this order, and updated in the same transaction as
 // every change they count, so they never need a scan to be known.
-// OldestNanos is the enqueue time of the oldest live event: the earliest
-// of the first live event's and every live requeued event's (see
+// OldestNanos is the enqueue time of the first live event; in a format 1
+// file, the earliest of that and every live requeued event's (see
 // Live.OldestLive and Value.IsRequeued).
 type State struct {
 	NextSeq          uint64 // next sequence number to assign (starts at 1)
@@ -26,7 +26,7 @@ type State struct {
 	DeadBytes        uint64
 	CompletedBatches uint64 // totals since the stream was created
 	CompletedEvents  uint64
-	OldestNanos      int64  // enqueue time of the oldest event not completed; 0 if none
+	OldestNanos      int64  // enqueue time of the first event not completed (format 1: the oldest); 0 if none
 	DoneRecords      uint64 // completion records kept (bounded)
 	Created          int64
 }

@@ -26,3 +26,17 @@ func View(db any, fn func(tx *bolt.Tx) error) error { return view(db, fn) }
 // a read-only DB, reports a full disk as store.ErrNoSpace and a damaged
 // page as View does.
 func Update(db any, fn func(tx *bolt.Tx) error) error { return update(db, fn) }
+
+var migrate func(tx *bolt.Tx, from, to uint64) error
+
+// SetMigration is called by internal/format's init, and by nothing else:
+// fn rewrites what a file's streams hold from format version from to
+// version to, inside the transaction that then records version to (see
+// Migration). Package store knows nothing of streams; this is how the
+// knowledge of the streams' layout reaches its migration.
+func SetMigration(fn func(tx *bolt.Tx, from, to uint64) error) { migrate = fn }
+
+// Migration returns what SetMigration set, nil if nothing did (a program
+// that links package store without internal/format, so without package
+// wal: store then records the version alone).
+func Migration() func(tx *bolt.Tx, from, to uint64) error { return migrate }

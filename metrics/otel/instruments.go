@@ -49,7 +49,7 @@ func (m *Metrics) register(mp metric.MeterProvider) error {
 		transitions = ic("walbatch.wal.transitions", "{transition}", "Batch transitions (seal, complete, retry, dead letter and the others) the commits applied, since the file was opened.")
 	)
 	oldest, err := meter.Float64ObservableGauge("walbatch.oldest_pending.age", metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest event not completed; 0 when none."))
+		metric.WithDescription("Age of the first event not completed: the oldest, but for requeued dead letters, which count once they are first; 0 when none."))
 	errs = append(errs, err)
 	commitTime, err := meter.Float64ObservableCounter("walbatch.wal.commit.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time spent in the commits' write transactions, fsyncs included."))

@@ -136,7 +136,7 @@ walbatch_pending_events{stream="orders"} 0
 # HELP walbatch_inflight_events Events in in-flight batches.
 # TYPE walbatch_inflight_events gauge
 walbatch_inflight_events{stream="orders"} 0
-# HELP walbatch_oldest_pending_age_seconds Age of the oldest event not completed (pending or in flight); 0 when none.
+# HELP walbatch_oldest_pending_age_seconds Age of the first event not completed (pending or in flight): the oldest, but for requeued dead letters, which count once they are first; 0 when none.
 # TYPE walbatch_oldest_pending_age_seconds gauge
 walbatch_oldest_pending_age_seconds{stream="orders"} 0
 # HELP walbatch_wal_commits_total Commits of the WAL file (appends and batch transitions; one pair of fsyncs each under SyncAlways), since the file was opened.

@@ -19,7 +19,7 @@ var (
 	descInFlightBytes   = desc("inflight_bytes", "Payload bytes of the in-flight events.", "stream")
 	descDeadEvents      = desc("dead_events", "Events in the dead-letter store now.", "stream")
 	descDeadBytes       = desc("dead_bytes", "Payload bytes of the dead letters.", "stream")
-	descOldestAge       = desc("oldest_pending_age_seconds", "Age of the oldest event not completed (pending or in flight); 0 when none.", "stream")
+	descOldestAge       = desc("oldest_pending_age_seconds", "Age of the first event not completed (pending or in flight): the oldest, but for requeued dead letters, which count once they are first; 0 when none.", "stream")
 	descCapEvents       = desc("capacity_events", "Pending limit in events (pending and in flight); absent when unlimited.", "stream")
 	descCapBytes        = desc("capacity_bytes", "Pending limit in payload bytes; absent when unlimited.", "stream")
 	descDelivered       = desc("delivered_events_total", "Events completed since the stream was created (persisted in the file).", "stream")
