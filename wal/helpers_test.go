@@ -28,19 +28,25 @@ func mustOpen(t testing.TB, opts *Options) (*Log, string) {
 // more) makes the tests that open their log with mustOpen or openAt use
 // files of that format where they do not choose one: format 1, one event
 // per value, which this build still reads, migrates and writes for a
-// rolling upgrade. By default files are format 2.
-var testFormat, _ = strconv.ParseUint(os.Getenv("WALBATCH_TEST_FORMAT"), 10, 64)
+// rolling upgrade. By default files are format 2. It is read while a test
+// runs, not at package init: go test's cache keys on the environment a
+// test reads only then, and an init-time read let the format 1 run be
+// answered from the cache of the default one.
+func testFormat() uint64 {
+	f, _ := strconv.ParseUint(os.Getenv("WALBATCH_TEST_FORMAT"), 10, 64)
+	return f
+}
 
 // openAt opens the log at path with the same Cleanup as mustOpen.
 func openAt(t testing.TB, path string, opts *Options) *Log {
 	t.Helper()
-	if testFormat != 0 {
+	if f := testFormat(); f != 0 {
 		o := Options{}
 		if opts != nil {
 			o = *opts
 		}
 		if o.Store.Format == 0 {
-			o.Store.Format = testFormat
+			o.Store.Format = f
 		}
 		opts = &o
 	}
