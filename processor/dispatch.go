@@ -233,8 +233,9 @@ func (l *loop[T]) apply(r result) {
 	}
 	p.notes.emit(note)
 	if r.err == nil {
-		// Marked complete in the WAL by the next step, after the next
-		// batch has been launched.
+		// Marked complete in the WAL by the next move (move.go), after
+		// the next batch has been launched, with every other batch
+		// delivered meanwhile.
 		ib.delivered = true
 		return
 	}
@@ -262,43 +263,6 @@ func (l *loop[T]) apply(r result) {
 	l.fail(ib, r.v, r.err)
 }
 
-// complete marks a delivered batch complete, retrying later if the WAL
-// write fails (the batch is not sent again meanwhile). When a batch is due
-// to be sealed once this one is gone, the seal goes into the same
-// transaction (CompleteAndSeal): one commit per batch while a backlog drains.
-func (l *loop[T]) complete(ib *inflight, now time.Time) {
-	p := l.p
-	seq := ib.b.Seq
-	delete(l.batches, seq) // as if complete, to see whether a seal is due
-	opts, trig, sealNext := l.sealDue(now)
-	var res wal.SealResult
-	var err error
-	if sealNext {
-		res, err = p.s.CompleteAndSeal(seq, opts)
-		if err != nil && !errors.Is(err, wal.ErrNoBatch) {
-			// The seal may be what failed (a damaged record): complete
-			// alone, and seal after the retry delay.
-			p.cfg.logger.Error("walbatch: seal failed", "stream", p.cfg.stream, "err", err)
-			l.sealFailed()
-			sealNext = false
-			err = p.s.Complete(seq)
-		}
-	} else {
-		err = p.s.Complete(seq)
-	}
-	if err != nil && !errors.Is(err, wal.ErrNoBatch) {
-		p.cfg.logger.Error("walbatch: marking a delivered batch complete failed; will retry", "batch", ib.b.ID, "err", err)
-		ib.delivered = true
-		l.batches[seq] = ib
-		return
-	}
-	p.delivered.Add(int64(ib.b.Count))
-	p.freed()
-	if sealNext && err == nil {
-		l.sealed(res, nil, opts.Force, trig)
-	}
-}
-
 // completeDelivered marks batches the sink accepted complete, sealing
 // nothing new: the last thing the loop does when Stop's time is up, so a
 // batch delivered just before the deadline is not sent again after the
@@ -316,16 +280,6 @@ func (l *loop[T]) completeDelivered() {
 		}
 		p.delivered.Add(int64(ib.b.Count))
 		delete(l.batches, seq)
-	}
-}
-
-// retryCompletions marks delivered batches complete: those the sink just
-// accepted, and those whose marking failed before.
-func (l *loop[T]) retryCompletions(now time.Time) {
-	for _, ib := range l.batches {
-		if ib.delivered {
-			l.complete(ib, now)
-		}
 	}
 }
 

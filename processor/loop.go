@@ -68,11 +68,24 @@ type loop[T any] struct {
 	// the clock (at), and when the loop first saw it so (seen): see
 	// oldestPending.
 	future struct{ at, seen time.Time }
+
+	// moving: a move (see move.go) is with the writer; its answer comes on
+	// moves. completeAfter is when delivered batches may be marked
+	// complete again after a move that only completed failed.
+	moving        bool
+	moves         chan moveDone
+	completeAfter time.Time
+	// sealIdle: the last move's first seal cut nothing, and nothing but
+	// its answer woke the loop while it was with the writer (woken): the
+	// next step tries no seal, and the loop waits for something else (as
+	// a seal that finds nothing to do waits for the next event), instead
+	// of sending the same move again at once.
+	sealIdle, woken bool
 }
 
 func newLoop[T any](p *Processor[T]) *loop[T] {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &loop[T]{p: p, batches: map[uint64]*inflight{}, results: make(chan result), done: p.loopDone, ctx: ctx, cancel: cancel}
+	return &loop[T]{p: p, batches: map[uint64]*inflight{}, results: make(chan result), moves: make(chan moveDone, 1), done: p.loopDone, ctx: ctx, cancel: cancel}
 }
 
 func (l *loop[T]) run() {
@@ -95,12 +108,17 @@ func (l *loop[T]) run() {
 		if l.step() {
 			return
 		}
+		l.sealIdle = false
+		woken := true
 		select {
 		case <-p.s.Appended():
 		case <-p.wakeCh:
 		case <-l.timer.C:
 		case r := <-l.results:
 			l.apply(r)
+		case d := <-l.moves:
+			l.moved(d)
+			woken = false
 		case f := <-p.flushCh:
 			l.flushes = append(l.flushes, f)
 			l.flushTarget = max(l.flushTarget, f.target)
@@ -108,6 +126,7 @@ func (l *loop[T]) run() {
 			l.stopping, l.stopDeadline = true, d
 			l.flushTarget = max(l.flushTarget, p.s.Stats().LastSeq)
 		}
+		l.woken = l.woken || woken
 	}
 }
 
@@ -135,6 +154,7 @@ func (l *loop[T]) step() bool {
 	if l.stopping && !now.Before(l.stopDeadline) {
 		l.cancel() // Stop's time is up: cut running dispatches short
 		if l.running == 0 || !now.Before(l.stopDeadline.Add(stuckGrace)) {
+			l.waitMove()
 			l.completeDelivered()
 			l.finishFlushes(true)
 			l.abandon()
@@ -142,14 +162,11 @@ func (l *loop[T]) step() bool {
 		}
 	}
 	// A batch sealed ahead starts first, so its dispatch (decoding
-	// included) runs while this goroutine writes the WAL below.
+	// included) runs while the writer applies the move below.
 	l.launch(now)
-	l.retryCompletions(now)
-	l.seal(now)
-	l.launch(now)
-	l.seal(now) // ahead, now that the batches just launched are running
+	l.move(now)
 	l.finishFlushes(false)
-	if l.stopping && l.running == 0 && len(l.batches) == 0 && l.p.s.Stats().PendingEvents == 0 {
+	if l.stopping && !l.moving && l.running == 0 && len(l.batches) == 0 && l.p.s.Stats().PendingEvents == 0 {
 		l.finishFlushes(true)
 		return true
 	}
@@ -157,36 +174,23 @@ func (l *loop[T]) step() bool {
 	return false
 }
 
-// seal cuts batches while fewer than maxInFlight are in flight and a flush
-// trigger holds: a full batch (count, bytes, or a closed key run), max age,
-// inactivity, Flush or Stop.
-//
-// It also seals one full batch ahead while every batch in flight is being
-// dispatched, so that the next one is ready (sealed, committed) when they
-// complete: a backlog drains without waiting for a seal between batches.
-// A batch sealed ahead is not dispatched before its turn (see launch).
-func (l *loop[T]) seal(now time.Time) {
-	for {
-		opts, trig, ok := l.sealDue(now)
-		if !ok {
-			return
-		}
-		res, err := l.p.s.Seal(opts)
-		if !l.sealed(res, err, opts.Force, trig) {
-			return
-		}
-	}
-}
-
 // sealDue says whether a batch should be sealed now, with which options,
-// and why.
-func (l *loop[T]) sealDue(now time.Time) (wal.SealOptions, Trigger, bool) {
+// and why, when left batches stay in flight (those not delivered).
+//
+// It seals while fewer than maxInFlight are in flight and a flush trigger
+// holds: a full batch (count, bytes, or a closed key run), max age,
+// inactivity, Flush or Stop. It also seals full batches ahead while every
+// batch in flight is being dispatched (see canSealAhead), so that the
+// next ones are ready (sealed, committed) when they complete: a backlog
+// drains without waiting for a seal between batches. A batch sealed ahead
+// is not dispatched before its turn (see launch).
+func (l *loop[T]) sealDue(now time.Time, left int) (wal.SealOptions, Trigger, bool) {
 	p := l.p
 	if now.Before(l.sealAfter) {
 		return wal.SealOptions{}, "", false
 	}
-	ahead := len(l.batches) >= p.cfg.maxInFlight
-	if ahead && !l.canSealAhead() {
+	ahead := left >= p.cfg.maxInFlight
+	if ahead && !l.canSealAhead(left) {
 		return wal.SealOptions{}, "", false
 	}
 	st := p.s.Stats()
@@ -252,19 +256,41 @@ func (l *loop[T]) sealed(res wal.SealResult, err error, force bool, trig Trigger
 }
 
 // canSealAhead reports whether one more batch may be sealed beyond
-// maxInFlight: only one, only while every batch in flight is dispatching,
-// and not while stopping (what is left then stays pending for the next
-// open).
-func (l *loop[T]) canSealAhead() bool {
-	if l.stopping || len(l.batches) != l.p.cfg.maxInFlight {
+// maxInFlight, when left batches stay in flight: at most aheadMax of them,
+// only while the maxInFlight oldest batches not delivered are all
+// dispatching (a batch waiting to retry holds the seals back), and not
+// while stopping (what is left then stays pending for the next open).
+func (l *loop[T]) canSealAhead(left int) bool {
+	if l.stopping || left < l.p.cfg.maxInFlight || left-l.p.cfg.maxInFlight >= l.aheadMax() {
 		return false
 	}
-	for _, ib := range l.batches {
+	window := 0
+	for _, seq := range l.order() {
+		ib := l.batches[seq]
+		if ib.delivered {
+			continue
+		}
+		if window++; window > l.p.cfg.maxInFlight {
+			break
+		}
 		if !ib.running {
 			return false
 		}
 	}
 	return true
+}
+
+// aheadEvents bounds the events of the batches sealed ahead: at most
+// aheadEvents/batchSize batches (at least one, at most maxAhead), so that
+// their records, which the loop holds for their dispatch, stay small.
+const (
+	aheadEvents = 8192
+	maxAhead    = 16
+)
+
+// aheadMax is how many batches may be sealed beyond maxInFlight.
+func (l *loop[T]) aheadMax() int {
+	return min(max(aheadEvents/l.p.cfg.batchSize, 1), maxAhead)
 }
 
 // sealFailed holds seals back for the retry delay (clamped, see
@@ -359,7 +385,7 @@ func (l *loop[T]) arm(now time.Time) {
 			at(now.Add(clampDelay(p.cfg.retryDelay)))
 		}
 	}
-	if len(l.batches) < p.cfg.maxInFlight && p.s.Stats().PendingEvents > 0 {
+	if l.staying() < p.cfg.maxInFlight && p.s.Stats().PendingEvents > 0 {
 		sealAt := func(t time.Time) {
 			if t.Before(l.sealAfter) {
 				t = l.sealAfter

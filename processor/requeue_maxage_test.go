@@ -77,7 +77,7 @@ func testRequeuedMaxAge(t *testing.T, f uint64) {
 	defer l.cancel()
 	// Just before Q's max age nothing is due in format 2 (D counts from
 	// the Requeue, later still); in format 1 D's own time makes it due.
-	_, trig, due := l.sealDue(tQ.Add(maxAge - time.Nanosecond))
+	_, trig, due := l.sealDue(tQ.Add(maxAge-time.Nanosecond), l.staying())
 	if f == 1 {
 		require.True(t, due)
 		require.Equal(t, TriggerMaxAge, trig)
@@ -87,7 +87,8 @@ func testRequeuedMaxAge(t *testing.T, f uint64) {
 
 	// MaxAge after the Requeue, the max-age flush seals every pending
 	// event, D included.
-	l.seal(requeuedBy.Add(maxAge))
+	l.move(requeuedBy.Add(maxAge))
+	l.waitMove()
 	require.Len(t, l.batches, 1, "a batch due by max age at the Requeue's time + MaxAge")
 	for _, ib := range l.batches {
 		require.Equal(t, TriggerMaxAge, ib.trigger)

@@ -51,3 +51,34 @@ func TestSealAheadKeepsOrder(t *testing.T) {
 	require.Zero(t, st.PendingEvents)
 	require.EqualValues(t, 200, st.Delivered)
 }
+
+// The loop moves several batches per writer request: while the first
+// batch of a backlog is being dispatched, the batches sealed ahead of it
+// (aheadMax of them) are cut in one commit, not one commit each.
+func TestSealAheadInOneCommit(t *testing.T) {
+	noLeaks(t)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	sink := newRecSink(func(context.Context, attempt) error {
+		if calls.Add(1) == 1 {
+			<-release
+		}
+		return nil
+	})
+	p := openP(t, walPath(t), sink, quiet(WithBatchSize(10), WithStartOnOpen(false))...)
+	enqueueN(t, p, 0, 200)
+	log := p.Stream().Log()
+	before := log.CommitStats().Commits
+	require.NoError(t, p.Start())
+	ahead := min(aheadEvents/10, maxAhead)
+	require.Eventually(t, func() bool { return p.Stats().InFlightBatches == int64(1+ahead) }, 10*time.Second, time.Millisecond)
+	// One commit sealed the first batch, one the batches ahead of it.
+	require.Equal(t, before+2, log.CommitStats().Commits)
+	close(release)
+	sink.waitDelivered(t, 200)
+	require.Equal(t, seqN(0, 200), sink.delivered(), "delivered out of order or twice")
+	require.NoError(t, p.Flush(context.Background()))
+	st := p.Stats()
+	require.Zero(t, st.InFlightBatches)
+	require.EqualValues(t, 200, st.Delivered)
+}

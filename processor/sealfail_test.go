@@ -65,7 +65,7 @@ func TestFailingSealDoesNotHotLoop(t *testing.T) {
 }
 
 // A delivered batch is marked complete even when the seal that would share
-// its transaction (CompleteAndSeal) keeps failing.
+// its transaction (a move, see move.go) keeps failing.
 func TestDeliveredBatchCompletesWhenItsSealFails(t *testing.T) {
 	noLeaks(t)
 	path := walPath(t)

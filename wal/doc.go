@@ -148,6 +148,7 @@
 // nothing (see "One writer" below):
 //
 //	pending --Seal--> in flight --Complete--> (removed; completion record)
+//	(Move: several Completes, then several Seals, in one request)
 //	                  in flight --CompletePartial(n)--> in flight (first n removed)
 //	                  in flight --Resolve--> in flight (delivered removed, dead moved, attempts+1) or removed
 //	                  in flight --Retry--> in flight (attempts+1, next, last error)
@@ -193,9 +194,13 @@
 // it) but not an OS crash. Transitions share the appends' commits: while
 // producers append, a processor's seals and completions cost no fsync of
 // their own. Losing a transition to a crash only means a batch is
-// dispatched again. CompleteAndSeal puts a completion and the next seal in
-// one request, so a draining backlog costs at most one commit per batch.
-// CommitStats counts every commit, the events and the transitions in them.
+// dispatched again. Move puts the completions of several delivered batches
+// and several seals in one request (CompleteAndSeal one of each): a
+// processor draining a backlog sends one Move per commit, with every batch
+// delivered since its last one and the full batches it seals ahead, so the
+// commit's cost (its fsyncs, the freelist, the meta page) is shared by
+// several batches instead of paid for each. CommitStats counts every
+// commit, the events and the transitions in them (a Move counts once).
 //
 // Callers may assume: Append returns nil only after its event is committed;
 // an error means it was not; events appended by one goroutine keep their
@@ -228,10 +233,14 @@
 //     callback.
 //     Stream creation (Log.Stream), recovery's repairs at open and SetCodec
 //     are requests too. In package processor the requests come from the
-//     processor's loop goroutine (seal, and the outcome of each attempt),
-//     from an attempt's dispatch goroutine (QuarantineInFlight and
-//     DeadLetterEvents, before it calls the dispatcher) and from
-//     producers (appends).
+//     processor's loop: its moves (Move: the completions of delivered
+//     batches and the seals, at most one with the writer at a time, sent
+//     from a goroutine of its own so that the loop goes on launching
+//     batches and taking in results while the writer commits it) and the
+//     other outcomes of attempts (Retry, DeadLetter, CompletePartial,
+//     Resolve, on the loop goroutine); from an attempt's dispatch
+//     goroutine (QuarantineInFlight and DeadLetterEvents, before it calls
+//     the dispatcher); and from producers (appends).
 //   - Readers (ForEachEvent, ForEachDead, ForEachCompletion, Batches,
 //     InFlight, ReadBatch, OldestPendingTime) run a bbolt read transaction
 //     on their caller's goroutine, a consistent snapshot, concurrently with

@@ -77,6 +77,83 @@ func (s *Stream) CompleteAndSeal(batchSeq uint64, opts SealOptions) (SealResult,
 	return res, nil
 }
 
+// MoveResult is what Move did.
+type MoveResult struct {
+	// Missing are the batches given to complete that were not in flight
+	// (ErrNoBatch), in the order given: nothing was done for them.
+	Missing []uint64
+	// Sealed is one result per seal that cut a batch, in order, and last
+	// one that only quarantined records (no Batch), if any.
+	Sealed []SealResult
+}
+
+// Move completes the in-flight batches complete (in that order) and then
+// seals a batch per element of seals (in that order, stopping at the first
+// that cuts none), in one request to the writer: one transaction, one
+// commit (one pair of fsyncs under SyncAlways) for all of them. A
+// processor's loop moves every batch delivered since its last request and
+// the batches it seals ahead this way, so a draining backlog costs one
+// commit per several batches. A batch given that is not in flight is
+// left out (MoveResult.Missing), as Complete would refuse it alone.
+// Either everything is committed or, on error, nothing is. With nothing to
+// complete and nothing to seal, Move writes nothing and returns no error.
+func (s *Stream) Move(complete []uint64, seals []SealOptions) (MoveResult, error) {
+	var res MoveResult
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
+		res = MoveResult{}
+		wrote := false
+		// fail returns err as a refusal while nothing was written, else as
+		// an error that rolls the group back.
+		fail := func(err error) error {
+			if wrote {
+				return afterWrite(err)
+			}
+			return err
+		}
+		for _, seq := range complete {
+			b, err := s.getBatch(tx, seq)
+			if errors.Is(err, ErrNoBatch) {
+				res.Missing = append(res.Missing, seq)
+				continue
+			}
+			if err != nil {
+				return fail(refuse(err))
+			}
+			if err := s.completeIn(tx, st, b); err != nil {
+				return err
+			}
+			wrote = true
+		}
+		for _, opts := range seals {
+			opts.MaxEvents = max(opts.MaxEvents, 1)
+			var r SealResult
+			err := s.sealIn(tx, st, opts, &r)
+			if errors.Is(err, errNothing) {
+				break
+			}
+			if err != nil {
+				return fail(err)
+			}
+			wrote = true
+			res.Sealed = append(res.Sealed, r)
+			if r.Batch == nil {
+				break
+			}
+		}
+		if !wrote {
+			return refuse(errNothing)
+		}
+		return nil
+	}, nil)
+	if errors.Is(err, errNothing) {
+		return res, nil
+	}
+	if err != nil {
+		return MoveResult{}, fmt.Errorf("wal: move %q: %w", s.name, err)
+	}
+	return res, nil
+}
+
 // completeIn is Complete's work inside tx on in-flight batch b as stored,
 // on st (the state as of tx).
 func (s *Stream) completeIn(tx *bolt.Tx, st *format.State, b *Batch) error {

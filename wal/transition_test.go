@@ -395,3 +395,83 @@ func TestPurgeDead(t *testing.T) {
 	require.NoError(t, s.DeadLetter(sealOne(t, s, 1).Seq, "y", false))
 	require.Len(t, deadLetters(t, s), 1, "the dead bucket works after a purge")
 }
+
+// Move completes every batch given and seals a batch per seal option in
+// one commit; a batch not in flight is left out; a seal that cuts nothing
+// ends the seals; with nothing to do it writes nothing.
+func TestMove(t *testing.T) {
+	l, _ := mustOpen(t, nil)
+	s := mustStream(t, l, "s")
+	appendN(t, s, "", 0, 25)
+	var seqs []uint64
+	for range 2 {
+		res, err := s.Seal(SealOptions{MaxEvents: 5})
+		require.NoError(t, err)
+		seqs = append(seqs, res.Batch.Seq)
+	}
+	before := l.CommitStats()
+	full := SealOptions{MaxEvents: 5}
+	res, err := s.Move([]uint64{seqs[0], 99, seqs[1]}, []SealOptions{full, full, full, full})
+	require.NoError(t, err)
+	require.Equal(t, []uint64{99}, res.Missing)
+	require.Len(t, res.Sealed, 3, "15 events pending: three full batches, the fourth seal cuts none")
+	for i, r := range res.Sealed {
+		require.Equal(t, uint64(11+5*i), r.Batch.First)
+		require.Len(t, r.Records, 5)
+		require.Equal(t, string(payloadN(10+5*i)), string(r.Records[0].Payload))
+	}
+	after := l.CommitStats()
+	require.Equal(t, before.Commits+1, after.Commits, "one commit for two completions and three seals")
+	require.Equal(t, statsOf{InFlightBatches: 3, InFlight: 15, InFlightBytes: 15 * int64(len(payloadN(0))),
+		CompletedBatches: 2, CompletedEvents: 10}, statsNow(s))
+	_, err = s.InFlight(seqs[0])
+	require.ErrorIs(t, err, ErrNoBatch)
+
+	// Nothing to complete (not in flight) and nothing full to seal: no
+	// commit, no error.
+	res, err = s.Move([]uint64{seqs[0]}, []SealOptions{full})
+	require.NoError(t, err)
+	require.Equal(t, []uint64{seqs[0]}, res.Missing)
+	require.Empty(t, res.Sealed)
+	require.Equal(t, after.Commits, l.CommitStats().Commits)
+
+	appendN(t, s, "", 25, 2)
+	res, err = s.Move(nil, []SealOptions{full, {MaxEvents: 5, Force: true}})
+	require.NoError(t, err)
+	require.Empty(t, res.Sealed, "the seals stop at the first that cuts nothing")
+	res, err = s.Move(nil, []SealOptions{{MaxEvents: 5, Force: true}, full})
+	require.NoError(t, err)
+	require.Len(t, res.Sealed, 1, "a forced seal cuts what is pending")
+	require.Equal(t, 2, res.Sealed[0].Batch.Count)
+	require.NoError(t, checkLog(l))
+	l = reopen(t, l, nil)
+	s = mustStream(t, l, "s")
+	require.EqualValues(t, 4, s.Stats().InFlightBatches)
+}
+
+// A Move whose seal fails after its completions wrote changes nothing: the
+// batch it completed is still in flight.
+func TestMoveAllOrNothing(t *testing.T) {
+	l, _ := mustOpen(t, nil)
+	s := mustStream(t, l, "s")
+	appendN(t, s, "", 0, 4)
+	res, err := s.Seal(SealOptions{MaxEvents: 2})
+	require.NoError(t, err)
+	seq := res.Batch.Seq
+	require.NoError(t, format.RewriteStream(s, func(tx *bolt.Tx, _ *format.State) error {
+		rs, _ := format.RawStreamOf(tx, "s")
+		return rs.Events.Put(append(format.SeqKey(3), 0), []byte("x")) // not a sequence number: the seal stops
+	}))
+	before := statsNow(s)
+	_, err = s.Move([]uint64{seq}, []SealOptions{{MaxEvents: 2}})
+	require.Error(t, err)
+	require.Equal(t, before, statsNow(s))
+	b, err := s.InFlight(seq)
+	require.NoError(t, err)
+	require.Equal(t, 2, b.Count)
+	require.NoError(t, s.Complete(seq), "the completion alone still goes through")
+	require.NoError(t, format.RewriteStream(s, func(tx *bolt.Tx, _ *format.State) error {
+		rs, _ := format.RawStreamOf(tx, "s")
+		return rs.Events.Delete(append(format.SeqKey(3), 0))
+	}))
+}
