@@ -212,6 +212,15 @@ func openOnce(path, real string, o Options, mayInit bool) (db *DB, err error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if !o.ReadOnly && db.info.Version < o.Format {
+		// The streams' records change with the format (format 1's requeued
+		// runs go): without the step that rewrites them, which package wal
+		// links in (internal/format registers it with
+		// storetx.SetMigration), recording the new version would leave a
+		// file that does not verify at it. Refuse, changing nothing.
+		if storetx.Migration() == nil {
+			return nil, fmt.Errorf("%w: %s is at format %d: no migration of the streams to format %d is linked into this program (import package wal), open it read-only or with Options.Format %d",
+				ErrVersion, path, db.info.Version, o.Format, db.info.Version)
+		}
 		if err := db.update(migrateMeta(db.info.Version, o.Format)); err != nil {
 			return nil, fmt.Errorf("store: open %s: migrate from format %d to %d: %w", path, db.info.Version, o.Format, err)
 		}
