@@ -20,7 +20,9 @@ type RecoveryReport struct {
 	PendingEvents int64
 	PendingBytes  int64
 	DeadEvents    int64
-	// OldestPending is the enqueue time of the oldest event not completed.
+	// OldestPending is the enqueue time of the first event not completed
+	// (the oldest, but for requeued dead letters; see
+	// wal.Stats.OldestPending).
 	OldestPending time.Time
 	// Repaired lists what the checks at open fixed (see recovery.Plan).
 	Repaired []string
