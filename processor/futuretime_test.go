@@ -34,14 +34,15 @@ func futureDate(t *testing.T, path string, d time.Duration, at int64) {
 		}
 		type kv struct{ k, v []byte }
 		var out []kv
-		st, err := format.DecodeState(sb.Get(format.KeyState))
+		rs, _ := format.RawStreamOf(tx, DefaultStream)
+		st, err := format.DecodeState(rs.Version, rs.State)
 		if err != nil {
 			return err
 		}
 		if st.OldestNanos != 0 {
 			st.OldestNanos += int64(d)
 		}
-		if err := sb.Put(format.KeyState, st.Encode()); err != nil {
+		if err := rs.PutState(st); err != nil {
 			return err
 		}
 		if at == 0 {

@@ -91,10 +91,12 @@ func damage(t *testing.T, path, name string, fn func(rs format.RawStream)) {
 	require.NoError(t, db.Close())
 }
 
-// state returns a stream's stored counters.
+// state returns a stream's stored counters, the derived ones as package
+// wal loads them (format.DeriveState).
 func state(t *testing.T, rs format.RawStream) format.State {
-	st, err := format.DecodeState(rs.State)
+	st, err := format.DecodeState(rs.Version, rs.State)
 	require.NoError(t, err)
+	format.DeriveState(rs.Bucket, &st)
 	return st
 }
 

@@ -113,9 +113,9 @@ func planStream(tx *bolt.Tx, s *wal.Stream, st *format.State, prefix string, run
 			*p = v
 		}
 	}
-	set("InflightBatches", &st.InflightBatches, uint64(len(scanned.Counted)))
-	set("InflightCount", &st.InflightCount, scanned.Events)
-	set("InflightBytes", &st.InflightBytes, scanned.Bytes)
+	// The in-flight counters are not set here: they are derived from the
+	// batch records as fixed (format.DeriveState, when RewriteStream
+	// stores the fixes).
 
 	lastKey := func(b *bolt.Bucket) uint64 {
 		k, _ := b.Cursor().Last()

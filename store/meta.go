@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,25 +93,32 @@ func readMeta(tx *bolt.Tx) (Info, error) {
 	return info, nil
 }
 
-// migrateMeta sets the format version of a file at version from to
-// version, in one transaction. A format 2 reader reads a format 1 file's
-// values as they are (one event each), so the events stay; the format's
-// own changes (the step internal/format registers with
-// storetx.SetMigration: format 1's requeued runs records) go in the same
-// transaction, before the version; without a step (a program that links
-// this package but not package wal) the version is all.
-func migrateMeta(from, version uint64) func(tx *bolt.Tx) error {
+// migrateMeta brings a file at format version from to version to, in the
+// one transaction it returns: the streams' records are rewritten to the
+// new version's layout by the step internal/format registers
+// (storetx.SetMigration; from 1 to 2 it drops format 1's requeued runs
+// records and rewrites each stream's state record, whose derived counters
+// format 2 no longer stores), and then the meta bucket records the new
+// version. The events' values stay as they are (a format 2 reader reads a
+// format 1 value as one event). A crash leaves the file at from or at to,
+// whole. A program that links this package without internal/format (so
+// without package wal) has no step and cannot migrate a file: Open
+// refuses rather than record a version whose layout the streams do not
+// have.
+func migrateMeta(from, to uint64) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		b := tx.Bucket(metaBucket)
 		if b == nil {
 			return fmt.Errorf("%w: the meta bucket is missing", ErrCorrupt)
 		}
-		if step := storetx.Migration(); step != nil {
-			if err := step(tx, from, version); err != nil {
-				return err
-			}
+		step := storetx.Migration()
+		if step == nil {
+			return errors.New("store: no migration of the streams is linked in (import package wal)")
 		}
-		return b.Put(keyVersion, binary.BigEndian.AppendUint64(nil, version))
+		if err := step(tx, from, to); err != nil {
+			return err
+		}
+		return b.Put(keyVersion, binary.BigEndian.AppendUint64(nil, to))
 	}
 }
 

@@ -51,8 +51,9 @@ type Options struct {
 	// Format is the format version written: 0 means FormatVersion. A new
 	// file is created at it, and a file at an older version opened for
 	// writing is migrated to it at Open (in one transaction: a crash
-	// leaves the old version or the new, whole; nothing else in the file
-	// is rewritten). Format 1 keeps a file readable by walbatch releases
+	// leaves the old version or the new, whole; besides the version only
+	// each stream's state record is rewritten, by the step package wal
+	// links in: a program without package wal cannot migrate). Format 1 keeps a file readable by walbatch releases
 	// before format 2 (one event per value instead of runs) for as long
 	// as a rolling upgrade needs. A file is never taken back to an older
 	// version: one at 2 stays at 2 with Format 1. Read-only opens change

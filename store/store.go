@@ -343,6 +343,10 @@ func (db *DB) NoSync() bool { return db.opts.NoSync }
 func init() {
 	storetx.Set(func(db any, fn func(*bolt.Tx) error) error { return db.(*DB).view(fn) },
 		func(db any, fn func(*bolt.Tx) error) error { return db.(*DB).update(fn) })
+	storetx.SetVersion(func(tx *bolt.Tx) (uint64, error) {
+		info, err := readMeta(tx)
+		return info.Version, err
+	})
 }
 
 // update runs fn in a write transaction and commits it (with fsync unless

@@ -14,7 +14,8 @@
 //	streams/
 //	  <name>/                 one bucket per stream
 //	    uid                   8 random bytes; prefix of event and batch IDs
-//	    state                 15 big-endian uint64 counters (see # Counters)
+//	    state                 big-endian uint64 counters: 11 in format 2,
+//	                          15 in format 1 (see # Counters)
 //	    requeued              format 1 only: runs of requeued events, big-endian
 //	                          [first, last] key pairs, ascending; absent when
 //	                          there are none (see # Counters)
@@ -58,10 +59,11 @@
 // its event, so a format 1 file's batches never have one.
 //
 // A format 1 file opened for writing is migrated to format 2 at Open, in
-// one transaction that changes the version and deletes each stream's
-// requeued runs (see # Counters): a crash leaves it at one version or the
-// other, whole (store.Options.Format keeps format 1 for a
-// rolling upgrade). An older walbatch refuses a format 2 file
+// one transaction that rewrites every stream's state record to format 2's
+// 11 fields (see # Counters), deletes each stream's requeued runs and
+// changes the version; the events' values stay as they are. A crash leaves
+// it at one version or the other, whole (store.Options.Format keeps format
+// 1 for a rolling upgrade). An older walbatch refuses a format 2 file
 // (store.ErrVersion).
 //
 // # Record envelope
@@ -91,11 +93,32 @@
 //
 // # Counters
 //
-// The state record counts pending events and bytes (not yet sealed),
+// A stream's counters are: pending events and bytes (not yet sealed),
 // in-flight batches, events and bytes, dead events and bytes, completed
-// totals, and the enqueue time of the first event not completed. Every
-// transaction that changes what they count updates them, so Stats and open
-// are O(1) in the backlog; recovery.Verify recounts them by a scan.
+// totals, the number of completion records, and the enqueue time of the
+// first event not completed; with NextSeq, SealedThrough, NextBatch and
+// the stream's creation time. What only a scan of the backlog could
+// recount is stored, in the state record, and every transaction that
+// changes what it counts updates it, so Stats and open are O(1) in the
+// backlog. What the bounded records say is derived, not stored: the
+// in-flight batches, events and bytes are the batch records (their Count
+// and Bytes summed), the completion records are counted, once, when a
+// stream is loaded (format.DeriveState, in the same function for every
+// caller). The transitions keep the derived counters in memory as they
+// change the records (counts.go); the next open derives them again.
+//
+// Format 2's state record holds, as 11 big-endian uint64s: NextSeq,
+// SealedThrough, NextBatch, PendingCount, PendingBytes, DeadCount,
+// DeadBytes, CompletedBatches, CompletedEvents, OldestNanos, Created.
+// Format 1's holds 15: the same with InflightBatches, InflightCount and
+// InflightBytes after PendingBytes and DoneRecords after OldestNanos, and
+// a format 1 file (store.Options.Format 1) is still written that way, the
+// derived values stored, for releases before format 2 to read. A record
+// of the wrong size for the file's version is store.ErrCorrupt.
+// recovery.Verify recounts the stored counters by a scan (the derived ones
+// are what the records say, and a batch record that disagrees with what
+// its range holds is a finding of its own); Repair rewrites the record in
+// the file's layout.
 //
 // Byte counters count payload bytes (never key or headers); a record that
 // fails its checksum counts its stored length instead (what a scan can

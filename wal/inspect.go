@@ -29,9 +29,20 @@ func (s *Stream) UID() [8]byte { return s.uid }
 // stored in the same transaction and, once it commits, become the stream's
 // in-memory state. fn may change anything in the stream's buckets; it must
 // leave st describing what it leaves. Recovery uses it to repair what it
-// finds at open.
+// finds at open. The derived counters (format.DeriveState) are derived
+// again from the records fn leaves, whatever fn left in them.
 func (s *Stream) rewrite(fn func(tx *bolt.Tx, st *format.State) error) error {
-	err := s.l.write(s, fn, nil)
+	err := s.l.write(s, func(tx *bolt.Tx, st *format.State) error {
+		if err := fn(tx, st); err != nil {
+			return err
+		}
+		b, err := s.bucket(tx)
+		if err != nil {
+			return err
+		}
+		format.DeriveState(b, st)
+		return nil
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("wal: rewrite %q: %w", s.name, err)
 	}

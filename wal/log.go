@@ -105,6 +105,9 @@ type Log struct {
 	// runs: the file's format (2 or later) may hold runs of events in one
 	// value (see events.go); a format 1 file holds one event per value.
 	runs bool
+	// version is the file's format version: the layout of the state
+	// records written.
+	version uint64
 }
 
 // Open opens (or creates) the WAL file at path and loads every stream's
@@ -144,7 +147,7 @@ func New(db *store.DB, opts *Options) (*Log, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	l := &Log{db: db, opts: o, streams: map[string]*Stream{}, runs: db.Info().Version >= 2}
+	l := &Log{db: db, opts: o, streams: map[string]*Stream{}, runs: db.Info().Version >= 2, version: db.Info().Version}
 	err := storetx.View(db, func(tx *bolt.Tx) error {
 		root := tx.Bucket(format.BucketStreams)
 		if root == nil {
@@ -243,7 +246,7 @@ func (l *Log) Stream(name string) (*Stream, error) {
 		if err := b.Put(format.KeyUID, uid[:]); err != nil {
 			return err
 		}
-		if err := b.Put(format.KeyState, st.Encode()); err != nil {
+		if err := b.Put(format.KeyState, st.Encode(l.version)); err != nil {
 			return err
 		}
 		s = newStream(l, name, uid, st)

@@ -41,7 +41,7 @@ func loadStream(l *Log, name string, b *bolt.Bucket) (*Stream, error) {
 	if len(uid) != 8 {
 		return nil, fmt.Errorf("wal: stream %q has no ID: %w", name, store.ErrCorrupt)
 	}
-	st, err := format.DecodeState(b.Get(format.KeyState))
+	st, err := format.DecodeState(l.version, b.Get(format.KeyState))
 	if err != nil {
 		return nil, fmt.Errorf("wal: stream %q: %w", name, err)
 	}
@@ -50,6 +50,9 @@ func loadStream(l *Log, name string, b *bolt.Bucket) (*Stream, error) {
 			return nil, fmt.Errorf("wal: stream %q lacks bucket %q: %w", name, sub, store.ErrCorrupt)
 		}
 	}
+	// The in-flight and completion-record counters are what the bounded
+	// records say (stored too in format 1, derived again all the same).
+	format.DeriveState(b, &st)
 	var u [8]byte
 	copy(u[:], uid)
 	s := newStream(l, name, u, st)
@@ -124,12 +127,15 @@ func (s *Stream) sub(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
 	return sb, nil
 }
 
+// putState stores st in the layout of the file's format version: in
+// format 2 without the derived counters, which st still carries in memory
+// (counts.go keeps them as every transition changes the records).
 func (s *Stream) putState(tx *bolt.Tx, st *format.State) error {
 	b, err := s.bucket(tx)
 	if err != nil {
 		return err
 	}
-	return b.Put(format.KeyState, st.Encode())
+	return b.Put(format.KeyState, st.Encode(s.l.version))
 }
 
 // current returns a copy of the state as last committed (the writer's

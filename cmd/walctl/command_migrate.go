@@ -21,9 +21,10 @@ func newMigrateCommand(e *env) *cobra.Command {
 		Short: "Bring the file to the newest format (changes the file)",
 		Long: fmt.Sprintf(`migrate brings a WAL written in an older format to format %d (or to the one
 --format names), as opening it for writing in a service does. Format 2
-stores many events per value; the migration only changes the file's version,
-in one transaction: a crash leaves the file in one format or the other,
-whole, and the events it holds are read as they are. A file is never taken
+stores many events per value; the migration rewrites each stream's counters
+record (format 2 stores 11 counters and derives the others) and changes the
+file's version, in one transaction: a crash leaves the file in one format or
+the other, whole, and the events it holds are read as they are. A file is never taken
 back to an older format. The other commands that change a file keep its
 format. The file must not be in use.`, store.FormatVersion),
 		Example: `  walctl migrate events.wal`,

@@ -23,6 +23,7 @@ func StreamState(s any) State { return streamState(s) }
 // leaves in st are stored in the same transaction and, once it commits,
 // become the stream's in-memory state. fn may change anything in the
 // stream's buckets (reach them with RawStreamOf); it must leave st
-// describing what it leaves. Recovery uses it to repair what it finds at
-// open.
+// describing what it leaves, but for the derived counters, which are
+// derived again from the records fn leaves (DeriveState). Recovery uses
+// it to repair what it finds at open.
 func RewriteStream(s any, fn func(tx *bolt.Tx, st *State) error) error { return streamRewrite(s, fn) }

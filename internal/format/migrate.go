@@ -11,10 +11,15 @@ func init() { storetx.SetMigration(migrateStreams) }
 // migrateStreams rewrites what every stream of tx's file holds from format
 // version from to version to, inside the transaction that records the new
 // version (see store's migrateMeta): from 1 to 2, it drops the requeued
-// runs (DropRequeuedRuns). Every change a migration makes to the streams
-// goes here, in one step, so that store runs them all in its transaction.
+// runs (DropRequeuedRuns), with the state records still in format 1's
+// layout, then rewrites the state records in format 2's (RewriteStates).
+// Every change a migration makes to the streams goes here, in one step, so
+// that store runs them all in its transaction.
 func migrateStreams(tx *bolt.Tx, from, to uint64) error {
-	return DropRequeuedRuns(tx, from, to)
+	if err := DropRequeuedRuns(tx, from, to); err != nil {
+		return err
+	}
+	return RewriteStates(tx, from, to)
 }
 
 // DropRequeuedRuns is migrateStreams' part for the requeued runs: from
@@ -37,7 +42,7 @@ func DropRequeuedRuns(tx *bolt.Tx, from, to uint64) error {
 		if rs.Requeued == nil {
 			continue // no requeued event: OldestNanos is the first live event's already
 		}
-		st, err := DecodeState(rs.State)
+		st, err := DecodeState(from, rs.State)
 		if err != nil || len(rs.UID) != 8 || rs.Events == nil || rs.Batches == nil {
 			continue // damaged: Verify reports it, Repair rebuilds it
 		}
@@ -48,7 +53,7 @@ func DropRequeuedRuns(tx *bolt.Tx, from, to uint64) error {
 		oldest, _ := NewLive(st.SealedThrough, ScanBatches(ev, rs.Batches).Counted).OldestLive(ev.Cursor(), nil)
 		if oldest != st.OldestNanos {
 			st.OldestNanos = oldest
-			if err := rs.PutState(st); err != nil {
+			if err := rs.Bucket.Put(KeyState, st.Encode(from)); err != nil { // RewriteStates brings it to the new layout
 				return err
 			}
 		}

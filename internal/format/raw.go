@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/walbatch/walbatch/internal/storetx"
+	"github.com/walbatch/walbatch/store"
 )
 
 // RawStream is one stream's bucket in a transaction, with its parts looked
@@ -13,8 +16,11 @@ import (
 type RawStream struct {
 	Name   string
 	Bucket *bolt.Bucket
-	UID    []byte // the "uid" value; valid when 8 bytes long
-	State  []byte // the "state" value; decode with DecodeState
+	// Version is the file's format version as of the transaction (0 when
+	// the meta bucket does not say): the layout of State.
+	Version uint64
+	UID     []byte // the "uid" value; valid when 8 bytes long
+	State   []byte // the "state" value; decode with DecodeState(Version, State)
 	// Requeued is the "requeued" value (nil when the stream has no
 	// requeued events); decode with DecodeRequeuedRuns.
 	Requeued []byte
@@ -29,9 +35,13 @@ func RawStreams(tx *bolt.Tx) ([]RawStream, error) {
 	if root == nil {
 		return nil, nil
 	}
+	version, err := storetx.Version(tx)
+	if err != nil {
+		return nil, err
+	}
 	var out []RawStream
-	err := root.ForEachBucket(func(name []byte) error {
-		out = append(out, rawStream(string(name), root.Bucket(name)))
+	err = root.ForEachBucket(func(name []byte) error {
+		out = append(out, rawStream(string(name), root.Bucket(name), version))
 		return nil
 	})
 	return out, err
@@ -47,7 +57,14 @@ func RawStreamOf(tx *bolt.Tx, name string) (RawStream, bool) {
 	if b == nil {
 		return RawStream{}, false
 	}
-	return rawStream(name, b), true
+	return rawStream(name, b, txVersion(tx)), true
+}
+
+// txVersion returns the format version of tx's file, 0 when its meta
+// bucket does not say.
+func txVersion(tx *bolt.Tx) uint64 {
+	v, _ := storetx.Version(tx)
+	return v
 }
 
 // CreateRawStream creates an empty stream bucket holding only its
@@ -64,11 +81,11 @@ func CreateRawStream(tx *bolt.Tx, name string) (RawStream, error) {
 	if _, err := EnsureSubBuckets(b); err != nil {
 		return RawStream{}, err
 	}
-	return rawStream(name, b), nil
+	return rawStream(name, b, txVersion(tx)), nil
 }
 
-func rawStream(name string, b *bolt.Bucket) RawStream {
-	rs := RawStream{Name: name, Bucket: b}
+func rawStream(name string, b *bolt.Bucket, version uint64) RawStream {
+	rs := RawStream{Name: name, Bucket: b, Version: version}
 	if b == nil {
 		return rs
 	}
@@ -104,8 +121,14 @@ func (rs RawStream) PutUID(uid [8]byte) error {
 	return rs.Bucket.Put(KeyUID, append([]byte(nil), uid[:]...))
 }
 
-// PutState stores a stream's counters.
-func (rs RawStream) PutState(st State) error { return rs.Bucket.Put(KeyState, st.Encode()) }
+// PutState stores a stream's counters in the layout of the file's format
+// version (in format 2 the derived ones are not stored).
+func (rs RawStream) PutState(st State) error {
+	if rs.Version == 0 {
+		return fmt.Errorf("wal: stream %q: the file's format version is unknown: %w", rs.Name, store.ErrCorrupt)
+	}
+	return rs.Bucket.Put(KeyState, st.Encode(rs.Version))
+}
 
 // PutRequeuedRuns stores a stream's requeued runs, or deletes the value
 // when there are none.

@@ -19,7 +19,6 @@ package powercut_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -36,6 +35,8 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/format/formattest"
 	"github.com/walbatch/walbatch/internal/powercut"
 	"github.com/walbatch/walbatch/recovery"
 	"github.com/walbatch/walbatch/store"
@@ -190,9 +191,7 @@ func runChild(mode string) {
 			out.printf("M %d %d", round, v)
 			bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 			if err == nil {
-				err = bdb.Update(func(tx *bolt.Tx) error {
-					return tx.Bucket([]byte("walbatch")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 1))
-				})
+				err = bdb.Update(func(tx *bolt.Tx) error { return formattest.SetFormat(tx, 1) })
 				if cerr := bdb.Close(); err == nil {
 					err = cerr
 				}
@@ -636,7 +635,14 @@ func TestPowerCutMigration(t *testing.T) {
 			bdb, err := bolt.Open(h.path, 0o600, nil)
 			require.NoError(t, err)
 			require.NoError(t, bdb.Update(func(tx *bolt.Tx) error {
-				return tx.Bucket([]byte("walbatch")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, 1))
+				// The migration's commit rewrote the state records with
+				// the version.
+				streams, err := format.RawStreams(tx)
+				require.NoError(t, err)
+				for _, rs := range streams {
+					require.Len(t, rs.State, format.StateSize(2), "cut %d: stream %q's state record at format 2", i, rs.Name)
+				}
+				return formattest.SetFormat(tx, 1)
 			}))
 			require.NoError(t, bdb.Close())
 		}

@@ -27,7 +27,20 @@ func View(db any, fn func(tx *bolt.Tx) error) error { return view(db, fn) }
 // page as View does.
 func Update(db any, fn func(tx *bolt.Tx) error) error { return update(db, fn) }
 
-var migrate func(tx *bolt.Tx, from, to uint64) error
+var (
+	fileVersion func(tx *bolt.Tx) (uint64, error)
+	migrate     func(tx *bolt.Tx, from, to uint64) error
+)
+
+// SetVersion is called by package store's init, and by nothing else:
+// version reads the format version recorded in a transaction's file.
+func SetVersion(version func(tx *bolt.Tx) (uint64, error)) { fileVersion = version }
+
+// Version returns the format version recorded in tx's file (as
+// store.Info.Version, but as of tx). A meta bucket that is missing or
+// damaged, or a version this build does not read, is an error wrapping
+// store.ErrCorrupt or store.ErrVersion.
+func Version(tx *bolt.Tx) (uint64, error) { return fileVersion(tx) }
 
 // SetMigration is called by internal/format's init, and by nothing else:
 // fn rewrites what a file's streams hold from format version from to
@@ -37,6 +50,6 @@ var migrate func(tx *bolt.Tx, from, to uint64) error
 func SetMigration(fn func(tx *bolt.Tx, from, to uint64) error) { migrate = fn }
 
 // Migration returns what SetMigration set, nil if nothing did (a program
-// that links package store without internal/format, so without package
-// wal: store then records the version alone).
+// that links package store without internal/format: it cannot migrate a
+// file).
 func Migration() func(tx *bolt.Tx, from, to uint64) error { return migrate }

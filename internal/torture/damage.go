@@ -57,7 +57,7 @@ func corruptRecord(path string, rng *rand.Rand) (*corruption, error) {
 			if rs.Events == nil || len(rs.UID) != 8 {
 				continue
 			}
-			st, err := format.DecodeState(rs.State)
+			st, err := format.DecodeState(rs.Version, rs.State)
 			if err != nil {
 				continue
 			}

@@ -5,11 +5,13 @@
 package formattest
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/walbatch/walbatch/internal/format"
+	"github.com/walbatch/walbatch/internal/storetx"
 )
 
 // Stream is a stream's raw buckets in a write transaction, with what
@@ -30,25 +32,30 @@ func Open(tx *bolt.Tx, name string) (Stream, error) {
 	var s Stream
 	s.Events = rs.Events
 	copy(s.UID[:], rs.Bucket.Get(format.KeyUID))
-	st, err := format.DecodeState(rs.State)
+	st, err := format.DecodeState(rs.Version, rs.State)
 	if err != nil {
 		return Stream{}, err
 	}
 	s.Last = st.NextSeq - 1
-	s.Runs = fileVersion(tx) >= 2
+	s.Runs = rs.Version >= 2
 	return s, nil
 }
 
-func fileVersion(tx *bolt.Tx) uint64 {
-	v := tx.Bucket([]byte("walbatch")).Get([]byte("version"))
-	if len(v) != 8 {
-		return 0
+// SetFormat sets the format version of tx's file to version and rewrites
+// every stream's state record to its layout, with the step store's
+// migration runs (storetx.Migration), in either direction: a test takes a
+// migrated file back to format 1 with it, to migrate it again. It changes
+// nothing else: the file must hold nothing version cannot read (no run
+// of events, for format 1).
+func SetFormat(tx *bolt.Tx, version uint64) error {
+	from, err := storetx.Version(tx)
+	if err != nil {
+		return err
 	}
-	var n uint64
-	for _, b := range v {
-		n = n<<8 | uint64(b)
+	if err := storetx.Migration()(tx, from, version); err != nil {
+		return err
 	}
-	return n
+	return tx.Bucket([]byte("walbatch")).Put([]byte("version"), binary.BigEndian.AppendUint64(nil, version))
 }
 
 // FlipChecksum flips a bit of the checksum of event seq's record, so that
