@@ -6,6 +6,11 @@ import "github.com/walbatch/walbatch/internal/format"
 // here and nowhere else: the transitions call these and write no counter
 // arithmetic of their own. A subtraction that could go below zero on a
 // damaged file (byte counts taken from records read back) stops at zero.
+// The in-flight counters and DoneRecords are kept here in memory too, but
+// a format 2 file does not store them: they follow the batch and
+// completion records each transition writes, and a load derives them from
+// those (format.DeriveState), so what is added and subtracted here must be
+// what the records say (a batch's Count and Bytes as stored).
 
 // appended counts n events of bytes payload bytes appended at the end of the
 // stream, the first of them enqueued at oldest.
