@@ -52,8 +52,10 @@ type Options struct {
 	// file is created at it, and a file at an older version opened for
 	// writing is migrated to it at Open (in one transaction: a crash
 	// leaves the old version or the new, whole; besides the version only
-	// each stream's state record is rewritten, by the step package wal
-	// links in: a program without package wal cannot migrate). Format 1 keeps a file readable by walbatch releases
+	// each stream's state record is rewritten and its format 1 requeued
+	// runs record deleted, by the step package wal links in: in a program
+	// without package wal such an Open fails with ErrVersion, the file
+	// unchanged). Format 1 keeps a file readable by walbatch releases
 	// before format 2 (one event per value instead of runs) for as long
 	// as a rolling upgrade needs. A file is never taken back to an older
 	// version: one at 2 stays at 2 with Format 1. Read-only opens change
