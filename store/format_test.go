@@ -32,6 +32,7 @@ func TestMigrationStepSharesTheTransaction(t *testing.T) {
 
 	withMigration(t, nil)
 	_, err = Open(path, nil)
+	require.ErrorIs(t, err, ErrVersion)
 	require.ErrorContains(t, err, "no migration of the streams")
 
 	boom := errors.New("boom")

@@ -3,7 +3,6 @@ package store
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -102,9 +101,9 @@ func readMeta(tx *bolt.Tx) (Info, error) {
 // version. The events' values stay as they are (a format 2 reader reads a
 // format 1 value as one event). A crash leaves the file at from or at to,
 // whole. A program that links this package without internal/format (so
-// without package wal) has no step and cannot migrate a file: Open
-// refuses rather than record a version whose layout the streams do not
-// have.
+// without package wal) has no step and cannot migrate a file: openOnce
+// refuses before (ErrVersion), and so does this, rather than record a
+// version whose layout the streams do not have.
 func migrateMeta(from, to uint64) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		b := tx.Bucket(metaBucket)
@@ -113,7 +112,7 @@ func migrateMeta(from, to uint64) func(tx *bolt.Tx) error {
 		}
 		step := storetx.Migration()
 		if step == nil {
-			return errors.New("store: no migration of the streams is linked in (import package wal)")
+			return fmt.Errorf("%w: no migration of the streams is linked in (import package wal)", ErrVersion)
 		}
 		if err := step(tx, from, to); err != nil {
 			return err
