@@ -300,9 +300,9 @@
 //
 // # Format 2
 //
-// Format 2, the plan to store a run of events per bbolt value, is designed
-// in
-// docs/design/wal-format-2.md
-// (https://github.com/walbatch/walbatch/blob/main/docs/design/wal-format-2.md).
-// It is not implemented: files are format 1 as described above.
+// Files are written in format 2 (runs of events per value, holes in batch
+// records, 11 stored counters) unless store.Options.Format asks for format
+// 1; docs/design/wal-format-2.md
+// (https://github.com/walbatch/walbatch/blob/main/docs/design/wal-format-2.md)
+// has the design, its measurements and the migration's argument.
 package wal

@@ -28,7 +28,8 @@ func newStatsCommand(e *env) *cobra.Command {
 		Short: "Show the file and each stream's counters (read-only)",
 		Long: `stats shows the file's size, free space, format version and creation time,
 and for each stream: pending events and bytes, in-flight batches and events,
-dead letters, the age of the oldest event not yet delivered, the completion
+dead letters, the age of the first event not yet delivered (the oldest one
+but for dead letters requeued behind younger events), the completion
 records kept for audit (count and totals) and the totals since the stream
 was created. A damaged meta page that bbolt opened past is shown as a
 PROBLEM line ("meta page N invalid ...; the file is at transaction T"):

@@ -1,5 +1,5 @@
 // Package format is the one place where walbatch's file format (format
-// version 1) is written down in code: the bucket and key names, the event
+// versions 1 and 2) is written down in code: the bucket and key names, the event
 // record envelope, the stored batch, dead-letter and completion records
 // with their field checksums, a stream's counters record and its requeued
 // runs (format 1 only), the format's part of a migration (migrate.go), raw

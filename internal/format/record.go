@@ -223,16 +223,6 @@ func RecordTime(v []byte) int64 {
 	return int64(binary.BigEndian.Uint64(v[idOffset+17:]))
 }
 
-// RecordBytes is what a stored event envelope counts toward byte
-// counters: its payload length if it decodes, else its stored length.
-func RecordBytes(v []byte) uint64 {
-	r, err := DecodeRecord(0, v)
-	if err != nil {
-		return uint64(len(v))
-	}
-	return uint64(len(r.Payload))
-}
-
 // IsRequeued reports whether the envelope v stored under key seq holds an
 // event first appended under another key: moved there by Requeue (or by
 // recovery's Repair, which moves events as Requeue does). The ID is read
