@@ -268,7 +268,9 @@
 //     InFlight, ReadBatch, OldestPendingTime) run a bbolt read transaction
 //     on their caller's goroutine, a consistent snapshot, concurrently with
 //     the writer. Stats, State of the counters, Codec and CommitStats read
-//     memory only.
+//     memory only, and so does OldestPendingTime in a format 2 file while
+//     no seal or dead letter changed the stream since its last answer
+//     (the first pending event is then the same).
 //
 // The locks, in the order they are taken (a lock is only ever taken while
 // holding locks above it in this list):
@@ -288,10 +290,11 @@
 // queue, the writer to swap the queue out, and nothing else is taken while
 // it is held. bbolt's own writer lock is only ever taken by the writer, so
 // bbolt never queues writers. The callback goroutine's queue lock is a
-// leaf too. Answers and callbacks come after the commit, with no lock
-// held: a callback may read Stats and may call the Log (an Append from a
-// callback waits for the writer, which does not wait for callbacks), but a
-// slow one delays the callbacks after it.
+// leaf too, and so is the lock of OldestPendingTime's kept answer. Answers
+// and callbacks come after the commit, with no lock held: a callback may
+// read Stats and may call the Log (an Append from a callback waits for the
+// writer, which does not wait for callbacks), but a slow one delays the
+// callbacks after it.
 //
 // Close sets closing, stops the writer (what is queued is committed and
 // answered, and every callback has run; later requests get ErrClosed),

@@ -254,3 +254,37 @@ func TestMigrationDropsRequeuedRuns(t *testing.T) {
 	require.Equal(t, tq, oldestPending(t, s))
 	require.NoError(t, checkLog(l))
 }
+
+// In a format 2 file OldestPendingTime keeps its answer while the stream's
+// seals and dead letters stay as they were (oldestMemo): appends after it
+// do not change it, and a seal, a dead letter and a requeue each make it
+// read the file again, so it still names the first pending event.
+func TestOldestPendingMemo(t *testing.T) {
+	l, _ := mustOpen(t, &Options{Sync: SyncNone})
+	s := mustStream(t, l, "s")
+	require.True(t, oldestPending(t, s).IsZero())
+	a := []Appended{appendOne(t, s, 0), appendOne(t, s, 1), appendOne(t, s, 2)}
+	first := oldestPending(t, s)
+	require.Equal(t, timeOf(t, s, a[0].ID), first)
+	if l.runs {
+		require.Equal(t, first.UnixNano(), s.oldest.nanos, "kept")
+	}
+	a = append(a, appendOne(t, s, 3))
+	require.Equal(t, first, oldestPending(t, s), "an append after it changes nothing")
+
+	res, err := s.Seal(SealOptions{MaxEvents: 2, Force: true})
+	require.NoError(t, err)
+	require.Equal(t, timeOf(t, s, a[2].ID), oldestPending(t, s), "after a seal: the first event after it")
+	require.NoError(t, s.DeadLetter(res.Batch.Seq, "test", false))
+	require.Equal(t, timeOf(t, s, a[2].ID), oldestPending(t, s), "a dead letter leaves the first pending event")
+	_, err = s.Requeue(nil)
+	require.NoError(t, err)
+	require.Equal(t, pendingOldestByScan(t, s), oldestPending(t, s), "after a requeue")
+
+	res, err = s.Seal(SealOptions{MaxEvents: 10, Force: true})
+	require.NoError(t, err)
+	require.NotNil(t, res.Batch)
+	require.True(t, oldestPending(t, s).IsZero(), "nothing pending")
+	appendOne(t, s, 4)
+	require.Equal(t, pendingOldestByScan(t, s), oldestPending(t, s), "pending again")
+}

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -10,13 +11,54 @@ import (
 	"github.com/walbatch/walbatch/internal/storetx"
 )
 
+// oldestMemo keeps OldestPendingTime's last answer in a format 2 file,
+// with the state it was read under. There the first pending event is the
+// first event after SealedThrough: appends add events after it, and only a
+// seal (which moves SealedThrough) or a change of the dead letters (a
+// quarantine during a seal, a requeue) can take it away or put another
+// before it. So while both are what they were, the answer is the same, and
+// the processor's loop, which asks after every commit that appended (for
+// the max-age trigger), does not open a read transaction for each event.
+type oldestMemo struct {
+	mu     sync.Mutex
+	sealed uint64 // State.SealedThrough when nanos was read
+	dead   uint64 // State.DeadCount then
+	nanos  int64  // 0: nothing kept
+}
+
+func (m *oldestMemo) get(st *format.State) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nanos != 0 && m.sealed == st.SealedThrough && m.dead == st.DeadCount {
+		return m.nanos
+	}
+	return 0
+}
+
+func (m *oldestMemo) set(st *format.State, nanos int64) {
+	m.mu.Lock()
+	m.sealed, m.dead, m.nanos = st.SealedThrough, st.DeadCount, nanos
+	m.mu.Unlock()
+}
+
 // OldestPendingTime returns the enqueue time of the first event not yet
 // sealed into a batch (zero when none): what a max-age flush is measured
 // from. In a format 1 file it is a requeued event's behind it when that is
-// older. One cursor seek, O(log n); in a format 1 file one more per
-// requeued run still pending. See the package documentation, Counters,
-// for why the first pending event is enough for max-age flushing.
+// older. One cursor seek, O(log n), and in a format 2 file none while no
+// seal or dead letter changed the stream since the last call (oldestMemo);
+// in a format 1 file one more per requeued run still pending. See the
+// package documentation, Counters, for why the first pending event is
+// enough for max-age flushing.
 func (s *Stream) OldestPendingTime() (time.Time, error) {
+	if s.l.runs {
+		st := s.current()
+		if st.PendingCount == 0 {
+			return time.Time{}, nil
+		}
+		if t := s.oldest.get(&st); t != 0 {
+			return time.Unix(0, t), nil
+		}
+	}
 	var t int64
 	err := storetx.View(s.l.db, func(tx *bolt.Tx) error {
 		st := s.current()
@@ -38,6 +80,7 @@ func (s *Stream) OldestPendingTime() (time.Time, error) {
 		}
 		t = cur.Value().Time(cur.Index())
 		if s.l.runs {
+			s.oldest.set(&st, t)
 			return nil // format 2 keeps no runs
 		}
 		runs, err := format.LoadRuns(b)

@@ -27,6 +27,8 @@ type Stream struct {
 
 	notify chan struct{} // signalled after each commit that appended events
 	counts streamCounters
+
+	oldest oldestMemo // OldestPendingTime's last answer in a format 2 file
 }
 
 func newStream(l *Log, name string, uid [8]byte, st format.State) *Stream {
