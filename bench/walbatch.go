@@ -86,6 +86,7 @@ func setCommitFigures(r *benchkit.Result, cs wal.CommitStats, mode wal.SyncMode)
 	}
 	r.Set("events_per_group_commit", float64(cs.Events)/float64(cs.Commits))
 	r.Set("transitions_per_commit", float64(cs.Transitions)/float64(cs.Commits))
+	r.Set("commit_us", float64(cs.Time.Microseconds())/float64(cs.Commits))
 	if mode == syncAlways {
 		r.Set("fsyncs_per_event", 2*float64(cs.Commits)/float64(cs.Events))
 	}
