@@ -38,12 +38,14 @@ func (s *Stream) Append(key string, payload []byte) (Appended, error) {
 
 // AppendEntry is Append of one Entry, headers included.
 func (s *Stream) AppendEntry(e Entry) (Appended, error) {
-	now := time.Now().UnixNano()
-	r := reqPool.Get().(*request)
-	body := format.AppendRecordBody(r.body(format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
-	r.s, r.bytes, r.oldest, r.cb, r.err = s, uint64(len(e.Payload)), now, nil, nil
-	r.one[0] = body
-	r.bodies = r.one[:]
+	return s.AppendEntryThen(e, nil)
+}
+
+// AppendEntryThen is AppendEntry that calls then (when not nil) once the
+// event is committed, as AppendManyThen does.
+func (s *Stream) AppendEntryThen(e Entry, then func(first uint64)) (Appended, error) {
+	r := s.oneRequest(e, time.Now().UnixNano())
+	r.then = then
 	s.l.submitReq(r)
 	<-r.done
 	first, err := r.first, r.err
@@ -58,15 +60,35 @@ func (s *Stream) AppendEntry(e Entry) (Appended, error) {
 // is committed. The events get consecutive sequence numbers starting at the
 // returned one. ErrFull applies to the entries as a whole.
 func (s *Stream) AppendMany(entries []Entry) (first uint64, err error) {
+	return s.AppendManyThen(entries, nil)
+}
+
+// AppendManyThen is AppendMany that calls then(first), when then is not
+// nil, once the entries are committed: on the writer goroutine, after the
+// commit and before AppendManyThen returns and before the writer applies
+// any request that comes after the entries' group (a Seal that takes them
+// into a batch, so also before a ReadBatch of that batch). A caller that
+// keeps something of the events by sequence number (package processor
+// keeps their values for the dispatch) has it in place before any batch
+// holding them can be read. then is not called when the entries are not
+// committed (an error). It runs while the writer waits: it must be quick
+// and must not call the Log.
+func (s *Stream) AppendManyThen(entries []Entry, then func(first uint64)) (first uint64, err error) {
 	if len(entries) == 0 {
 		return 0, nil
 	}
-	done := make(chan struct{})
-	s.AppendAsync(entries, func(f uint64, e error) {
-		first, err = f, e
-		close(done)
-	})
-	<-done
+	now := time.Now().UnixNano()
+	var r *request
+	if len(entries) == 1 {
+		r = s.oneRequest(entries[0], now)
+	} else {
+		r = s.manyRequest(entries, now)
+	}
+	r.then = then
+	s.l.submitReq(r)
+	<-r.done
+	first, err = r.first, r.err
+	r.release()
 	return first, err
 }
 
@@ -80,38 +102,68 @@ func (s *Stream) AppendMany(entries []Entry) (first uint64, err error) {
 // may call the Log. Close returns after every callback ran. The payloads
 // are copied before AppendAsync returns.
 func (s *Stream) AppendAsync(entries []Entry, cb func(first uint64, err error)) {
+	s.AppendAsyncThen(entries, nil, cb)
+}
+
+// AppendAsyncThen is AppendAsync that also calls then(first), when then is
+// not nil, once the entries are committed, on the writer goroutine before
+// cb (see AppendManyThen).
+func (s *Stream) AppendAsyncThen(entries []Entry, then func(first uint64), cb func(first uint64, err error)) {
+	if len(entries) == 0 {
+		cb(0, nil)
+		return
+	}
 	now := time.Now().UnixNano()
+	var r *request
 	if len(entries) == 1 {
 		// One event (an asynchronous enqueue): its body alone, sized for
 		// the checksum, and no slice of bodies.
-		e := entries[0]
-		r := reqPool.Get().(*request)
-		r.s, r.bytes, r.oldest, r.cb, r.err, r.recycle = s, uint64(len(e.Payload)), now, cb, nil, true
-		r.one[0] = format.AppendRecordBody(r.body(format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
-		r.bodies = r.one[:]
-		s.l.submitReq(r)
-		return
+		r = s.oneRequest(entries[0], now)
+	} else {
+		r = s.manyRequest(entries, now)
 	}
+	r.then, r.cb, r.recycle = then, cb, true
+	s.l.submitReq(r)
+}
+
+// oneRequest returns a pooled append request of one event, enqueued at
+// now, its body in the request's spare buffer when that is large enough.
+func (s *Stream) oneRequest(e Entry, now int64) *request {
+	r := reqPool.Get().(*request)
+	r.s, r.bytes, r.oldest, r.cb, r.err = s, uint64(len(e.Payload)), now, nil, nil
+	r.one[0] = format.AppendRecordBody(r.body(format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))), now, e.Key, e.Payload, e.Headers)
+	r.bodies = r.one[:]
+	return r
+}
+
+// manyRequest returns a pooled append request of entries, enqueued at now:
+// their bodies end to end in one slab, each with room for its checksum,
+// the slab and the slice of bodies reused from the request's last use
+// when large enough.
+func (s *Stream) manyRequest(entries []Entry, now int64) *request {
 	size, bytes := 0, uint64(0)
 	for _, e := range entries {
 		size += format.RecordSize(len(e.Key), len(e.Payload), format.HeadersSize(e.Headers))
 		bytes += uint64(len(e.Payload))
 	}
-	slab := make([]byte, 0, size)
-	bodies := make([][]byte, len(entries))
-	for i, e := range entries {
+	r := manyPool.Get().(*request)
+	slab := r.slab[:0]
+	if cap(slab) < size {
+		slab = make([]byte, 0, size)
+	}
+	bodies := r.bodies[:0]
+	if cap(bodies) < len(entries) {
+		bodies = make([][]byte, 0, len(entries))
+	}
+	for _, e := range entries {
 		start := len(slab)
 		slab = format.AppendRecordBody(slab, now, e.Key, e.Payload, e.Headers)
 		// Room for the checksum that format.SealRecord appends in place.
-		bodies[i] = slab[start:len(slab):min(len(slab)+format.CRCSize, cap(slab))]
+		bodies = append(bodies, slab[start:len(slab):min(len(slab)+format.CRCSize, cap(slab))])
 		slab = slab[:len(slab)+format.CRCSize]
 	}
-	r := &request{s: s, bodies: bodies, bytes: bytes, oldest: now, cb: cb}
-	if len(entries) == 0 {
-		cb(0, nil)
-		return
-	}
-	s.l.submitReq(r)
+	r.s, r.bodies, r.slab, r.bytes, r.oldest, r.many = s, bodies, slab, bytes, now, true
+	return r
 }
 
 func (l *Log) submitReq(r *request) {

@@ -20,6 +20,9 @@ type request struct {
 	one    [1][]byte
 	bytes  uint64 // payload bytes
 	oldest int64  // enqueue time of the first body
+	// then, if set, runs on the writer goroutine once the append
+	// committed, before the answer (AppendManyThen).
+	then func(first uint64)
 
 	// A transition: apply makes its change inside the group's
 	// transaction, on st, the stream's counters as the requests before it
@@ -48,10 +51,19 @@ type request struct {
 	// goes back to the pool its group has been written, and nothing
 	// refers to its body any more.
 	spare []byte
+
+	// many: taken from manyPool (an append of several events), whose
+	// bodies are in slab; both are kept for its next use.
+	many bool
+	slab []byte
 }
 
-// maxSpareBody bounds the body a pooled request keeps for its next use.
-const maxSpareBody = 4 << 10
+const (
+	// maxSpareBody bounds the body a pooled request keeps for its next use.
+	maxSpareBody = 4 << 10
+	// maxSpareSlab bounds the slab of bodies a request of manyPool keeps.
+	maxSpareSlab = 1 << 20
+)
 
 // body returns a buffer of capacity at least n for the request's one
 // body: its spare one when that is large enough.
@@ -66,6 +78,15 @@ func (r *request) body(n int) []byte {
 // channel and its body (or, for a transition, the spare it had), unless
 // that is larger than maxSpareBody.
 func (r *request) release() {
+	if r.many {
+		slab, bodies := r.slab, r.bodies
+		if cap(slab) > maxSpareSlab {
+			slab, bodies = nil, nil
+		}
+		*r = request{done: r.done, slab: slab[:0], bodies: bodies[:0]}
+		manyPool.Put(r)
+		return
+	}
 	spare := r.spare
 	if r.one[0] != nil {
 		spare = r.one[0]
@@ -77,7 +98,10 @@ func (r *request) release() {
 	reqPool.Put(r)
 }
 
-var reqPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
+var (
+	reqPool  = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
+	manyPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
+)
 
 // committer is the Log's one writer and its group commit: callers queue
 // requests (appends and transitions); one goroutine takes everything

@@ -243,7 +243,9 @@
 //     counters (one copy per stream touched, which each request changes in
 //     turn), writes the group in one transaction, installs the counters in
 //     memory after the commit, runs the transitions' follow-ups (the
-//     since-open counts, the codec name), answers each caller (a blocked
+//     since-open counts, the codec name) and the appends' then functions
+//     (AppendManyThen: before the answer, so before any later request
+//     sees the events), answers each caller (a blocked
 //     Append or transition through its channel, an AppendAsync by queueing
 //     its callback for the callback goroutine) and signals
 //     Stream.Appended; after a group with transitions it yields

@@ -350,8 +350,12 @@ func (c *committer) commitGroup(reqs []*request) {
 			t.s.setState(t.st)
 		}
 		for _, r := range reqs {
-			if r.apply != nil && r.err == nil && r.after != nil {
+			switch {
+			case r.err != nil:
+			case r.apply != nil && r.after != nil:
 				r.after()
+			case r.apply == nil && r.then != nil:
+				r.then(r.first)
 			}
 		}
 	}
