@@ -72,24 +72,59 @@ func (p *Processor[T]) EnqueueAsync(ev T, cb func(error)) error {
 		key = p.keyFn(ev)
 	}
 	p.armInactivity()
-	// AppendAsync copies the payload out of the encoder's buffer before it
-	// returns; its callback runs on the WAL's callback goroutine, in commit
-	// order, so it only hands the outcome to the acker.
-	p.s.AppendAsync([]wal.Entry{{Key: key, Payload: payload, Headers: headers}}, func(seq uint64, err error) {
-		if err == nil {
-			if p.hot != nil {
-				p.hot.put(seq, ev)
-			}
-			p.acknowledged(key)
-		} else if errors.Is(err, wal.ErrFull) {
-			err = fmt.Errorf("%w: stream %q", ErrFull, p.cfg.stream)
-		} else {
-			err = p.mapErr(err)
-		}
-		p.acks.push(cb, err)
-	})
+	// AppendAsyncThen copies the payload out of the encoder's buffer before
+	// it returns. The WAL's writer puts the value in the handoff once it is
+	// committed (see carrier); the callback runs on the WAL's callback
+	// goroutine, in commit order, and only hands the outcome to the acker.
+	a := p.asyncCall(ev, key, cb)
+	p.s.AppendAsyncThen([]wal.Entry{{Key: key, Payload: payload, Headers: headers}}, a.then, a.answered)
 	e.release()
 	return nil
+}
+
+// asyncCall is one EnqueueAsync call on its way through the WAL: pooled,
+// with its two functions for the WAL bound once, so an asynchronous
+// enqueue allocates no closure.
+type asyncCall[T any] struct {
+	p        *Processor[T]
+	ev       T
+	key      string
+	cb       func(error)
+	then     func(first uint64)            // put, or nil when the processor has no handoff
+	answered func(first uint64, err error) // answer, bound once
+}
+
+func (p *Processor[T]) asyncCall(ev T, key string, cb func(error)) *asyncCall[T] {
+	a, _ := p.calls.Get().(*asyncCall[T])
+	if a == nil {
+		a = &asyncCall[T]{p: p}
+		if p.hot != nil {
+			a.then = a.put
+		}
+		a.answered = a.answer
+	}
+	a.ev, a.key, a.cb = ev, key, cb
+	return a
+}
+
+// put runs on the WAL's writer goroutine once the event is committed.
+func (a *asyncCall[T]) put(first uint64) { a.p.hot.put(first, a.ev) }
+
+// answer runs on the WAL's callback goroutine, after put: it hands the
+// outcome to the acker and puts a back in the pool.
+func (a *asyncCall[T]) answer(_ uint64, err error) {
+	p, key, cb := a.p, a.key, a.cb
+	var zero T
+	a.ev, a.key, a.cb = zero, "", nil
+	p.calls.Put(a)
+	if err == nil {
+		p.acknowledged(key)
+	} else if errors.Is(err, wal.ErrFull) {
+		err = fmt.Errorf("%w: stream %q", ErrFull, p.cfg.stream)
+	} else {
+		err = p.mapErr(err)
+	}
+	p.acks.push(cb, err)
 }
 
 // acker runs the callbacks of EnqueueAsync in order on a goroutine of its

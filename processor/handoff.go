@@ -234,6 +234,8 @@ type handoff[T any] struct {
 	mask uint64
 	seqs []uint64
 	vals []T
+
+	carriers sync.Pool // of *carrier[T]
 }
 
 // put keeps the values of the events committed with sequence numbers
@@ -273,4 +275,60 @@ func (h *handoff[T]) takeBatch(recs []wal.Record, evs []dispatcher.Event[T]) (mi
 		h.vals[j], h.seqs[j] = zero, 0
 	}
 	return missed
+}
+
+// carrier takes the values of one append to the handoff: the WAL's writer
+// calls its then (wal.Stream.AppendManyThen) once the append committed,
+// before it answers the append and before it applies any later request.
+// So the values are in the handoff before any batch holding their events
+// can be sealed and read: the dispatch never decodes an event because its
+// producer had not yet come back from the commit. A failed append never
+// calls then, so nothing is put under sequence numbers a later append
+// takes. Carriers are pooled: then is bound once, and an append costs no
+// allocation.
+type carrier[T any] struct {
+	h    *handoff[T]
+	one  [1]T
+	vals []T
+	then func(first uint64) // c.put, bound once
+}
+
+// carry returns a carrier of vals (one of them when one is set and vals
+// is nil), or nil when h is nil: then of a nil carrier is nil.
+func (h *handoff[T]) carry(vals []T, one *T) *carrier[T] {
+	if h == nil {
+		return nil
+	}
+	c, _ := h.carriers.Get().(*carrier[T])
+	if c == nil {
+		c = &carrier[T]{h: h}
+		c.then = c.put
+	}
+	if vals == nil && one != nil {
+		c.one[0] = *one
+		vals = c.one[:]
+	}
+	c.vals = vals
+	return c
+}
+
+func (c *carrier[T]) put(first uint64) { c.h.put(first, c.vals...) }
+
+// thenFn returns the function for AppendManyThen: nil for a nil carrier.
+func (c *carrier[T]) thenFn() func(uint64) {
+	if c == nil {
+		return nil
+	}
+	return c.then
+}
+
+// release puts c back in its pool once the append is answered, keeping no
+// reference to the values.
+func (c *carrier[T]) release() {
+	if c == nil {
+		return
+	}
+	var zero T
+	c.one[0], c.vals = zero, nil
+	c.h.carriers.Put(c)
 }

@@ -47,6 +47,7 @@ type Processor[T any] struct {
 	recovery RecoveryReport
 
 	acks     acker         // runs EnqueueAsync's callbacks
+	calls    sync.Pool     // of *asyncCall[T]: EnqueueAsync calls on their way through the WAL
 	boxes    sync.Pool     // of *T: the encoder takes an event by pointer (see encodeEvent)
 	encByPtr bool          // encodeByPointer[T]()
 	hot      *handoff[T]   // values of committed events for dispatch; nil: always decode
@@ -264,11 +265,10 @@ func (p *Processor[T]) enqueue(ctx context.Context, ev T, policy FullPolicy) err
 	for {
 		space := p.spaceSignal()
 		p.armInactivity()
-		a, err := p.s.AppendEntry(wal.Entry{Key: key, Payload: payload, Headers: headers})
+		c := p.hot.carry(nil, &ev)
+		_, err := p.s.AppendEntryThen(wal.Entry{Key: key, Payload: payload, Headers: headers}, c.thenFn())
+		c.release()
 		if err == nil {
-			if p.hot != nil {
-				p.hot.put(a.Seq, ev)
-			}
 			p.acknowledged(key)
 			return nil
 		}
@@ -323,11 +323,13 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 	for {
 		space := p.spaceSignal()
 		p.armInactivity()
-		first, err := p.s.AppendMany(entries)
+		var c *carrier[T]
+		if len(evs) > 0 {
+			c = p.hot.carry(evs, nil)
+		}
+		_, err := p.s.AppendManyThen(entries, c.thenFn())
+		c.release()
 		if err == nil {
-			if p.hot != nil && len(evs) > 0 {
-				p.hot.put(first, evs...)
-			}
 			if len(entries) > 0 {
 				p.acknowledged(entries[len(entries)-1].Key)
 			}
