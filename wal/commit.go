@@ -125,8 +125,10 @@ type committer struct {
 
 	order []*request // commitAll's scratch: reqs in the order they are written
 	vals  valueArena // the values of runs, reused from one group to the next
-	calls *callbacks // runs AppendAsync callbacks after the writer answered them
-	due   []*request // the callbacks of the group being answered
+	// streams: the groupStreams of the last group, reused by the next.
+	streams []*groupStream
+	calls   *callbacks // runs AppendAsync callbacks after the writer answered them
+	due     []*request // the callbacks of the group being answered
 
 	wake chan struct{}
 	full chan struct{}

@@ -50,6 +50,10 @@ type group struct {
 	applied int  // transitions applied
 	changed bool // a request wrote something
 	vals    *valueArena
+	// spare holds the committer's groupStreams of earlier groups, reused
+	// for the space of their run builders (a run of a thousand events
+	// would otherwise grow a new slice of their parts in every group).
+	spare *[]*groupStream
 }
 
 // valueArena holds the buffers the writer builds runs in. bbolt keeps the
@@ -136,18 +140,37 @@ func (g *group) stream(s *Stream) *groupStream {
 			return t
 		}
 	}
+	var t *groupStream
+	if n := len(*g.spare); n > 0 {
+		t = (*g.spare)[n-1]
+		(*g.spare)[n-1] = nil
+		*g.spare = (*g.spare)[:n-1]
+	} else {
+		t = new(groupStream)
+	}
+	run := t.run
+	run.Reset(s.uid, 0) // empty: a rolled back attempt may have left events in it
 	s.mu.RLock()
-	t := &groupStream{s: s, base: s.state, st: s.state, ev: s.maxEv, by: s.maxBy, vals: g.vals}
+	*t = groupStream{s: s, base: s.state, st: s.state, ev: s.maxEv, by: s.maxBy, vals: g.vals, run: run}
 	s.mu.RUnlock()
 	g.touched = append(g.touched, t)
 	return t
+}
+
+// recycle gives the group's streams back to spare, for the next attempt or
+// the next group: call it once nothing reads them any more.
+func (g *group) recycle() {
+	*g.spare = append(*g.spare, g.touched...)
+	clear(g.touched)
+	g.touched = g.touched[:0]
 }
 
 // write applies the group in tx. Streams' staged state starts from what is
 // committed at each attempt, so a group written again after a failed
 // transition starts afresh.
 func (g *group) write(tx *bolt.Tx) error {
-	g.touched, g.events, g.applied, g.changed = g.touched[:0], 0, 0, false
+	g.recycle()
+	g.events, g.applied, g.changed = 0, 0, false
 	g.vals.reset()  // an earlier attempt's transaction was rolled back
 	var keys []byte // bbolt keeps key slices until commit: one per envelope of a format 1 file
 	if len(g.reqs) > 0 && !g.reqs[0].runs() {
@@ -322,7 +345,8 @@ func (g *group) transition(tx *bolt.Tx, r *request) error {
 // transitions' after functions and answers every request.
 func (c *committer) commitGroup(reqs []*request) {
 	l := c.l
-	g := &group{reqs: reqs, vals: &c.vals}
+	g := &group{reqs: reqs, vals: &c.vals, spare: &c.streams}
+	defer g.recycle()
 	for _, r := range reqs {
 		r.excluded, r.err = false, nil
 	}
