@@ -118,7 +118,7 @@ func (a *asyncCall[T]) answer(_ uint64, err error) {
 	a.ev, a.key, a.cb = zero, "", nil
 	p.calls.Put(a)
 	if err == nil {
-		p.acknowledged(key)
+		p.keyAcknowledged(key)
 	} else if errors.Is(err, wal.ErrFull) {
 		err = fmt.Errorf("%w: stream %q", ErrFull, p.cfg.stream)
 	} else {

@@ -218,7 +218,9 @@ func WithBatchBytes(n int64) Option { return optionFunc(func(c *config) { c.batc
 func WithMaxAge(d time.Duration) Option { return optionFunc(func(c *config) { c.maxAge = d }) }
 
 // WithInactiveTimeout flushes pending events after this long without a new
-// event (inactive_timeout); each enqueue re-arms it. Default 5s.
+// event (inactive_timeout); each enqueue re-arms it: Enqueue and
+// EnqueueMany when called and again once committed, EnqueueAsync when
+// called. Default 5s.
 func WithInactiveTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.inactive = d })
 }

@@ -358,8 +358,11 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 // the event through an interface, which would move a parameter to the heap
 // on every call; a pooled box holds the copy instead.
 func (p *Processor[T]) encodeMsgpack(e *encoder, ev T) ([]byte, error) {
-	if !p.encByPtr {
-		return encodeOne(e, &ev, false, p.fast)
+	if !p.encByPtr && p.fast == nil {
+		// Through the pointer msgpack would copy each omitempty field to
+		// the heap (see encodeByPointer); the fast codec copies nothing,
+		// so it takes the box.
+		return p.encodeCopy(e, ev)
 	}
 	box, _ := p.boxes.Get().(*T)
 	if box == nil {
@@ -371,6 +374,13 @@ func (p *Processor[T]) encodeMsgpack(e *encoder, ev T) ([]byte, error) {
 	*box = zero // keep no reference to the caller's data
 	p.boxes.Put(box)
 	return b, err
+}
+
+// encodeCopy encodes ev through a pointer to its own copy, which moves to
+// the heap: in a function of its own, so that encodeMsgpack's ev does not
+// on the boxed path.
+func (p *Processor[T]) encodeCopy(e *encoder, ev T) ([]byte, error) {
+	return encodeOne(e, &ev, false, p.fast)
 }
 
 // orBackground treats a nil context as context.Background(), as the
@@ -393,6 +403,13 @@ func (p *Processor[T]) mapErr(err error) error {
 // closes a batch-key run.
 func (p *Processor[T]) acknowledged(key string) {
 	p.lastEnqueue.Store(time.Now().UnixNano())
+	p.keyAcknowledged(key)
+}
+
+// keyAcknowledged is acknowledged without re-arming the timer: for
+// EnqueueAsync, whose inactivity counts from the call (armInactivity), the
+// caller not waiting for the commit; a clock read per event saved.
+func (p *Processor[T]) keyAcknowledged(key string) {
 	if p.keyFn != nil {
 		k := key // only here: taking key's address would move it to the heap on every call
 		if old := p.lastKey.Swap(&k); old != nil && *old != key {
