@@ -299,7 +299,9 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 	if p.isStopping() {
 		return ErrStopped
 	}
-	entries := make([]wal.Entry, len(evs))
+	ents := getEntries(len(evs))
+	defer putEntries(ents)
+	entries := *ents
 	e := getEncoder()
 	defer e.release() // entries alias its buffer until AppendMany has copied them
 	err := p.encodeEvents(e, evs, func(i int, payload []byte) error {
@@ -351,6 +353,31 @@ func (p *Processor[T]) EnqueueMany(ctx context.Context, evs []T) error {
 		if p.isStopping() {
 			return ErrStopped // as Enqueue: no append begins after Stop began
 		}
+	}
+}
+
+// entryPool holds EnqueueMany's slices of entries: the WAL copies them
+// before AppendMany returns.
+var entryPool sync.Pool // of *[]wal.Entry
+
+// getEntries returns a slice of n zero entries, from the pool when one
+// there is large enough.
+func getEntries(n int) *[]wal.Entry {
+	p, _ := entryPool.Get().(*[]wal.Entry)
+	if p == nil || cap(*p) < n {
+		s := make([]wal.Entry, n)
+		return &s
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// putEntries clears the entries (they alias the encoder's buffer and the
+// caller's headers) and puts them back, unless they are many.
+func putEntries(p *[]wal.Entry) {
+	clear(*p)
+	if cap(*p) <= 1<<14 {
+		entryPool.Put(p)
 	}
 }
 
