@@ -141,10 +141,9 @@ func TestHandoffAutoGivesTheDecodedValues(t *testing.T) {
 	evs := plainN(250)
 	run := func(opts ...Option) ([]plainEv, Stats) {
 		sink := &collect[plainEv]{}
-		// Started after the enqueues: a batch sealed the moment a commit
-		// fills it can be dispatched before Enqueue has put its values in
-		// the handoff (they are decoded then), which would make the count
-		// below depend on scheduling.
+		// Started after the enqueues, so that every batch is full and
+		// the ring holds all 250 (handoffcommit_test.go has a batch
+		// sealed the moment a commit fills it).
 		p, err := Open[plainEv](walPath(t), sink, quiet(append(opts, WithBatchSize(50), WithStartOnOpen(false))...)...)
 		require.NoError(t, err)
 		for i := range evs[:100] {
