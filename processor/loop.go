@@ -3,6 +3,7 @@ package processor
 import (
 	"cmp"
 	"context"
+	"iter"
 	"sort"
 	"sync"
 	"time"
@@ -264,15 +265,7 @@ func (l *loop[T]) canSealAhead(left int) bool {
 	if l.stopping || left < l.p.cfg.maxInFlight || left-l.p.cfg.maxInFlight >= l.aheadMax() {
 		return false
 	}
-	window := 0
-	for _, seq := range l.order() {
-		ib := l.batches[seq]
-		if ib.delivered {
-			continue
-		}
-		if window++; window > l.p.cfg.maxInFlight {
-			break
-		}
+	for ib := range l.window() {
 		if !ib.running {
 			return false
 		}
@@ -330,15 +323,7 @@ func (l *loop[T]) launch(now time.Time) {
 	if l.stopping && !now.Before(l.stopDeadline) {
 		return
 	}
-	window := 0
-	for _, seq := range l.order() {
-		ib := l.batches[seq]
-		if ib.delivered {
-			continue
-		}
-		if window++; window > l.p.cfg.maxInFlight {
-			return
-		}
+	for ib := range l.window() {
 		if ib.running || ib.b.NextAttempt > now.UnixNano() {
 			continue
 		}
@@ -346,6 +331,23 @@ func (l *loop[T]) launch(now time.Time) {
 		l.running++
 		l.wg.Add(1)
 		go l.dispatch(ib.b, ib.recs)
+	}
+}
+
+// window yields the batches that may be dispatching: the oldest
+// maxInFlight not yet delivered, oldest first.
+func (l *loop[T]) window() iter.Seq[*inflight] {
+	return func(yield func(*inflight) bool) {
+		n := 0
+		for _, seq := range l.order() {
+			ib := l.batches[seq]
+			if ib.delivered {
+				continue
+			}
+			if n++; n > l.p.cfg.maxInFlight || !yield(ib) {
+				return
+			}
+		}
 	}
 }
 
