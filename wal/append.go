@@ -77,13 +77,7 @@ func (s *Stream) AppendManyThen(entries []Entry, then func(first uint64)) (first
 	if len(entries) == 0 {
 		return 0, nil
 	}
-	now := time.Now().UnixNano()
-	var r *request
-	if len(entries) == 1 {
-		r = s.oneRequest(entries[0], now)
-	} else {
-		r = s.manyRequest(entries, now)
-	}
+	r := s.appendRequest(entries, time.Now().UnixNano())
 	r.then = then
 	s.l.submitReq(r)
 	<-r.done
@@ -113,17 +107,19 @@ func (s *Stream) AppendAsyncThen(entries []Entry, then func(first uint64), cb fu
 		cb(0, nil)
 		return
 	}
-	now := time.Now().UnixNano()
-	var r *request
-	if len(entries) == 1 {
-		// One event (an asynchronous enqueue): its body alone, sized for
-		// the checksum, and no slice of bodies.
-		r = s.oneRequest(entries[0], now)
-	} else {
-		r = s.manyRequest(entries, now)
-	}
+	r := s.appendRequest(entries, time.Now().UnixNano())
 	r.then, r.cb, r.recycle = then, cb, true
 	s.l.submitReq(r)
+}
+
+// appendRequest returns a pooled append request of entries (at least
+// one), enqueued at now: one event gets its body alone, sized for the
+// checksum, and no slice of bodies.
+func (s *Stream) appendRequest(entries []Entry, now int64) *request {
+	if len(entries) == 1 {
+		return s.oneRequest(entries[0], now)
+	}
+	return s.manyRequest(entries, now)
 }
 
 // oneRequest returns a pooled append request of one event, enqueued at
